@@ -1,0 +1,477 @@
+"""WheelCache: look up, add and build wheels in a shared, append-only cache."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from platformdirs import user_cache_path
+
+from . import _gc, _syncpoints
+from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError, cache_error
+from ._fsutil import touch, write_file_atomic
+from ._layout import Layout, unique_token
+from ._locking import hold
+from ._pointer import (
+    Pointer,
+    WheelRef,
+    decode,
+    encode,
+    read_bytes,
+    read_pointer,
+    referenced_digests,
+)
+from ._store import Published, Store
+from ._tags import ranked_compatible, ranks_for
+from ._wheel import CachedWheel
+from ._wheelfile import parse_wheel_name
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable, Iterator
+
+    from packaging.tags import Tag
+
+    from ._gc import Progress, PruneReport, VerifyReport
+    from ._source import Source
+
+__all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache", "default_root"]
+
+logger = logging.getLogger("wheelcache")
+
+ENVIRONMENT_VARIABLE = "WHEELCACHE_DIR"
+
+USE_INTERVAL = 60.0
+"""Seconds between two "last used" updates of one source; hits in between write nothing."""
+
+_REPUBLISH_ATTEMPTS = 5
+
+
+def default_root() -> Path:
+    """``$WHEELCACHE_DIR`` if set, else the platform's user cache directory."""
+    configured = os.environ.get(ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured).expanduser()
+    return user_cache_path("wheelcache", appauthor=False)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """What the cache knows about one source (for listing)."""
+
+    key: str
+    name: str | None
+    freshness: str
+    wheels: tuple[CachedWheel, ...]
+    """The wheels of the current revision that are present in the cache."""
+    last_used: float
+    """Seconds since the epoch of the last hit or add (to :data:`USE_INTERVAL`)."""
+    pointer: Path
+
+
+class WheelCache:
+    """An append-only cache of wheels built from source distributions.
+
+    Any number of threads and processes may share one cache directory. Readers
+    take no lock; see ``docs/design.md`` for why every guarantee holds.
+
+    ``root``: the cache directory; None means ``$WHEELCACHE_DIR`` if set, else
+    :func:`platformdirs.user_cache_path` ``("wheelcache")``. Constructing a
+    cache writes nothing; directories appear on first write.
+
+    ``lock_timeout``: seconds to wait for another process's build of the same
+    source before giving up with :class:`~wheelcache.CacheError` (None, the
+    default, waits as long as the build takes).
+    """
+
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
+    ) -> None:
+        self.root = Path(root).expanduser() if root is not None else default_root()
+        self.lock_timeout = lock_timeout
+        self._layout = Layout(self.root)
+        self._store = Store(self._layout)
+        self._root_ready = False
+
+    def __repr__(self) -> str:
+        return f"WheelCache(root={str(self.root)!r})"
+
+    # -- lookups -----------------------------------------------------------------
+
+    def get(self, source: Source, tags: Iterable[Tag] | None = None) -> CachedWheel | None:
+        """The best compatible wheel of *source*'s current revision, or None.
+
+        *tags* are the acceptable tags, most preferred first (default: this
+        interpreter's ``packaging.tags.sys_tags()``). A miss when the source
+        has no pointer, its freshness differs, no wheel is compatible, or the
+        entry vanished or is unreadable. Never raises because of what another
+        process is doing.
+        """
+        pointer_path = self._layout.pointer_file(source.digest)
+        found = read_pointer(pointer_path)
+        if found is None:
+            return None
+        pointer, pointer_stat = found
+        if pointer.key != source.key or pointer.freshness != source.freshness:
+            return None
+        for ref in ranked_compatible(pointer.wheels, ranks_for(tags)):
+            entry = self._store.entry_stat(ref.sha256, ref.filename)
+            if entry is None or entry.st_size != ref.size:
+                logger.debug("cached wheel %s is missing or damaged", ref.filename)
+                continue
+            self._handed_out(pointer_path, pointer_stat, ref)
+            return CachedWheel(
+                self._layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size
+            )
+        return None
+
+    def _handed_out(self, pointer_path: Path, pointer_stat: os.stat_result, ref: WheelRef) -> None:
+        """Keep the garbage-collection promises for an entry a lookup returns.
+
+        If the pointer was replaced (or retired) since we read it, the entry may
+        no longer be referenced, and the writer's freshening may predate this
+        hand-out: freshen it again. Separately, record the source as used, at
+        most once per :data:`USE_INTERVAL`. Neither step takes a lock.
+        """
+        try:
+            current = os.stat(pointer_path)
+        except OSError:
+            current = None
+        if (
+            current is None
+            or current.st_ino != pointer_stat.st_ino
+            or current.st_dev != pointer_stat.st_dev
+        ):
+            self._store.freshen(ref.sha256, ref.filename)
+        elif time.time() - current.st_mtime > USE_INTERVAL:
+            try:
+                os.utime(pointer_path)
+            except OSError:
+                logger.debug("could not record use of %s", pointer_path, exc_info=True)
+
+    def find(self, sha256: str) -> CachedWheel | None:
+        """The entry whose wheel has this SHA-256 (hex), whatever source it came from.
+
+        For installers with hash-pinned lock files. The entry is freshened, so
+        it stays for at least one grace period even if no source names it.
+        """
+        digest = sha256.lower()
+        if len(digest) != 64 or any(c not in "0123456789abcdef" for c in digest):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256!r}")
+        filename = self._store.wheel_filename(digest)
+        if filename is None:
+            return None
+        try:
+            parse_wheel_name(filename)
+        except InvalidWheelError:
+            return None
+        info = self._store.entry_stat(digest, filename)
+        if info is None or not self._store.freshen(digest, filename):
+            return None
+        return CachedWheel(self._layout.entry_file(digest, filename), digest, info.st_size)
+
+    # -- adding --------------------------------------------------------------------
+
+    def add(self, source: Source, wheel_path: str | os.PathLike[str]) -> CachedWheel:
+        """Publish a wheel built from *source* and record it in the source's pointer.
+
+        The wheel is validated, copied into the cache (hashed in the same pass)
+        and published by an atomic rename. If the pointer's freshness equals
+        ``source.freshness``, the wheel joins that revision's other wheels (a
+        wheel with the same file name is superseded); otherwise it starts a new
+        revision naming only this wheel. Adding the same wheel again changes
+        nothing and returns the same entry.
+
+        Raises :class:`~wheelcache.InvalidWheelError` for a file that is not a
+        valid wheel, :class:`~wheelcache.CacheError` when the cache cannot be
+        written; the cache is unchanged in either case.
+        """
+        wheel = Path(wheel_path)
+        self._ensure_root()
+        published = self._store.publish(wheel)
+        self._record(source, [published], republish={published.sha256: wheel})
+        return _cached(published)
+
+    def _record(
+        self, source: Source, published: list[Published], *, republish: dict[str, Path]
+    ) -> None:
+        """Name *published* in the source's pointer, and make sure they still exist.
+
+        An entry can vanish between its publication and the pointer update only
+        through ``clean()`` or a prune with zero grace; then it is published
+        again. Once the pointer names an entry, prune keeps it.
+        """
+        for _attempt in range(_REPUBLISH_ATTEMPTS):
+            refs = [
+                WheelRef(p.sha256, p.info.filename, p.size, tuple(str(t) for t in p.info.tags))
+                for p in published
+            ]
+            self._update_pointer(source, refs)
+            vanished = [
+                p for p in published if self._store.entry_stat(p.sha256, p.info.filename) is None
+            ]
+            if not vanished:
+                return
+            logger.info("entries vanished before they were recorded; publishing again")
+            self._ensure_root()
+            for item in vanished:
+                published[published.index(item)] = self._store.publish(republish[item.sha256])
+        raise CacheError(
+            f"entries for {source.key!r} kept vanishing while being added;"
+            " is another process cleaning the cache in a loop?"
+        )
+
+    def _update_pointer(self, source: Source, refs: list[WheelRef]) -> None:
+        digest = source.digest
+        pointer_path = self._layout.pointer_file(digest)
+        with hold(
+            self._layout.source_lock(digest).with_suffix(".pointer"),
+            timeout=None,
+            purpose="updating the pointer of the same source",
+        ):
+            _syncpoints.reach("pointer.locked")
+            for attempt in range(3):
+                try:
+                    self._replace_pointer(source, refs, pointer_path)
+                    return
+                except FileNotFoundError as exc:
+                    # clean() renamed the bucket away mid-write; start over.
+                    if attempt == 2:
+                        raise cache_error(pointer_path, "write", exc) from exc
+                except OSError as exc:
+                    raise cache_error(pointer_path, "write", exc) from exc
+
+    def _replace_pointer(self, source: Source, refs: list[WheelRef], pointer_path: Path) -> None:
+        found = read_bytes(pointer_path)
+        old = decode(found[0]) if found else None
+        previously = referenced_digests(found[0]) if found else frozenset()
+        if old is not None and old.key == source.key and old.freshness == source.freshness:
+            names = {ref.filename for ref in refs}
+            wheels = tuple(w for w in old.wheels if w.filename not in names) + tuple(refs)
+            if set(wheels) == set(old.wheels) and old.name == (source.name or old.name):
+                touch(pointer_path)  # a repeated add is a use, not a change
+                return
+            name = source.name or old.name
+        else:
+            wheels = tuple(refs)
+            name = source.name
+        dropped = previously - {w.sha256 for w in wheels}
+        names_of = {w.sha256: w.filename for w in old.wheels} if old is not None else {}
+        # Freshen what this replace stops naming, before and after the
+        # replace: before, so a prune that reads the new pointer sees a fresh
+        # time; after, so a lookup that read the old pointer during the replace
+        # gets a full grace period from its hand-out.
+        for sha256 in dropped:
+            self._store.freshen(sha256, names_of.get(sha256))
+        pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
+        pointer_path.parent.mkdir(parents=True, exist_ok=True)
+        _syncpoints.reach("pointer.before-replace")
+        write_file_atomic(
+            pointer_path, encode(pointer), temp_name=f".{pointer_path.stem}.{unique_token()}.tmp"
+        )
+        _syncpoints.reach("pointer.after-replace")
+        for sha256 in dropped:
+            self._store.freshen(sha256, names_of.get(sha256))
+
+    # -- building ------------------------------------------------------------------
+
+    def get_or_build(
+        self,
+        source: Source,
+        build: Callable[[Path], Any],
+        tags: Iterable[Tag] | None = None,
+    ) -> CachedWheel:
+        """The best compatible wheel of *source*, building it at most once.
+
+        On a miss, the per-source build lock is taken and the lookup repeated:
+        concurrent callers (threads or processes) run *build* once and the
+        others hit. ``build(output_dir)`` must write one or more ``.whl`` files
+        into the empty directory ``output_dir`` (on the cache's filesystem). If
+        it raises, the exception propagates and nothing is cached; if it writes
+        no wheel compatible with *tags*, :class:`~wheelcache.NoCompatibleWheelError`.
+        """
+        tag_list = list(tags) if tags is not None else None
+        hit = self.get(source, tag_list)
+        if hit is not None:
+            return hit
+        self._ensure_root()
+        with hold(
+            self._layout.source_lock(source.digest).with_suffix(".build"),
+            timeout=self.lock_timeout,
+            purpose=f"building {source.name or source.key}",
+        ):
+            _syncpoints.reach("build.locked")
+            hit = self.get(source, tag_list)
+            if hit is not None:
+                return hit
+            return self._build(source, build, tag_list)
+
+    def _build(
+        self, source: Source, build: Callable[[Path], Any], tags: list[Tag] | None
+    ) -> CachedWheel:
+        ranks = ranks_for(tags)
+        with self._store.workspace("build") as output_dir:
+            logger.info("building %s", source.name or source.key)
+            build(output_dir)
+            built = sorted(
+                path for path in output_dir.iterdir() if path.suffix == ".whl" and path.is_file()
+            )
+            names = []
+            for path in built:
+                info = parse_wheel_name(path.name)
+                names.append(WheelRef("", path.name, 0, tuple(str(t) for t in info.tags)))
+            if not ranked_compatible(names, ranks):
+                found = ", ".join(path.name for path in built) or "no wheel at all"
+                raise NoCompatibleWheelError(
+                    f"building {source.name or source.key} produced no compatible wheel ({found})"
+                )
+            published = [self._store.publish(path) for path in built]
+            self._record(
+                source, list(published), republish={p.sha256: w for p, w in zip(published, built)}
+            )
+        best = ranked_compatible(
+            [
+                WheelRef(p.sha256, p.info.filename, p.size, tuple(str(t) for t in p.info.tags))
+                for p in published
+            ],
+            ranks,
+        )[0]
+        return CachedWheel(
+            self._layout.entry_file(best.sha256, best.filename), best.sha256, best.size
+        )
+
+    # -- listing -------------------------------------------------------------------
+
+    def sources(self) -> Iterator[SourceRecord]:
+        """Every source with a readable pointer, in no particular order."""
+        try:
+            shards = sorted(self._layout.pointers.iterdir())
+        except OSError:
+            return
+        for shard in shards:
+            try:
+                files = sorted(shard.glob("*.json"))
+            except OSError:
+                continue
+            for path in files:
+                found = read_pointer(path)
+                if found is None:
+                    continue
+                pointer, info = found
+                wheels = []
+                for ref in pointer.wheels:
+                    entry = self._store.entry_stat(ref.sha256, ref.filename)
+                    if entry is not None:
+                        wheels.append(_cached_ref(self._layout, ref))
+                yield SourceRecord(
+                    pointer.key, pointer.name, pointer.freshness, tuple(wheels), info.st_mtime, path
+                )
+
+    def wheels(self) -> Iterator[CachedWheel]:
+        """Every entry in the cache, referenced or not, in no particular order."""
+        for sha256, _path in self._store.entries():
+            filename = self._store.wheel_filename(sha256)
+            if filename is None:
+                continue
+            info = self._store.entry_stat(sha256, filename)
+            if info is not None:
+                yield CachedWheel(self._layout.entry_file(sha256, filename), sha256, info.st_size)
+
+    # -- garbage collection ----------------------------------------------------------
+
+    def prune(
+        self,
+        grace: float | None = None,
+        *,
+        max_size: int | None = None,
+        max_age: float | None = None,
+        dry_run: bool = False,
+        progress: Progress | None = None,
+    ) -> PruneReport:
+        """Delete what no process may still be using.
+
+        Entries that no pointer names and that were not freshened (published,
+        found already present, handed out, or dropped from a pointer) within
+        *grace* seconds (default :data:`DEFAULT_GRACE`, one hour) go, and so do
+        leftovers of dead processes. ``max_age`` (seconds) retires sources not
+        used (no hit, no add) for longer; ``max_size`` (bytes) retires the
+        least recently used sources until what stays referenced fits.
+        Retiring removes the pointer now and its wheels only after *grace*.
+        ``dry_run`` reports without changing anything. Readers and writers are
+        never blocked; two prunes never run at once.
+        """
+        return _gc.prune(
+            self._layout,
+            grace=_gc.DEFAULT_GRACE if grace is None else grace,
+            max_size=max_size,
+            max_age=max_age,
+            dry_run=dry_run,
+            progress=progress,
+        )
+
+    def clean(self) -> None:
+        """Empty the cache.
+
+        Concurrent lookups see misses, never exceptions. Paths handed out
+        earlier may vanish: the one exception to the grace contract.
+        """
+        _gc.clean(self._layout)
+
+    def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
+        """Re-hash every entry against its name and check every pointer.
+
+        ``repair=True`` moves corrupt entries and unreadable pointers to the
+        quarantine (never deleting them) and removes references to missing or
+        corrupt entries from pointers.
+        """
+        return _gc.verify(self._layout, repair=repair, progress=progress)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _ensure_root(self) -> None:
+        if not self._root_ready or not self.root.exists():
+            self._layout.ensure_root()
+            self._root_ready = True
+
+
+def rewrite_pointer(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> bool:
+    """Remove the wheels *drop* from a pointer (deleting it if none remain).
+
+    Used by ``verify(repair=True)``. Returns True when the pointer changed.
+    """
+    digest = pointer_path.stem
+    with hold(
+        layout.source_lock(digest).with_suffix(".pointer"),
+        timeout=None,
+        purpose="updating the pointer of the same source",
+    ):
+        found = read_pointer(pointer_path)
+        if found is None:
+            return False
+        pointer = found[0]
+        wheels = tuple(w for w in pointer.wheels if w.sha256 not in drop)
+        if wheels == pointer.wheels:
+            return False
+        try:
+            if wheels:
+                mended = Pointer(pointer.key, pointer.freshness, pointer.name, wheels, time.time())
+                write_file_atomic(
+                    pointer_path, encode(mended), temp_name=f".{digest}.{unique_token()}.tmp"
+                )
+            else:
+                os.unlink(pointer_path)
+        except OSError as exc:
+            raise cache_error(pointer_path, "rewrite", exc) from exc
+        logger.info("removed %d missing or corrupt wheels from %s", len(drop), pointer_path)
+        return True
+
+
+def _cached(published: Published) -> CachedWheel:
+    return CachedWheel(published.path, published.sha256, published.size)
+
+
+def _cached_ref(layout: Layout, ref: WheelRef) -> CachedWheel:
+    return CachedWheel(layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size)

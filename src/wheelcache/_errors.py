@@ -1,0 +1,87 @@
+"""The exceptions wheelcache raises.
+
+Every error the library raises derives from :class:`CacheError`. Errors about
+bad input also derive from the builtin a caller would naturally catch
+(:class:`ValueError`). All of them pickle, so they cross process boundaries
+(``multiprocessing``, ``concurrent.futures``) intact.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+__all__ = [
+    "CacheError",
+    "DiskFullError",
+    "InvalidSourceError",
+    "InvalidWheelError",
+    "NoCompatibleWheelError",
+]
+
+
+class CacheError(Exception):
+    """The root of every error wheelcache raises."""
+
+
+class InvalidWheelError(CacheError, ValueError):
+    """A file offered to the cache is not a valid wheel.
+
+    ``path`` names the file and ``problem`` says what is wrong with it.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(path, problem)
+
+    def __str__(self) -> str:
+        return f"{self.path}: not a valid wheel: {self.problem}"
+
+
+class InvalidSourceError(CacheError, ValueError):
+    """A path given as a source distribution or project tree cannot be used."""
+
+    def __init__(self, path: str | os.PathLike[str], problem: str) -> None:
+        self.path = os.fspath(path)
+        self.problem = problem
+        super().__init__(path, problem)
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.problem}"
+
+
+class NoCompatibleWheelError(CacheError):
+    """A build finished but wrote no wheel compatible with the requested tags."""
+
+
+class DiskFullError(CacheError, OSError):
+    """The filesystem holding the cache has no space (or quota) left."""
+
+    def __init__(self, path: str | os.PathLike[str], cause: OSError) -> None:
+        self.path = os.fspath(path)
+        self.cause = cause
+        super().__init__(cause.errno, cause.strerror)
+
+    def __reduce__(self) -> tuple[type[DiskFullError], tuple[str, OSError]]:
+        return (type(self), (self.path, self.cause))
+
+    def __str__(self) -> str:
+        return f"the disk is full: cannot write {self.path} ({self.cause.strerror})"
+
+
+_DISK_FULL_ERRNOS = frozenset(
+    {errno.ENOSPC, errno.EDQUOT} if hasattr(errno, "EDQUOT") else {errno.ENOSPC}
+)
+
+
+def cache_error(path: str | os.PathLike[str], action: str, cause: OSError) -> CacheError:
+    """Wrap a filesystem failure into the :class:`CacheError` that describes it.
+
+    A full disk (or exhausted quota) becomes :class:`DiskFullError`; anything
+    else a plain :class:`CacheError` naming the path, the action and the cause.
+    """
+    if cause.errno in _DISK_FULL_ERRNOS:
+        return DiskFullError(path, cause)
+    reason = cause.strerror or str(cause)
+    return CacheError(f"cannot {action} {os.fspath(path)}: {reason}")

@@ -1,0 +1,217 @@
+"""Small filesystem primitives: durable writes, directory fsync, hashing copies, retries.
+
+Everything here is about *one* filesystem operation done carefully; the
+protocols built from them live in :mod:`wheelcache._store` (entries) and
+:mod:`wheelcache._pointer` (pointer files).
+
+Windows differs from POSIX in two ways that matter to a shared cache:
+
+* renaming onto an existing directory fails (``FileExistsError``, or
+  ``PermissionError`` when the target is busy) instead of replacing an empty
+  one, and
+* virus scanners and indexers briefly open new files without
+  ``FILE_SHARE_DELETE``, so renames, replaces and deletes fail for a moment
+  with ``PermissionError`` (WinError 5, access denied; 32, sharing violation;
+  33, lock violation).
+
+:func:`retry_transient` retries exactly those transient errors, with backoff,
+for a bounded time. The predicate :func:`is_transient` is the single place
+that decides what is transient, so tests simulate Windows by raising the same
+errors Windows raises.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import logging
+import os
+import shutil
+import stat
+import sys
+import time
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = [
+    "CHUNK_SIZE",
+    "RETRY_SECONDS",
+    "copy_and_hash",
+    "fsync_dir",
+    "is_transient",
+    "remove_tree",
+    "retry_transient",
+    "touch",
+    "write_file_atomic",
+]
+
+logger = logging.getLogger("wheelcache")
+
+CHUNK_SIZE = 1 << 20
+"""Bytes per read/write when copying wheels: large enough to amortise syscalls."""
+
+RETRY_SECONDS = 10.0
+"""How long transient (Windows) sharing errors are retried before giving up."""
+
+IS_WINDOWS = sys.platform == "win32"
+
+_TRANSIENT_WINERRORS = frozenset({5, 32, 33})  # access denied, sharing violation, lock violation
+
+T = TypeVar("T")
+
+
+def is_transient(exc: OSError) -> bool:
+    """Say whether *exc* is a momentary Windows sharing error worth retrying.
+
+    On POSIX a ``PermissionError`` is a real permission problem and is never
+    retried; an error carrying a Windows error code is judged by that code.
+    """
+    winerror = getattr(exc, "winerror", None)
+    if winerror is not None:
+        return winerror in _TRANSIENT_WINERRORS
+    return IS_WINDOWS and isinstance(exc, PermissionError)
+
+
+def _backoff() -> Iterator[float]:
+    delay = 0.005
+    while True:
+        yield delay
+        delay = min(delay * 2, 0.25)
+
+
+def retry_transient(operation: Callable[[], T], *, seconds: float | None = None) -> T:
+    """Run *operation*, retrying transient sharing errors for up to *seconds*.
+
+    *seconds* defaults to :data:`RETRY_SECONDS`.
+
+    Any other error, and a transient one that outlives the deadline,
+    propagates unchanged.
+    """
+    deadline = time.monotonic() + (RETRY_SECONDS if seconds is None else seconds)
+    delays = _backoff()
+    while True:
+        try:
+            return operation()
+        except OSError as exc:
+            if not is_transient(exc) or time.monotonic() >= deadline:
+                raise
+            delay = next(delays)
+            logger.debug("transient error %s; retrying in %.3fs", exc, delay)
+            time.sleep(delay)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make the directory entries of *path* durable (a no-op where unsupported).
+
+    Windows cannot open directories for fsync; NTFS journals metadata, so the
+    rename itself is what we rely on there.
+    """
+    if IS_WINDOWS:  # pragma: no cover - exercised on Windows only
+        return
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def copy_and_hash(source: Path, destination: Path) -> tuple[str, int]:
+    """Copy *source* to the new file *destination*, hashing in the same pass.
+
+    The destination is created exclusively, written in large chunks, fsynced
+    and made read-only. Returns the SHA-256 hex digest and the size in bytes.
+    """
+    digest = hashlib.sha256()
+    size = 0
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    with open(source, "rb", buffering=0) as src:
+        out = os.open(destination, flags, 0o644)
+        try:
+            while True:
+                count = src.readinto(buffer)
+                if not count:
+                    break
+                chunk = view[:count]
+                digest.update(chunk)
+                written = 0
+                while written < count:
+                    written += os.write(out, chunk[written:])
+                size += count
+            os.fsync(out)
+        finally:
+            os.close(out)
+    os.chmod(destination, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    return digest.hexdigest(), size
+
+
+def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:
+    """Durably replace *path* with *data*: temp file, fsync, replace, directory fsync.
+
+    The temp file ``temp_name`` lives in the same directory so the replace is a
+    same-filesystem rename. On failure the temp file is removed.
+    """
+    temp = path.with_name(temp_name)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(temp, flags, 0o644)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        retry_transient(lambda: os.replace(temp, path))
+    except BaseException:
+        _unlink_quietly(temp)
+        raise
+    fsync_dir(path.parent)
+
+
+def touch(path: Path) -> bool:
+    """Set *path*'s modification time to now; return False if it does not exist."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        logger.debug("could not remove %s", path, exc_info=True)
+
+
+def _make_writable_and_retry(function: Callable[..., object], path: str, _exc: object) -> None:
+    # Entry files are read-only; on Windows that blocks deletion, and a
+    # read-only directory blocks deleting its children everywhere.
+    try:
+        parent = os.path.dirname(path)
+        os.chmod(parent, stat.S_IRWXU)
+        os.chmod(path, stat.S_IRWXU)
+        function(path)
+    except FileNotFoundError:
+        pass
+
+
+def remove_tree(path: Path) -> None:
+    """Delete *path* and everything below it; a missing path is not an error."""
+    try:
+        if sys.version_info >= (3, 12):
+            shutil.rmtree(path, onexc=_make_writable_and_retry)
+        else:  # pragma: no cover - depends on the interpreter running the tests
+            shutil.rmtree(path, onerror=_make_writable_and_retry)
+    except FileNotFoundError:
+        pass
+
+
+def missing(exc: OSError) -> bool:
+    """Say whether *exc* means a path (or one of its parents) does not exist."""
+    return exc.errno in (errno.ENOENT, errno.ENOTDIR)

@@ -1,0 +1,152 @@
+"""Where everything lives below the cache root.
+
+::
+
+    <root>/
+      CACHEDIR.TAG                      backup tools skip the cache
+      wheelcache-layout.json            the newest layout version that wrote here
+      wheels-v1/<aa>/<sha256>/<file>.whl  immutable entries, named by the wheel's SHA-256
+      sources-v1/<bb>/<key digest>.json   one pointer per source distribution
+      locks-v1/                         filelocks: one per source, one for prune
+      staging-v1/<token>/ + <token>.lock  entries being published, and their owners' locks
+      trash-v1/                         entries being deleted by prune or clean
+      quarantine-v1/                    corrupt entries moved aside by verify/add
+
+Every bucket carries the layout version in its name. A future wheelcache with
+an incompatible format uses new bucket names (``wheels-v2``), so an older
+reader sharing the cache never meets a file it cannot parse: it sees misses.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+from typing import TYPE_CHECKING
+
+from ._errors import cache_error
+from ._fsutil import write_file_atomic
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+__all__ = ["LAYOUT_VERSION", "Layout", "source_digest"]
+
+LAYOUT_VERSION = 1
+
+_CACHEDIR_TAG = (
+    b"Signature: 8a477f597d28d172789f06886806bc55\n"
+    b"# This file is a cache directory tag created by wheelcache.\n"
+    b"# For information about cache directory tags, see https://bford.info/cachedir/\n"
+)
+
+_SOURCE_DIGEST_PREFIX = b"wheelcache-source-key-v1\0"
+
+
+def source_digest(key: str) -> str:
+    """Return the hex digest that names a source's pointer and lock files.
+
+    Any string is accepted: lone surrogates are encoded with ``surrogatepass``
+    so that every distinct key has a distinct digest.
+    """
+    data = key.encode("utf-8", "surrogatepass")
+    return hashlib.sha256(_SOURCE_DIGEST_PREFIX + data).hexdigest()
+
+
+def unique_token() -> str:
+    """A name no other process will choose: the pid plus random bits."""
+    return f"{os.getpid()}-{secrets.token_hex(8)}"
+
+
+class Layout:
+    """Maps cache concepts to paths below one root. Creates nothing by itself."""
+
+    __slots__ = (
+        "layout_file",
+        "locks",
+        "pointers",
+        "quarantine",
+        "root",
+        "staging",
+        "trash",
+        "wheels",
+    )
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.wheels = root / f"wheels-v{LAYOUT_VERSION}"
+        self.pointers = root / f"sources-v{LAYOUT_VERSION}"
+        self.locks = root / f"locks-v{LAYOUT_VERSION}"
+        self.staging = root / f"staging-v{LAYOUT_VERSION}"
+        self.trash = root / f"trash-v{LAYOUT_VERSION}"
+        self.quarantine = root / f"quarantine-v{LAYOUT_VERSION}"
+        self.layout_file = root / "wheelcache-layout.json"
+
+    # -- entries -----------------------------------------------------------
+
+    def entry_dir(self, sha256: str) -> Path:
+        """The immutable directory of the entry whose wheel has this SHA-256."""
+        return self.wheels / sha256[:2] / sha256
+
+    def entry_file(self, sha256: str, filename: str) -> Path:
+        """The wheel file inside an entry."""
+        return self.wheels / sha256[:2] / sha256 / filename
+
+    # -- pointers and locks ------------------------------------------------
+
+    def pointer_file(self, digest: str) -> Path:
+        """The pointer file of the source whose key has this digest."""
+        return self.pointers / digest[:2] / f"{digest}.json"
+
+    def source_lock(self, digest: str) -> Path:
+        """The lock serialising builds and pointer updates of one source."""
+        return self.locks / digest[:2] / f"{digest}.lock"
+
+    @property
+    def prune_lock(self) -> Path:
+        """The lock that keeps two prunes from running at once."""
+        return self.locks / "prune.lock"
+
+    def buckets(self) -> tuple[Path, ...]:
+        """Every directory this layout version owns below the root."""
+        return (
+            self.wheels,
+            self.pointers,
+            self.locks,
+            self.staging,
+            self.trash,
+            self.quarantine,
+        )
+
+    # -- creation ------------------------------------------------------------
+
+    def ensure_root(self) -> None:
+        """Create the root, its CACHEDIR.TAG and layout record if missing.
+
+        Safe to run concurrently: every file is written whole by an atomic
+        replace, and a layout record of a newer version is left alone.
+        """
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            tag = self.root / "CACHEDIR.TAG"
+            if not tag.exists():
+                write_file_atomic(tag, _CACHEDIR_TAG, temp_name=f".CACHEDIR.TAG.{unique_token()}")
+            if _recorded_layout(self.layout_file) < LAYOUT_VERSION:
+                record = {"format": "wheelcache", "layout": LAYOUT_VERSION}
+                write_file_atomic(
+                    self.layout_file,
+                    json.dumps(record, indent=2).encode() + b"\n",
+                    temp_name=f".{self.layout_file.name}.{unique_token()}",
+                )
+        except OSError as exc:
+            raise cache_error(self.root, "create the cache directory", exc) from exc
+
+
+def _recorded_layout(path: Path) -> int:
+    try:
+        record = json.loads(path.read_bytes())
+        version = record["layout"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+    return version if isinstance(version, int) else 0

@@ -1,0 +1,102 @@
+"""Locks that avoid duplicate work.
+
+wheelcache's correctness never depends on a lock being honoured: entries are
+published by atomic rename and pointers by atomic replace, so two processes
+that both ignore every lock still leave a valid cache. Locks only keep work
+from being done twice:
+
+* the **build lock** of a source: one ``get_or_build`` builds while the others
+  wait, then hit;
+* the **pointer lock** of a source: concurrent ``add()`` calls for one
+  revision merge their wheels instead of the last writer dropping the others'
+  (a lost merge costs a rebuild, never a wrong wheel);
+* the **prune lock**: one garbage collection at a time;
+* an **owner lock** per staging directory, held while it is in use, so that
+  garbage collection reclaims only the leftovers of dead processes.
+
+Locks are filelock locks (``flock`` on POSIX), so a killed process releases
+them with its last file descriptor: no lock stays held after ``kill -9``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from filelock import FileLock, Timeout
+
+from ._errors import CacheError, cache_error
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+__all__ = ["LockTimeout", "hold", "try_hold"]
+
+logger = logging.getLogger("wheelcache")
+
+
+class LockTimeout(CacheError):
+    """A lock could not be acquired within the allowed time."""
+
+
+@contextlib.contextmanager
+def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
+    """Hold the lock at *path* (creating its directory); wait up to *timeout* (None: forever).
+
+    Waiting longer than a moment is logged, so a user whose command seems to
+    hang can see which other process it is waiting for.
+    """
+    lock = _make(path)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        logger.info("waiting for another process to finish %s (lock %s)", purpose, path)
+        started = time.monotonic()
+        try:
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+        except Timeout:
+            raise LockTimeout(
+                f"gave up after {time.monotonic() - started:.0f}s waiting for another"
+                f" process to finish {purpose} (lock {path})"
+            ) from None
+        except OSError as exc:
+            raise cache_error(path, "lock", exc) from exc
+    except OSError as exc:
+        raise cache_error(path, "lock", exc) from exc
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+@contextlib.contextmanager
+def try_hold(path: Path) -> Iterator[bool]:
+    """Try the lock at *path* without waiting; yield whether it is held.
+
+    The lock file is not created when it does not exist (yields False), so
+    probing another process's lock leaves no debris.
+    """
+    if not path.exists():
+        yield False
+        return
+    lock = FileLock(path)
+    try:
+        lock.acquire(timeout=0)
+    except (Timeout, OSError):
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+def _make(path: Path) -> FileLock:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(path.parent, "create", exc) from exc
+    return FileLock(path)

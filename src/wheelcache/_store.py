@@ -1,0 +1,353 @@
+"""The store of immutable, content-addressed entries.
+
+An entry is a directory ``wheels-v1/<aa>/<sha256>/`` holding exactly one file,
+the wheel, under its original file name. The directory's name is the SHA-256
+of the wheel's bytes, so an entry is never modified: a different wheel is a
+different entry, and identical builds share one.
+
+Publishing (:meth:`Store.publish`):
+
+1. take an *owner lock* ``staging-v1/<token>.lock`` (so garbage collection
+   can tell a live staging directory from a dead process's leftovers), then
+   create ``staging-v1/<token>/``;
+2. copy the wheel into it, hashing in the same pass; fsync the file; make it
+   read-only; validate the staged copy (the bytes that will be published, not
+   a file the caller might still change);
+3. set the file's modification time to now (its *freshness* for garbage
+   collection), fsync the staging directory;
+4. ``rename`` the staging directory to ``wheels-v1/<aa>/<sha256>``; fsync the
+   shard directory.
+
+The entry directory only ever comes into being through that rename, so a
+reader sees the whole entry or nothing. If the rename finds the target
+present, the same bytes are already published: the publisher checks that
+(re-hashing the existing file), *freshens* it (sets its modification time to
+now, so garbage collection keeps it for another grace period), and discards
+its own copy. A target that is present but damaged is moved to quarantine and
+the rename retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from filelock import FileLock
+
+from . import _syncpoints
+from ._errors import InvalidWheelError, cache_error
+from ._fsutil import (
+    CHUNK_SIZE,
+    RETRY_SECONDS,
+    copy_and_hash,
+    fsync_dir,
+    is_transient,
+    remove_tree,
+    touch,
+)
+from ._layout import Layout, unique_token
+from ._wheelfile import WheelInfo, parse_wheel_name, validate_wheel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["Published", "Store", "file_sha256"]
+
+logger = logging.getLogger("wheelcache")
+
+_EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+
+
+@dataclass(frozen=True)
+class Published:
+    """The outcome of publishing one wheel."""
+
+    sha256: str
+    size: int
+    path: Path
+    info: WheelInfo
+    reused: bool
+    """True when identical bytes were already in the cache."""
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes, read in large chunks."""
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while True:
+            count = handle.readinto(buffer)
+            if not count:
+                break
+            digest.update(view[:count])
+    return digest.hexdigest()
+
+
+class Store:
+    """Publishes, finds and freshens entries below one :class:`Layout`."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+
+    # -- publishing ------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def workspace(self, kind: str) -> Iterator[Path]:
+        """A fresh directory in the staging area, owned by this process while in use.
+
+        The owner lock ``staging-v1/<token>.lock`` is taken *before* the
+        directory is created and released only after it is removed, so a
+        staging directory whose lock can be taken belongs to a dead process.
+        """
+        staging = self.layout.staging
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache_error(staging, "create", exc) from exc
+        token = f"{kind}-{unique_token()}"
+        owner_path = staging / f"{token}.lock"
+        directory = staging / token
+        owner = FileLock(owner_path)
+        try:
+            owner.acquire(timeout=0)
+        except OSError as exc:
+            raise cache_error(owner_path, "create", exc) from exc
+        try:
+            try:
+                directory.mkdir()
+            except OSError as exc:
+                raise cache_error(directory, "create", exc) from exc
+            yield directory
+        finally:
+            try:
+                remove_tree(directory)
+            finally:
+                owner.release()
+                _unlink_quietly(owner_path)
+
+    def publish(self, wheel: Path) -> Published:
+        """Copy *wheel* into the cache as an immutable entry (see the module doc).
+
+        Raises :class:`InvalidWheelError` naming *wheel* when it is not a valid
+        wheel, :class:`CacheError` (or :class:`DiskFullError`) when the cache
+        cannot be written. Nothing is left behind on failure.
+        """
+        info = _precheck(wheel)
+        with self.workspace("publish") as workspace:
+            return self._publish_staged(wheel, info, workspace / "entry")
+
+    def _publish_staged(self, wheel: Path, info: WheelInfo, stage: Path) -> Published:
+        staged = stage / info.filename
+        try:
+            stage.mkdir()
+        except OSError as exc:
+            raise cache_error(stage, "create", exc) from exc
+        try:
+            sha256, size = copy_and_hash(wheel, staged)
+        except FileNotFoundError as exc:
+            if not wheel.exists():
+                raise InvalidWheelError(wheel, "the file vanished while it was copied") from exc
+            raise cache_error(staged, "write", exc) from exc
+        except PermissionError as exc:
+            if not os.access(wheel, os.R_OK):
+                raise InvalidWheelError(wheel, "the file is not readable") from exc
+            raise cache_error(staged, "write", exc) from exc
+        except OSError as exc:
+            raise cache_error(staged, "write", exc) from exc
+        _syncpoints.reach("publish.staged")
+        try:
+            validate_wheel(staged)
+        except InvalidWheelError as exc:
+            raise InvalidWheelError(wheel, exc.problem) from None
+        try:
+            os.utime(staged)
+            fsync_dir(stage)
+        except OSError as exc:
+            raise cache_error(stage, "write", exc) from exc
+        target = self.layout.entry_dir(sha256)
+        reused = self._move_into_place(stage, target, info.filename, sha256, size)
+        return Published(sha256, size, target / info.filename, info, reused)
+
+    def _move_into_place(
+        self, stage: Path, target: Path, filename: str, sha256: str, size: int
+    ) -> bool:
+        """Rename *stage* to *target*; return True if identical bytes were there already."""
+        deadline = time.monotonic() + RETRY_SECONDS
+        delay = 0.005
+        attempts = 0
+        while True:
+            attempts += 1
+            _syncpoints.reach("publish.before-rename")
+            try:
+                os.rename(stage, target)
+            except OSError as exc:
+                error = exc
+            else:
+                _syncpoints.reach("publish.after-rename")
+                self._sync_shard(target)
+                return False
+            if attempts > 50:
+                raise cache_error(target, "publish", error)
+            if error.errno in (errno.ENOENT, errno.ENOTDIR) and not _exists(target):
+                # The shard (or the whole bucket, after clean()) is missing.
+                self._make_shard(target.parent)
+                continue
+            state = self._existing_state(target, filename, sha256, size)
+            if state == "intact":
+                _syncpoints.reach("publish.found-existing")
+                if touch(target / filename):
+                    logger.debug("entry %s already published; reusing it", sha256)
+                    return True
+                continue  # garbage collection took it just now: publish ours
+            if state == "damaged":
+                self.quarantine(target, reason="damaged entry found while publishing")
+                continue
+            if state == "absent" and error.errno in _EXISTS_ERRNOS:
+                continue  # it vanished between the rename and our look
+            if is_transient(error) and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 0.25)
+                continue
+            raise cache_error(target, "publish", error)
+
+    def _make_shard(self, shard: Path) -> None:
+        try:
+            created_bucket = not shard.parent.exists()
+            shard.mkdir(parents=True, exist_ok=True)
+            fsync_dir(shard.parent)
+            if created_bucket:
+                fsync_dir(shard.parent.parent)
+        except OSError as exc:
+            raise cache_error(shard, "create", exc) from exc
+
+    def _sync_shard(self, target: Path) -> None:
+        try:
+            fsync_dir(target.parent)
+        except OSError as exc:
+            raise cache_error(target.parent, "sync", exc) from exc
+
+    def _existing_state(self, target: Path, filename: str, sha256: str, size: int) -> str:
+        """Judge a present target: "intact", "damaged" or "absent"."""
+        try:
+            info = os.stat(target / filename)
+        except FileNotFoundError:
+            return "damaged" if _exists(target) else "absent"
+        except OSError:
+            return "damaged"
+        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
+            return "damaged"
+        try:
+            actual = file_sha256(target / filename)
+        except FileNotFoundError:
+            return "absent"
+        except OSError:
+            return "damaged"
+        return "intact" if actual == sha256 else "damaged"
+
+    def quarantine(self, entry: Path, *, reason: str) -> Path | None:
+        """Move a damaged entry aside (never delete it); return where it went."""
+        destination = self.layout.quarantine / f"{entry.name}.{unique_token()}"
+        try:
+            self.layout.quarantine.mkdir(parents=True, exist_ok=True)
+            os.rename(entry, destination)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise cache_error(entry, "quarantine", exc) from exc
+        logger.warning("moved damaged entry %s to %s: %s", entry, destination, reason)
+        return destination
+
+    # -- reading ---------------------------------------------------------------
+
+    def entry_stat(self, sha256: str, filename: str) -> os.stat_result | None:
+        """Stat an entry's wheel; None when it is missing or not a regular file."""
+        try:
+            info = os.stat(self.layout.entry_file(sha256, filename))
+        except OSError:
+            return None
+        return info if stat.S_ISREG(info.st_mode) else None
+
+    def freshen(self, sha256: str, filename: str | None = None) -> bool:
+        """Set an entry's modification time to now, protecting it for one grace period.
+
+        Returns False when the entry does not exist. Without *filename* the
+        entry directory is listed to find the wheel.
+        """
+        if filename is None:
+            filename = self.wheel_filename(sha256)
+            if filename is None:
+                return False
+        try:
+            return touch(self.layout.entry_file(sha256, filename))
+        except OSError as exc:
+            logger.warning("cannot freshen entry %s: %s", sha256, exc)
+            return False
+
+    def wheel_filename(self, sha256: str) -> str | None:
+        """The name of the wheel inside an entry, or None if there is none."""
+        try:
+            names = os.listdir(self.layout.entry_dir(sha256))
+        except OSError:
+            return None
+        wheels = [name for name in names if name.endswith(".whl")]
+        return wheels[0] if len(wheels) == 1 else None
+
+    def entries(self) -> Iterator[tuple[str, Path]]:
+        """Every entry directory as (sha256, path), in no particular order."""
+        try:
+            shards = list(os.scandir(self.layout.wheels))
+        except OSError:
+            return
+        for shard in shards:
+            if not shard.is_dir(follow_symlinks=False):
+                continue
+            try:
+                children = list(os.scandir(shard.path))
+            except OSError:
+                continue
+            for child in children:
+                if len(child.name) == 64 and child.name.startswith(shard.name):
+                    yield child.name, Path(child.path)
+
+
+def _precheck(wheel: Path) -> WheelInfo:
+    """Cheap checks before any copying: a parseable name and a regular file."""
+    try:
+        info = parse_wheel_name(wheel.name)
+    except InvalidWheelError as exc:
+        raise InvalidWheelError(wheel, exc.problem) from None
+    try:
+        mode = os.stat(wheel).st_mode
+    except FileNotFoundError:
+        raise InvalidWheelError(wheel, "no such file") from None
+    except OSError as exc:
+        raise InvalidWheelError(wheel, f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        raise InvalidWheelError(wheel, "is a directory, not a file")
+    if not stat.S_ISREG(mode):
+        raise InvalidWheelError(wheel, "is not a regular file")
+    return info
+
+
+def _exists(path: Path) -> bool:
+    try:
+        os.lstat(path)
+    except OSError:
+        return False
+    return True
+
+
+def _unlink_quietly(path: Path) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        logger.debug("could not remove %s", path, exc_info=True)

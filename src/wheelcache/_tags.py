@@ -1,0 +1,62 @@
+"""Choosing the best wheel for an interpreter.
+
+The caller gives tags most preferred first (``packaging.tags.sys_tags()`` by
+default). A wheel's rank is the position of its best tag in that list; the
+lowest rank wins, and between equal ranks the wheel added last wins (a later
+build of the same revision supersedes an earlier one).
+
+Ranks are looked up by the tag's string form (``"cp311-cp311-manylinux_2_28_x86_64"``)
+because pointers store tags as strings; parsing tags on the hot path would cost
+more than the rest of a lookup. The default ranking is computed once per
+process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING, TypeVar
+
+from packaging.tags import Tag, sys_tags
+
+if TYPE_CHECKING:
+    from ._pointer import WheelRef
+
+__all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible"]
+
+TagRanks = Mapping[str, int]
+"""Tag string -> preference (0 is best)."""
+
+R = TypeVar("R", bound="WheelRef")
+
+
+@lru_cache(maxsize=1)
+def default_ranks() -> TagRanks:
+    """The ranking of this interpreter's supported tags, computed once."""
+    return rank_tags(sys_tags())
+
+
+def rank_tags(tags: Iterable[Tag]) -> TagRanks:
+    """Build a ranking from tags given most preferred first."""
+    ranks: dict[str, int] = {}
+    for position, tag in enumerate(tags):
+        ranks.setdefault(str(tag), position)
+    return ranks
+
+
+def ranks_for(tags: Iterable[Tag] | None) -> TagRanks:
+    """The ranking for a caller's ``tags`` argument (None: this interpreter)."""
+    if tags is None:
+        return default_ranks()
+    return rank_tags(tags)
+
+
+def ranked_compatible(wheels: Sequence[R], ranks: TagRanks) -> list[R]:
+    """The compatible wheels, best first (ties: the one listed later first)."""
+    scored = []
+    for index, wheel in enumerate(wheels):
+        best = min((ranks[tag] for tag in wheel.tags if tag in ranks), default=None)
+        if best is not None:
+            scored.append((best, -index, wheel))
+    scored.sort(key=lambda item: (item[0], item[1]))
+    return [wheel for _, _, wheel in scored]

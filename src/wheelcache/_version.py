@@ -1,0 +1,3 @@
+"""The version of wheelcache."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,67 @@
+"""CachedWheel: what a lookup hands out."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ._wheelfile import parse_wheel_name
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from packaging.tags import Tag
+    from packaging.utils import NormalizedName
+    from packaging.version import Version
+
+__all__ = ["CachedWheel"]
+
+
+class CachedWheel:
+    """A wheel stored in the cache.
+
+    ``path`` stays readable for at least the garbage-collection grace period
+    after the call that returned it (``clean()`` excepted). The file is
+    read-only: install from it or copy it, never modify it. Name, version and
+    tags are parsed from the file name on first use.
+    """
+
+    __slots__ = ("path", "sha256", "size")
+
+    def __init__(self, path: Path, sha256: str, size: int) -> None:
+        self.path = path
+        """The ``.whl`` file inside its entry directory."""
+        self.sha256 = sha256
+        """Hex SHA-256 of the wheel's bytes; also the entry directory's name."""
+        self.size = size
+        """Size in bytes."""
+
+    @property
+    def filename(self) -> str:
+        """The wheel's original file name."""
+        return self.path.name
+
+    @property
+    def name(self) -> NormalizedName:
+        """The project name, normalised."""
+        return parse_wheel_name(self.path.name).name
+
+    @property
+    def version(self) -> Version:
+        """The project version."""
+        return parse_wheel_name(self.path.name).version
+
+    @property
+    def tags(self) -> frozenset[Tag]:
+        """Every tag the wheel's file name declares."""
+        return parse_wheel_name(self.path.name).tags
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, CachedWheel):
+            return NotImplemented
+        return (self.sha256, self.path) == (other.sha256, other.path)
+
+    def __hash__(self) -> int:
+        return hash((self.sha256, self.path))
+
+    def __repr__(self) -> str:
+        return f"CachedWheel(path={str(self.path)!r}, sha256={self.sha256!r}, size={self.size})"

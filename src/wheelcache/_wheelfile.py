@@ -1,0 +1,391 @@
+"""Recognise wheels: read what a wheel's file name says, and check a file really is one.
+
+:func:`parse_wheel_name` runs on the cache's hot path (every lookup parses the
+names of the wheels it considers), so it is memoised. :func:`validate_wheel` is
+the gate every file must pass before the cache accepts it: it reads the archive
+once, end to end, so that a damaged, truncated or mislabelled wheel is refused
+at the door rather than discovered by an installer later. Everything wrong with
+a file is collected and reported in one :class:`InvalidWheelError`.
+"""
+
+from __future__ import annotations
+
+import email.parser
+import email.policy
+import functools
+import io
+import logging
+import os
+import pathlib
+import re
+import stat
+import zipfile
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Protocol
+
+# Imported at run time, not only for mypy, so typing.get_type_hints(WheelInfo) works.
+from packaging.tags import Tag  # noqa: TC002
+from packaging.utils import BuildTag, NormalizedName, canonicalize_name, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from wheelcache._errors import InvalidWheelError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Sequence
+
+__all__ = ["CHUNK_SIZE", "WheelInfo", "parse_wheel_name", "read_chunks", "validate_wheel"]
+
+logger = logging.getLogger("wheelcache")
+
+#: How many bytes to read at a time when streaming a file or an archive member.
+CHUNK_SIZE = 1 << 20
+
+# What reading a damaged archive can raise: a bad header or CRC (BadZipFile), a
+# corrupt deflate stream (zlib.error), data that ends early (EOFError), an I/O
+# failure (OSError), a compression method this Python lacks
+# (NotImplementedError) and nonsensical offsets or sizes (ValueError).
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
+_LOCAL_FILE_HEADER = b"PK\x03\x04"
+_ENCRYPTED_FLAG = 0x1
+_WHEEL_FILENAME_DETAIL = re.compile(r"^Invalid wheel filename \((.*)\)$")
+_DRIVE = re.compile(r"[A-Za-z]:")
+_WHEEL_VERSION = re.compile(r"([0-9]+)(\.[0-9]+)*")
+_MAX_LISTED_PROBLEMS = 10
+_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
+_FILE_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+
+
+@dataclass(frozen=True)
+class WheelInfo:
+    """What a wheel's file name says about it.
+
+    ``name`` is the canonical project name, ``build`` the parsed build tag (``()``
+    when the name has none) and ``tags`` every tag the compressed tag set expands to.
+    """
+
+    filename: str
+    name: NormalizedName
+    version: Version
+    build: BuildTag
+    tags: frozenset[Tag]
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+
+
+def read_chunks(stream: _Readable, size: int = CHUNK_SIZE) -> Iterator[bytes]:
+    """Yield the rest of *stream* in pieces of at most *size* bytes.
+
+    Streaming keeps memory flat however large the file is. This module reads
+    METADATA and WHEEL with it; the publish path can copy and hash with it.
+    """
+    while chunk := stream.read(size):
+        yield chunk
+
+
+def parse_wheel_name(filename: str) -> WheelInfo:
+    """Parse a wheel's base file name, such as ``foo_bar-1.0-py3-none-any.whl``.
+
+    Raises :class:`InvalidWheelError` (a :class:`ValueError`) naming *filename*
+    when it is not a valid wheel file name. Results are memoised.
+    """
+    return _parse_wheel_name(filename)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_wheel_name(filename: str) -> WheelInfo:
+    try:
+        name, version, build, tags = parse_wheel_filename(filename)
+    except ValueError as exc:
+        # InvalidWheelFilename, and (packaging < 23.2) a bare InvalidVersion.
+        raise InvalidWheelError(filename, _name_problem(filename, exc)) from exc
+    return WheelInfo(filename, name, version, build, tags)
+
+
+def _name_problem(filename: str, exc: ValueError) -> str:
+    """Say why *filename* was refused, without packaging's echo of the name."""
+    detail = str(exc)
+    stem = filename.removesuffix(".whl")
+    for echo in (f": {filename!r}", f": {stem!r}", f" in {stem!r}"):
+        detail = detail.removesuffix(echo)
+    detail = _WHEEL_FILENAME_DETAIL.sub(r"\1", detail)
+    return f"bad file name: {_describe(ValueError(detail))}"
+
+
+class _UnusableFileError(Exception):
+    """The path cannot even be opened as a wheel; ``args[0]`` says why."""
+
+
+def validate_wheel(path: pathlib.Path) -> WheelInfo:
+    """Check that the file at *path* is a complete, intact, correctly named wheel.
+
+    The archive is read once, member by member in :data:`CHUNK_SIZE` pieces, so
+    every CRC is checked without holding a large member in memory. The name,
+    the ``.dist-info`` directory, ``METADATA`` and ``WHEEL`` must agree on the
+    project and version. A symlink is followed; anything but a regular file is
+    refused without being opened.
+
+    Returns the :class:`WheelInfo` parsed from the file name. Raises
+    :class:`InvalidWheelError` listing every problem found.
+    """
+    path = pathlib.Path(path)
+    problems: list[str] = []
+    info: WheelInfo | None = None
+    try:
+        info = parse_wheel_name(path.name)
+    except InvalidWheelError as exc:
+        problems.append(exc.problem)
+    try:
+        stream, size = _open_regular_file(path)
+    except _UnusableFileError as exc:
+        problems.append(str(exc))
+    else:
+        with stream:
+            problems.extend(_check_archive(stream, size, info))
+    if problems or info is None:
+        raise InvalidWheelError(path, _summarise(problems))
+    logger.debug("%s: a valid wheel (%d bytes)", path, size)
+    return info
+
+
+def _open_regular_file(path: pathlib.Path) -> tuple[BinaryIO, int]:
+    """Open *path* for reading if it is (or links to) a regular file; return it and its size."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        problem = "it is a dangling symbolic link" if path.is_symlink() else "no such file"
+        raise _UnusableFileError(problem) from None
+    except OSError as exc:
+        raise _UnusableFileError(f"cannot examine the file ({_describe(exc)})") from None
+    if stat.S_ISDIR(status.st_mode):
+        raise _UnusableFileError("it is a directory, not a file")
+    if not stat.S_ISREG(status.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(status.st_mode), "a special file")
+        raise _UnusableFileError(f"it is {kind}, not a regular file")
+    # O_NONBLOCK: should the path be swapped for a FIFO after the check above,
+    # opening it still returns at once, and the fstat below refuses it.
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise _UnusableFileError(f"cannot read the file ({_describe(exc)})") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise _UnusableFileError("it stopped being a regular file while being checked")
+        return os.fdopen(fd, "rb"), status.st_size
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _check_archive(stream: BinaryIO, size: int, info: WheelInfo | None) -> list[str]:
+    """Return every problem with the wheel archive open as *stream*."""
+    if size == 0:
+        return ["the file is empty"]
+    try:
+        archive = zipfile.ZipFile(stream)
+    except _ZIP_ERRORS as exc:
+        return [_not_a_zip_problem(stream, exc)]
+    with archive:
+        members = archive.infolist()
+        problems = _member_name_problems(members)
+        dist_info, layout_problems = _find_dist_info(members)
+        problems += layout_problems
+        wanted = {f"{dist_info}/METADATA", f"{dist_info}/WHEEL"} if dist_info else set()
+        contents, read_problems = _read_members(archive, members, wanted)
+        problems += read_problems
+    if dist_info is None:
+        return problems
+    if info is not None:
+        problems += _dist_info_name_problems(dist_info, info)
+    if f"{dist_info}/METADATA" in contents:
+        problems += _metadata_problems(contents[f"{dist_info}/METADATA"], info)
+    if f"{dist_info}/WHEEL" in contents:
+        problems += _wheel_file_problems(contents[f"{dist_info}/WHEEL"])
+    return problems
+
+
+def _not_a_zip_problem(stream: BinaryIO, exc: BaseException) -> str:
+    try:
+        stream.seek(0)
+        looks_like_zip = stream.read(len(_LOCAL_FILE_HEADER)) == _LOCAL_FILE_HEADER
+    except OSError:
+        looks_like_zip = False
+    if looks_like_zip:
+        return f"the zip archive is truncated or damaged ({_describe(exc)})"
+    return "it is not a zip archive"
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    text = str(exc)
+    return f"{text[:1].lower()}{text[1:]}" if text else type(exc).__name__
+
+
+def _member_name_problems(members: Sequence[zipfile.ZipInfo]) -> list[str]:
+    """Refuse names an installer would refuse: ones that could land outside its target."""
+    problems = []
+    seen: set[str] = set()
+    for member in members:
+        name = member.filename
+        reason = _unsafe_path_reason(name)
+        if reason:
+            problems.append(f"member {name!r} has an unsafe path ({reason})")
+        if name in seen:
+            problems.append(f"member {name!r} appears more than once")
+        seen.add(name)
+    return problems
+
+
+def _unsafe_path_reason(name: str) -> str | None:
+    if name.startswith("/"):
+        return "it is absolute"
+    if _DRIVE.match(name):
+        return "it starts with a drive letter"
+    if "\\" in name:
+        return "it contains a backslash"
+    if ".." in name.split("/"):
+        return "it contains a '..' component"
+    return None
+
+
+def _find_dist_info(members: Sequence[zipfile.ZipInfo]) -> tuple[str | None, list[str]]:
+    """Find the one top-level ``.dist-info`` directory and check it has the files it must."""
+    names = {member.filename for member in members}
+    tops = sorted(
+        {
+            top
+            for top, slash, _ in (name.partition("/") for name in names)
+            if slash and top.endswith(".dist-info")
+        }
+    )
+    if not tops:
+        return None, ["there is no top-level .dist-info directory"]
+    if len(tops) > 1:
+        listed = ", ".join(repr(top) for top in tops)
+        return None, [f"there are {len(tops)} top-level .dist-info directories ({listed}), not one"]
+    dist_info = tops[0]
+    missing = [
+        f"{dist_info}/{required} is missing"
+        for required in ("METADATA", "WHEEL")
+        if f"{dist_info}/{required}" not in names
+    ]
+    return dist_info, missing
+
+
+def _read_members(
+    archive: zipfile.ZipFile, members: Sequence[zipfile.ZipInfo], wanted: set[str]
+) -> tuple[dict[str, bytes], list[str]]:
+    """Read every member to its end, so zipfile checks its CRC; keep the *wanted* ones."""
+    contents: dict[str, bytes] = {}
+    problems = []
+    # In file order, so the file is read front to back exactly once.
+    for member in sorted(members, key=lambda member: member.header_offset):
+        name = member.filename
+        if member.flag_bits & _ENCRYPTED_FLAG:
+            problems.append(f"member {name!r} is encrypted")
+            continue
+        try:
+            with archive.open(member) as data:
+                if name in wanted:
+                    contents[name] = b"".join(read_chunks(data))
+                else:
+                    # read1 hands back each inflated piece as is; read() would
+                    # copy pieces together to make up exactly CHUNK_SIZE bytes.
+                    read = data.read1 if isinstance(data, io.BufferedIOBase) else data.read
+                    while read(CHUNK_SIZE):
+                        pass
+        except _ZIP_ERRORS as exc:
+            if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
+                problems.append(f"member {name!r} fails its CRC check (its data is corrupt)")
+            else:
+                problems.append(f"member {name!r} cannot be read ({_describe(exc)})")
+    return contents, problems
+
+
+def _dist_info_name_problems(dist_info: str, info: WheelInfo) -> list[str]:
+    """Check the ``{name}-{version}.dist-info`` directory against the file name."""
+    project, dash, version = dist_info.removesuffix(".dist-info").partition("-")
+    if not project or not dash or "-" in version:
+        return [
+            f"the .dist-info directory {dist_info!r} is not named '{{name}}-{{version}}.dist-info'"
+        ]
+    return _identity_problems("the .dist-info directory", project, version, info)
+
+
+def _metadata_problems(data: bytes, info: WheelInfo | None) -> list[str]:
+    """Check METADATA names the project and version the file name does."""
+    name, version = _fields(data, "Name", "Version")
+    problems = [
+        f"METADATA lacks a {field} field"
+        for field, value in (("Name", name), ("Version", version))
+        if not value
+    ]
+    if info is not None:
+        problems += _identity_problems("METADATA", name, version, info)
+    return problems
+
+
+def _identity_problems(
+    source: str, project: str | None, version: str | None, info: WheelInfo
+) -> list[str]:
+    """Compare the project and version *source* names with the file name's."""
+    file_project, file_version = info.filename.split("-")[:2]
+    problems = []
+    if project and canonicalize_name(project) != info.name:
+        problems.append(
+            f"{source} names project {project!r} but the file name says {file_project!r}"
+        )
+    if version and not _same_version(version, info.version):
+        problems.append(
+            f"{source} names version {version!r} but the file name says {file_version!r}"
+        )
+    return problems
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return Version(text) == version
+    except InvalidVersion:
+        return False
+
+
+def _wheel_file_problems(data: bytes) -> list[str]:
+    """Check WHEEL declares a Wheel-Version this cache (like installers) understands."""
+    (wheel_version,) = _fields(data, "Wheel-Version")
+    if not wheel_version:
+        return ["WHEEL lacks a Wheel-Version field"]
+    match = _WHEEL_VERSION.fullmatch(wheel_version)
+    if match is None:
+        return [f"WHEEL has an unreadable Wheel-Version {wheel_version!r}"]
+    if int(match.group(1)) != 1:
+        return [f"WHEEL says Wheel-Version {wheel_version!r}, but only version 1 is supported"]
+    return []
+
+
+def _fields(data: bytes, *names: str) -> tuple[str | None, ...]:
+    """Read fields from email-style ``Field: value`` headers (METADATA, WHEEL).
+
+    Field names match case-insensitively; the first of a repeated field wins.
+    """
+    headers = _HEADER_PARSER.parsebytes(data)
+    values = (headers.get(name) for name in names)
+    # compat32 hands back a Header object for undecodable bytes; str() flattens it.
+    return tuple(None if value is None else str(value).strip() for value in values)
+
+
+def _summarise(problems: list[str]) -> str:
+    listed = problems[:_MAX_LISTED_PROBLEMS]
+    hidden = len(problems) - len(listed)
+    if hidden:
+        listed.append(f"and {hidden} more problem{'s' if hidden > 1 else ''}")
+    return "; ".join(listed)

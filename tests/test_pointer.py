@@ -1,0 +1,128 @@
+"""Pointer files: format, compatibility rules and defensive parsing."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+
+from wheelcache._pointer import (
+    MAX_POINTER_BYTES,
+    Pointer,
+    WheelRef,
+    decode,
+    encode,
+    read_pointer,
+    referenced_digests,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+DIGEST = "ab" * 32
+REF = WheelRef(DIGEST, "demo-1.0-py3-none-any.whl", 123, ("py3-none-any",))
+
+
+def sample(**changes: object) -> Pointer:
+    fields: dict[str, object] = {
+        "key": "k",
+        "freshness": "f",
+        "name": "demo",
+        "wheels": (REF,),
+        "written": 1.5,
+    }
+    fields.update(changes)
+    return Pointer(**fields)  # type: ignore[arg-type]
+
+
+def document(**changes: object) -> bytes:
+    data = json.loads(encode(sample()))
+    data.update(changes)
+    return json.dumps(data).encode()
+
+
+def test_pointer_round_trips() -> None:
+    pointer = sample()
+    assert decode(encode(pointer)) == pointer
+
+
+def test_pointer_is_self_describing_and_versioned() -> None:
+    data = json.loads(encode(sample()))
+    assert data["wheelcache"] == "source-pointer"
+    assert data["version"] == 1
+
+
+@pytest.mark.parametrize("key", ["", "\0", "\ud800", "é" * 1000, "a/b\\c"])
+def test_any_key_survives_encoding(key: str) -> None:
+    pointer = sample(key=key)
+    assert decode(encode(pointer)) == pointer
+
+
+def test_unknown_fields_are_ignored() -> None:
+    assert decode(document(extra={"nested": [1, 2]})) == sample()
+
+
+def test_newer_version_is_not_understood() -> None:
+    assert decode(document(version=2)) is None
+
+
+def test_newer_version_still_protects_its_entries() -> None:
+    assert referenced_digests(document(version=9, key=None)) == {DIGEST}
+
+
+@pytest.mark.parametrize(
+    "filename",
+    ["../evil.whl", "a/b.whl", "a\\b.whl", ".hidden.whl", "nul\0.whl", "demo.tar.gz", 7],
+)
+def test_unsafe_wheel_file_names_make_the_pointer_unusable(filename: object) -> None:
+    wheel = {"sha256": DIGEST, "filename": filename, "size": 1, "tags": ["py3-none-any"]}
+    assert decode(document(wheels=[wheel])) is None
+
+
+@pytest.mark.parametrize(
+    "wheel",
+    [
+        {"sha256": "AB" * 32, "filename": "d-1-py3-none-any.whl", "size": 1, "tags": []},
+        {"sha256": DIGEST, "filename": "d-1-py3-none-any.whl", "size": -1, "tags": []},
+        {"sha256": DIGEST, "filename": "d-1-py3-none-any.whl", "size": True, "tags": []},
+        {"sha256": DIGEST, "filename": "d-1-py3-none-any.whl", "size": 1, "tags": "py3"},
+        {"sha256": DIGEST, "filename": "d-1-py3-none-any.whl", "size": 1, "tags": [1]},
+        "not an object",
+    ],
+)
+def test_one_malformed_wheel_record_makes_the_pointer_unusable(wheel: object) -> None:
+    assert decode(document(wheels=[REF.as_json(), wheel])) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"null", b"[]", b"{}", b"\xff\xfe", b'{"wheelcache": "other"}', b"[" * 50_000],
+)
+def test_garbage_is_not_a_pointer(data: bytes) -> None:
+    assert decode(data) is None
+    assert referenced_digests(data) == frozenset()
+
+
+def test_read_pointer_misses_for_absent_file(tmp_path: Path) -> None:
+    assert read_pointer(tmp_path / "absent.json") is None
+
+
+def test_read_pointer_misses_for_a_directory(tmp_path: Path) -> None:
+    assert read_pointer(tmp_path) is None
+
+
+def test_read_pointer_refuses_oversized_files(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_bytes(encode(sample()) + b" " * MAX_POINTER_BYTES)
+    assert read_pointer(path) is None
+
+
+def test_read_pointer_returns_the_stat_of_the_file_read(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_bytes(encode(sample()))
+    found = read_pointer(path)
+    assert found is not None
+    pointer, info = found
+    assert pointer == sample()
+    assert info.st_ino == path.stat().st_ino

@@ -1,0 +1,48 @@
+"""Choosing the best wheel for a list of tags."""
+
+from __future__ import annotations
+
+from packaging.tags import Tag, sys_tags
+
+from wheelcache._pointer import WheelRef
+from wheelcache._tags import default_ranks, rank_tags, ranked_compatible
+
+
+def ref(name: str, *tags: str) -> WheelRef:
+    return WheelRef("0" * 64, name, 1, tags)
+
+
+def test_lowest_rank_wins() -> None:
+    ranks = rank_tags([Tag("cp311", "cp311", "linux_x86_64"), Tag("py3", "none", "any")])
+    wheels = [ref("generic", "py3-none-any"), ref("specific", "cp311-cp311-linux_x86_64")]
+    assert [w.filename for w in ranked_compatible(wheels, ranks)] == ["specific", "generic"]
+
+
+def test_a_wheel_ranks_by_its_best_tag() -> None:
+    ranks = rank_tags([Tag("py3", "none", "any"), Tag("py2", "none", "any")])
+    wheels = [ref("py2-only", "py2-none-any"), ref("both", "py2-none-any", "py3-none-any")]
+    assert ranked_compatible(wheels, ranks)[0].filename == "both"
+
+
+def test_between_equal_ranks_the_wheel_added_last_wins() -> None:
+    ranks = rank_tags([Tag("py3", "none", "any")])
+    wheels = [ref("earlier", "py3-none-any"), ref("later", "py3-none-any")]
+    assert [w.filename for w in ranked_compatible(wheels, ranks)] == ["later", "earlier"]
+
+
+def test_incompatible_wheels_are_left_out() -> None:
+    ranks = rank_tags([Tag("py3", "none", "any")])
+    assert ranked_compatible([ref("win", "cp27-cp27m-win32")], ranks) == []
+
+
+def test_duplicate_tags_keep_their_first_position() -> None:
+    tag = Tag("py3", "none", "any")
+    assert rank_tags([tag, Tag("py2", "none", "any"), tag]) == {
+        "py3-none-any": 0,
+        "py2-none-any": 1,
+    }
+
+
+def test_default_ranking_is_this_interpreters_and_computed_once() -> None:
+    assert default_ranks() is default_ranks()
+    assert default_ranks() == rank_tags(sys_tags())

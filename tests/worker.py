@@ -1,0 +1,107 @@
+"""A child process that performs one cache operation, for multi-process tests.
+
+Run as ``python tests/worker.py '<json>'``. The JSON names the operation and
+its arguments; the worker prints one JSON line with the outcome and exits 0,
+or prints ``{"error": ...}`` and exits 1. Children are plain subprocesses (not
+forked copies of pytest), so each is a real, independent process with its own
+interpreter, exactly like two installers sharing a cache.
+
+Operations:
+
+``add``          root, key, freshness, wheel          -> {"path", "sha256"}
+``get``          root, key, freshness                 -> {"path"} or {"path": null}
+``get_or_build`` root, key, freshness, builds_dir, name, version, seed, delay
+                 -> {"path"}; each build appends a line to builds_dir/count
+``hold``         root, key, freshness, go_file[, ready_file] -> gets a wheel, touches
+                 ready_file, waits for go_file, then reads the whole file and
+                 returns its sha256
+``prune``        root, grace                          -> the PruneReport as a dict
+``verify``       root                                 -> {"corrupt": n}
+``clean``        root
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from wheelcache import Source, WheelCache
+from wheelfactory import make_wheel
+
+
+def _wait_for(path: Path, seconds: float = 60.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.002)
+
+
+def run(op: dict[str, object]) -> dict[str, object]:
+    cache = WheelCache(str(op["root"]))
+    source = Source(str(op.get("key", "k")), str(op.get("freshness", "")), "demo")
+    kind = op["op"]
+    if "start_file" in op:
+        _wait_for(Path(str(op["start_file"])))
+    if kind == "add":
+        wheel = cache.add(source, str(op["wheel"]))
+        return {"path": str(wheel.path), "sha256": wheel.sha256}
+    if kind == "get":
+        hit = cache.get(source)
+        return {"path": str(hit.path) if hit else None}
+    if kind == "get_or_build":
+        builds = Path(str(op["builds_dir"]))
+
+        def build(output: Path) -> None:
+            with open(builds / "count", "a") as log:
+                log.write(f"{os.getpid()}\n")
+            time.sleep(float(op.get("delay", 0.0)))  # type: ignore[arg-type]
+            make_wheel(
+                output,
+                str(op.get("name", "demo")),
+                str(op.get("version", "1.0")),
+                seed=int(op.get("seed", 0)),  # type: ignore[call-overload]
+            )
+
+        wheel = cache.get_or_build(source, build)
+        return {"path": str(wheel.path), "sha256": wheel.sha256}
+    if kind == "hold":
+        hit = cache.get(source)
+        if hit is None:
+            return {"path": None}
+        if "ready_file" in op:
+            Path(str(op["ready_file"])).touch()
+        _wait_for(Path(str(op["go_file"])))
+        data = hit.path.read_bytes()
+        return {"path": str(hit.path), "sha256": hashlib.sha256(data).hexdigest()}
+    if kind == "prune":
+        report = cache.prune(grace=float(op.get("grace", 0.0)))  # type: ignore[arg-type]
+        return dataclasses.asdict(report)
+    if kind == "verify":
+        return {"corrupt": len(cache.verify().corrupt)}
+    if kind == "clean":
+        cache.clean()
+        return {}
+    raise ValueError(f"unknown op {kind!r}")
+
+
+def main() -> int:
+    op = json.loads(sys.argv[1])
+    try:
+        result = run(op)
+    except Exception as exc:  # reported to the parent test, which fails on it
+        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
+        return 1
+    print(json.dumps(result), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

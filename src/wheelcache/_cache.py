@@ -7,6 +7,7 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from platformdirs import user_cache_path
@@ -21,7 +22,9 @@ from ._pointer import (
     WheelRef,
     decode,
     encode,
+    open_pointer,
     read_bytes,
+    read_open_pointer,
     read_pointer,
     referenced_digests,
 )
@@ -110,41 +113,49 @@ class WheelCache:
         entry vanished or is unreadable. Never raises because of what another
         process is doing.
         """
-        pointer_path = self._layout.pointer_file(source.digest)
-        found = read_pointer(pointer_path)
-        if found is None:
+        pointer_path = self._layout.pointer_file_str(source.digest)
+        fd = open_pointer(pointer_path)
+        if fd is None:
             return None
-        pointer, pointer_stat = found
-        if pointer.key != source.key or pointer.freshness != source.freshness:
+        try:
+            pointer = read_open_pointer(fd)
+            if (
+                pointer is None
+                or pointer.key != source.key
+                or pointer.freshness != source.freshness
+            ):
+                return None
+            for ref in ranked_compatible(pointer.wheels, ranks_for(tags)):
+                location = self._layout.entry_file_str(ref.sha256, ref.filename)
+                try:
+                    entry = os.stat(location)
+                except OSError:
+                    entry = None
+                if entry is None or not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
+                    logger.debug("cached wheel %s is missing or damaged", ref.filename)
+                    continue
+                self._handed_out(fd, pointer_path, ref)
+                return CachedWheel(location, ref.sha256, ref.size)
             return None
-        for ref in ranked_compatible(pointer.wheels, ranks_for(tags)):
-            entry = self._store.entry_stat(ref.sha256, ref.filename)
-            if entry is None or entry.st_size != ref.size:
-                logger.debug("cached wheel %s is missing or damaged", ref.filename)
-                continue
-            self._handed_out(pointer_path, pointer_stat, ref)
-            return CachedWheel(
-                self._layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size
-            )
-        return None
+        finally:
+            os.close(fd)
 
-    def _handed_out(self, pointer_path: Path, pointer_stat: os.stat_result, ref: WheelRef) -> None:
+    def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef) -> None:
         """Keep the garbage-collection promises for an entry a lookup returns.
 
-        If the pointer was replaced (or retired) since we read it, the entry may
-        no longer be referenced, and the writer's freshening may predate this
-        hand-out: freshen it again. Separately, record the source as used, at
-        most once per :data:`USE_INTERVAL`. Neither step takes a lock.
+        *fd* is the pointer file this lookup read, still open. If it has been
+        replaced or retired since (its link count is now 0), the entry may no
+        longer be referenced and the writer's freshening may predate this
+        hand-out: freshen it again, now. Otherwise the pointer still names the
+        entry, and whoever drops it later freshens it then. Separately, record
+        the source as used, at most once per :data:`USE_INTERVAL`. Neither step
+        takes a lock, and on the common path neither writes anything.
         """
         try:
-            current = os.stat(pointer_path)
+            current = os.fstat(fd)
         except OSError:
             current = None
-        if (
-            current is None
-            or current.st_ino != pointer_stat.st_ino
-            or current.st_dev != pointer_stat.st_dev
-        ):
+        if current is None or current.st_nlink == 0:
             self._store.freshen(ref.sha256, ref.filename)
         elif time.time() - current.st_mtime > USE_INTERVAL:
             try:

@@ -173,7 +173,7 @@ def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:
     fsync_dir(path.parent)
 
 
-def touch(path: Path) -> bool:
+def touch(path: str | os.PathLike[str]) -> bool:
     """Set *path*'s modification time to now; return False if it does not exist."""
     try:
         os.utime(path)

@@ -63,6 +63,8 @@ class Layout:
     """Maps cache concepts to paths below one root. Creates nothing by itself."""
 
     __slots__ = (
+        "_pointers_prefix",
+        "_wheels_prefix",
         "layout_file",
         "locks",
         "pointers",
@@ -82,6 +84,10 @@ class Layout:
         self.trash = root / f"trash-v{LAYOUT_VERSION}"
         self.quarantine = root / f"quarantine-v{LAYOUT_VERSION}"
         self.layout_file = root / "wheelcache-layout.json"
+        # String prefixes for the lookup path: building paths with pathlib
+        # costs more than everything else a cache hit does.
+        self._wheels_prefix = os.fspath(self.wheels) + os.sep
+        self._pointers_prefix = os.fspath(self.pointers) + os.sep
 
     # -- entries -----------------------------------------------------------
 
@@ -93,7 +99,15 @@ class Layout:
         """The wheel file inside an entry."""
         return self.wheels / sha256[:2] / sha256 / filename
 
+    def entry_file_str(self, sha256: str, filename: str) -> str:
+        """:meth:`entry_file` as a string, cheaply (for the lookup path)."""
+        return f"{self._wheels_prefix}{sha256[:2]}{os.sep}{sha256}{os.sep}{filename}"
+
     # -- pointers and locks ------------------------------------------------
+
+    def pointer_file_str(self, digest: str) -> str:
+        """:meth:`pointer_file` as a string, cheaply (for the lookup path)."""
+        return f"{self._pointers_prefix}{digest[:2]}{os.sep}{digest}.json"
 
     def pointer_file(self, digest: str) -> Path:
         """The pointer file of the source whose key has this digest."""

@@ -34,8 +34,7 @@ import logging
 import os
 import re
 import time
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "MAX_POINTER_BYTES",
@@ -54,11 +53,16 @@ POINTER_VERSION = 1
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_FIRST_READ = 1 << 16
 
 
-@dataclass(frozen=True)
-class WheelRef:
-    """One wheel named by a pointer: the entry's digest and what it holds."""
+class WheelRef(NamedTuple):
+    """One wheel named by a pointer: the entry's digest and what it holds.
+
+    (Named tuples rather than dataclasses: a lookup builds these on every hit,
+    and a frozen dataclass costs several times more to construct.)
+    """
 
     sha256: str
     filename: str
@@ -75,8 +79,7 @@ class WheelRef:
         }
 
 
-@dataclass(frozen=True)
-class Pointer:
+class Pointer(NamedTuple):
     """The current revision of one source: its freshness and its wheels."""
 
     key: str
@@ -103,7 +106,7 @@ def encode(pointer: Pointer) -> bytes:
 
 def _safe_filename(filename: object) -> bool:
     return (
-        isinstance(filename, str)
+        type(filename) is str
         and filename.endswith(".whl")
         and "/" not in filename
         and "\\" not in filename
@@ -113,25 +116,27 @@ def _safe_filename(filename: object) -> bool:
 
 
 def _wheel_ref(item: object) -> WheelRef | None:
-    if not isinstance(item, dict):
+    # Exact type checks (``type(x) is str``) are deliberate: they are the
+    # cheapest checks Python has, and JSON only ever produces exact types.
+    if type(item) is not dict:
         return None
     sha256 = item.get("sha256")
     filename = item.get("filename")
     size = item.get("size")
     tags = item.get("tags")
     if (
-        not isinstance(sha256, str)
-        or not _SHA256.fullmatch(sha256)
+        type(sha256) is not str
+        or _SHA256.fullmatch(sha256) is None
         or not _safe_filename(filename)
-        or not isinstance(size, int)
-        or isinstance(size, bool)
+        or type(size) is not int
         or size < 0
-        or not isinstance(tags, list)
-        or not all(isinstance(tag, str) for tag in tags)
+        or type(tags) is not list
     ):
         return None
-    assert isinstance(filename, str)  # for the type checker: checked above
-    return WheelRef(sha256, filename, size, tuple(tags))
+    for tag in tags:
+        if type(tag) is not str:
+            return None
+    return WheelRef(sha256, filename, size, tuple(tags))  # type: ignore[arg-type]
 
 
 def _parse(data: bytes) -> Any:
@@ -148,7 +153,7 @@ def decode(data: bytes) -> Pointer | None:
     half-understood revision could hand out the wrong wheel.
     """
     document = _parse(data)
-    if not isinstance(document, dict) or document.get("wheelcache") != _MARKER:
+    if type(document) is not dict or document.get("wheelcache") != _MARKER:
         return None
     if document.get("version") != POINTER_VERSION:
         return None
@@ -158,11 +163,11 @@ def decode(data: bytes) -> Pointer | None:
     written = document.get("written", 0.0)
     raw_wheels = document.get("wheels")
     if (
-        not isinstance(key, str)
-        or not isinstance(freshness, str)
-        or not (name is None or isinstance(name, str))
-        or not isinstance(written, (int, float))
-        or not isinstance(raw_wheels, list)
+        type(key) is not str
+        or type(freshness) is not str
+        or (name is not None and type(name) is not str)
+        or type(written) not in (int, float)
+        or type(raw_wheels) is not list
     ):
         return None
     wheels = []
@@ -203,7 +208,7 @@ def read_bytes(path: str | os.PathLike[str]) -> tuple[bytes, os.stat_result] | N
     place, absurd size): to a reader, all of those are a miss.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        fd = os.open(path, _READ_FLAGS)
     except OSError:
         return None
     try:
@@ -211,20 +216,49 @@ def read_bytes(path: str | os.PathLike[str]) -> tuple[bytes, os.stat_result] | N
         if info.st_size > MAX_POINTER_BYTES:
             logger.debug("pointer %s is too large (%d bytes)", path, info.st_size)
             return None
-        chunks = []
-        remaining = info.st_size + 1  # one more, to notice a file that grew
-        while remaining > 0:
-            chunk = os.read(fd, remaining)
+        # Pointers are replaced, never rewritten in place, so the size from
+        # fstat is the size of what we read; one read normally gets it all.
+        data = os.read(fd, info.st_size + 1)
+        while len(data) < info.st_size:
+            chunk = os.read(fd, info.st_size - len(data))
             if not chunk:
                 break
-            chunks.append(chunk)
-            remaining -= len(chunk)
+            data += chunk
     except OSError:
         logger.debug("could not read pointer %s", path, exc_info=True)
         return None
     finally:
         os.close(fd)
-    return b"".join(chunks), info
+    return data, info
+
+
+def open_pointer(path: str) -> int | None:
+    """Open a pointer file for reading; None when it cannot be opened (a miss)."""
+    try:
+        return os.open(path, _READ_FLAGS)
+    except OSError:
+        return None
+
+
+def read_open_pointer(fd: int) -> Pointer | None:
+    """Read and parse the pointer open at *fd* (the lookup path); None on a miss.
+
+    Reads in one call when the file is small, as pointers are; no ``fstat``
+    needed first. The caller keeps *fd* open, so it can later ask the kernel
+    whether this very file has since been replaced (its link count drops to 0).
+    """
+    try:
+        data = os.read(fd, _FIRST_READ)
+        if len(data) == _FIRST_READ:
+            rest = [data]
+            while chunk := os.read(fd, _FIRST_READ):
+                rest.append(chunk)
+                if sum(map(len, rest)) > MAX_POINTER_BYTES:
+                    return None
+            data = b"".join(rest)
+    except OSError:
+        return None
+    return decode(data)
 
 
 def read_pointer(path: str | os.PathLike[str]) -> tuple[Pointer, os.stat_result] | None:

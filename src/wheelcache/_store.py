@@ -271,7 +271,7 @@ class Store:
     def entry_stat(self, sha256: str, filename: str) -> os.stat_result | None:
         """Stat an entry's wheel; None when it is missing or not a regular file."""
         try:
-            info = os.stat(self.layout.entry_file(sha256, filename))
+            info = os.stat(self.layout.entry_file_str(sha256, filename))
         except OSError:
             return None
         return info if stat.S_ISREG(info.st_mode) else None
@@ -287,7 +287,7 @@ class Store:
             if filename is None:
                 return False
         try:
-            return touch(self.layout.entry_file(sha256, filename))
+            return touch(self.layout.entry_file_str(sha256, filename))
         except OSError as exc:
             logger.warning("cannot freshen entry %s: %s", sha256, exc)
             return False

@@ -53,6 +53,11 @@ def ranks_for(tags: Iterable[Tag] | None) -> TagRanks:
 
 def ranked_compatible(wheels: Sequence[R], ranks: TagRanks) -> list[R]:
     """The compatible wheels, best first (ties: the one listed later first)."""
+    if len(wheels) == 1:  # the common case: no sorting, no tuples
+        for tag in wheels[0].tags:
+            if tag in ranks:
+                return [wheels[0]]
+        return []
     scored = []
     for index, wheel in enumerate(wheels):
         best = min((ranks[tag] for tag in wheel.tags if tag in ranks), default=None)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._wheelfile import parse_wheel_name
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
     from packaging.version import Version
@@ -25,43 +25,52 @@ class CachedWheel:
     tags are parsed from the file name on first use.
     """
 
-    __slots__ = ("path", "sha256", "size")
+    __slots__ = ("_location", "_path", "sha256", "size")
 
-    def __init__(self, path: Path, sha256: str, size: int) -> None:
-        self.path = path
-        """The ``.whl`` file inside its entry directory."""
+    def __init__(self, path: Path | str, sha256: str, size: int) -> None:
+        # A lookup hands over a string; the Path is made on first use, since
+        # making it costs as much as the rest of a cache hit.
+        self._location = os.fspath(path)
+        self._path: Path | None = path if isinstance(path, Path) else None
         self.sha256 = sha256
         """Hex SHA-256 of the wheel's bytes; also the entry directory's name."""
         self.size = size
         """Size in bytes."""
 
     @property
+    def path(self) -> Path:
+        """The ``.whl`` file inside its entry directory."""
+        if self._path is None:
+            self._path = Path(self._location)
+        return self._path
+
+    @property
     def filename(self) -> str:
         """The wheel's original file name."""
-        return self.path.name
+        return os.path.basename(self._location)
 
     @property
     def name(self) -> NormalizedName:
         """The project name, normalised."""
-        return parse_wheel_name(self.path.name).name
+        return parse_wheel_name(self.filename).name
 
     @property
     def version(self) -> Version:
         """The project version."""
-        return parse_wheel_name(self.path.name).version
+        return parse_wheel_name(self.filename).version
 
     @property
     def tags(self) -> frozenset[Tag]:
         """Every tag the wheel's file name declares."""
-        return parse_wheel_name(self.path.name).tags
+        return parse_wheel_name(self.filename).tags
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CachedWheel):
             return NotImplemented
-        return (self.sha256, self.path) == (other.sha256, other.path)
+        return (self.sha256, self._location) == (other.sha256, other._location)
 
     def __hash__(self) -> int:
-        return hash((self.sha256, self.path))
+        return hash((self.sha256, self._location))
 
     def __repr__(self) -> str:
-        return f"CachedWheel(path={str(self.path)!r}, sha256={self.sha256!r}, size={self.size})"
+        return f"CachedWheel(path={self._location!r}, sha256={self.sha256!r}, size={self.size})"

@@ -29,6 +29,7 @@ import os
 import shutil
 import stat
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
@@ -118,11 +119,18 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def copy_and_hash(source: Path, destination: Path) -> tuple[str, int]:
+def copy_and_hash(
+    source: Path, destination: Path, *, while_syncing: Callable[[], object] | None = None
+) -> tuple[str, int]:
     """Copy *source* to the new file *destination*, hashing in the same pass.
 
     The destination is created exclusively, written in large chunks, fsynced
     and made read-only. Returns the SHA-256 hex digest and the size in bytes.
+
+    ``while_syncing`` (if given) runs in this thread while another thread waits
+    for the fsync: the two overlap, since one waits on the disk and the other
+    (wheel validation: reading back and inflating) on the CPU. Its exception,
+    if any, propagates after the fsync has finished.
     """
     digest = hashlib.sha256()
     size = 0
@@ -142,11 +150,33 @@ def copy_and_hash(source: Path, destination: Path) -> tuple[str, int]:
                 while written < count:
                     written += os.write(out, chunk[written:])
                 size += count
-            os.fsync(out)
+            if while_syncing is None:
+                os.fsync(out)
+            else:
+                _fsync_overlapped(out, while_syncing)
         finally:
             os.close(out)
     os.chmod(destination, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
     return digest.hexdigest(), size
+
+
+def _fsync_overlapped(fd: int, work: Callable[[], object]) -> None:
+    failures: list[OSError] = []
+
+    def sync() -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            failures.append(exc)
+
+    syncer = threading.Thread(target=sync, name="wheelcache-fsync", daemon=True)
+    syncer.start()
+    try:
+        work()
+    finally:
+        syncer.join()
+    if failures:
+        raise failures[0]
 
 
 def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:

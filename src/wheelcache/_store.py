@@ -151,8 +151,17 @@ class Store:
             stage.mkdir()
         except OSError as exc:
             raise cache_error(stage, "create", exc) from exc
+
+        def validate() -> None:
+            _syncpoints.reach("publish.staged")
+            try:
+                validate_wheel(staged)
+            except InvalidWheelError as exc:
+                raise InvalidWheelError(wheel, exc.problem) from None
+
         try:
-            sha256, size = copy_and_hash(wheel, staged)
+            # Validation reads back the staged copy while its fsync is under way.
+            sha256, size = copy_and_hash(wheel, staged, while_syncing=validate)
         except FileNotFoundError as exc:
             if not wheel.exists():
                 raise InvalidWheelError(wheel, "the file vanished while it was copied") from exc
@@ -163,11 +172,6 @@ class Store:
             raise cache_error(staged, "write", exc) from exc
         except OSError as exc:
             raise cache_error(staged, "write", exc) from exc
-        _syncpoints.reach("publish.staged")
-        try:
-            validate_wheel(staged)
-        except InvalidWheelError as exc:
-            raise InvalidWheelError(wheel, exc.problem) from None
         try:
             os.utime(staged)
             fsync_dir(stage)

@@ -13,21 +13,16 @@ from typing import TYPE_CHECKING, Any
 from platformdirs import user_cache_path
 
 from . import _gc, _syncpoints
-from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError, cache_error
-from ._fsutil import touch, write_file_atomic
-from ._layout import Layout, unique_token
+from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError
+from ._layout import Layout
 from ._locking import hold
 from ._pointer import (
-    Pointer,
     WheelRef,
-    decode,
-    encode,
     open_pointer,
-    read_bytes,
     read_open_pointer,
     read_pointer,
-    referenced_digests,
 )
+from ._revision import record_wheels
 from ._store import Published, Store
 from ._tags import ranked_compatible, ranks_for
 from ._wheel import CachedWheel
@@ -220,7 +215,7 @@ class WheelCache:
                 WheelRef(p.sha256, p.info.filename, p.size, tuple(str(t) for t in p.info.tags))
                 for p in published
             ]
-            self._update_pointer(source, refs)
+            record_wheels(self._layout, self._store, source, refs)
             vanished = [
                 p for p in published if self._store.entry_stat(p.sha256, p.info.filename) is None
             ]
@@ -234,58 +229,6 @@ class WheelCache:
             f"entries for {source.key!r} kept vanishing while being added;"
             " is another process cleaning the cache in a loop?"
         )
-
-    def _update_pointer(self, source: Source, refs: list[WheelRef]) -> None:
-        digest = source.digest
-        pointer_path = self._layout.pointer_file(digest)
-        with hold(
-            self._layout.source_lock(digest).with_suffix(".pointer"),
-            timeout=None,
-            purpose="updating the pointer of the same source",
-        ):
-            _syncpoints.reach("pointer.locked")
-            for attempt in range(3):
-                try:
-                    self._replace_pointer(source, refs, pointer_path)
-                    return
-                except FileNotFoundError as exc:
-                    # clean() renamed the bucket away mid-write; start over.
-                    if attempt == 2:
-                        raise cache_error(pointer_path, "write", exc) from exc
-                except OSError as exc:
-                    raise cache_error(pointer_path, "write", exc) from exc
-
-    def _replace_pointer(self, source: Source, refs: list[WheelRef], pointer_path: Path) -> None:
-        found = read_bytes(pointer_path)
-        old = decode(found[0]) if found else None
-        previously = referenced_digests(found[0]) if found else frozenset()
-        if old is not None and old.key == source.key and old.freshness == source.freshness:
-            names = {ref.filename for ref in refs}
-            wheels = tuple(w for w in old.wheels if w.filename not in names) + tuple(refs)
-            if set(wheels) == set(old.wheels) and old.name == (source.name or old.name):
-                touch(pointer_path)  # a repeated add is a use, not a change
-                return
-            name = source.name or old.name
-        else:
-            wheels = tuple(refs)
-            name = source.name
-        dropped = previously - {w.sha256 for w in wheels}
-        names_of = {w.sha256: w.filename for w in old.wheels} if old is not None else {}
-        # Freshen what this replace stops naming, before and after the
-        # replace: before, so a prune that reads the new pointer sees a fresh
-        # time; after, so a lookup that read the old pointer during the replace
-        # gets a full grace period from its hand-out.
-        for sha256 in dropped:
-            self._store.freshen(sha256, names_of.get(sha256))
-        pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
-        pointer_path.parent.mkdir(parents=True, exist_ok=True)
-        _syncpoints.reach("pointer.before-replace")
-        write_file_atomic(
-            pointer_path, encode(pointer), temp_name=f".{pointer_path.stem}.{unique_token()}.tmp"
-        )
-        _syncpoints.reach("pointer.after-replace")
-        for sha256 in dropped:
-            self._store.freshen(sha256, names_of.get(sha256))
 
     # -- building ------------------------------------------------------------------
 
@@ -310,7 +253,7 @@ class WheelCache:
             return hit
         self._ensure_root()
         with hold(
-            self._layout.source_lock(source.digest).with_suffix(".build"),
+            self._layout.build_lock(source.digest),
             timeout=self.lock_timeout,
             purpose=f"building {source.name or source.key}",
         ):
@@ -448,41 +391,12 @@ class WheelCache:
             self._root_ready = True
 
 
-def rewrite_pointer(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> bool:
-    """Remove the wheels *drop* from a pointer (deleting it if none remain).
-
-    Used by ``verify(repair=True)``. Returns True when the pointer changed.
-    """
-    digest = pointer_path.stem
-    with hold(
-        layout.source_lock(digest).with_suffix(".pointer"),
-        timeout=None,
-        purpose="updating the pointer of the same source",
-    ):
-        found = read_pointer(pointer_path)
-        if found is None:
-            return False
-        pointer = found[0]
-        wheels = tuple(w for w in pointer.wheels if w.sha256 not in drop)
-        if wheels == pointer.wheels:
-            return False
-        try:
-            if wheels:
-                mended = Pointer(pointer.key, pointer.freshness, pointer.name, wheels, time.time())
-                write_file_atomic(
-                    pointer_path, encode(mended), temp_name=f".{digest}.{unique_token()}.tmp"
-                )
-            else:
-                os.unlink(pointer_path)
-        except OSError as exc:
-            raise cache_error(pointer_path, "rewrite", exc) from exc
-        logger.info("removed %d missing or corrupt wheels from %s", len(drop), pointer_path)
-        return True
-
-
 def _cached(published: Published) -> CachedWheel:
     return CachedWheel(published.path, published.sha256, published.size)
 
 
 def _cached_ref(layout: Layout, ref: WheelRef) -> CachedWheel:
     return CachedWheel(layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size)
+
+
+# verify(repair=True) in _gc imports this name.

@@ -113,8 +113,16 @@ class Layout:
         """The pointer file of the source whose key has this digest."""
         return self.pointers / digest[:2] / f"{digest}.json"
 
+    def build_lock(self, digest: str) -> Path:
+        """The lock that lets one ``get_or_build`` at a time build a source."""
+        return self.locks / digest[:2] / f"{digest}.build"
+
+    def pointer_lock(self, digest: str) -> Path:
+        """The lock serialising read-modify-writes of one source's pointer."""
+        return self.locks / digest[:2] / f"{digest}.pointer"
+
     def source_lock(self, digest: str) -> Path:
-        """The lock serialising builds and pointer updates of one source."""
+        """The base name of a source's locks (``.build``/``.pointer`` replace the suffix)."""
         return self.locks / digest[:2] / f"{digest}.lock"
 
     @property

@@ -130,6 +130,9 @@ class Store:
         finally:
             try:
                 remove_tree(directory)
+            except OSError:
+                # Harmless: prune reclaims it once our owner lock is gone.
+                logger.warning("could not remove workspace %s", directory, exc_info=True)
             finally:
                 owner.release()
                 _unlink_quietly(owner_path)

@@ -1,0 +1,136 @@
+"""Recording wheels in a source's pointer: the one read-modify-write in the cache.
+
+A pointer is updated only under the source's pointer lock: read the current
+pointer, compute the new revision, freshen every entry the new pointer stops
+naming, replace the file atomically, and freshen those entries again
+(docs/design.md, sections 4 and 6.2, say why twice). The lock makes
+concurrent adds to one revision merge rather than overwrite each other; the
+atomic replace, not the lock, is what keeps every reader safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from typing import TYPE_CHECKING
+
+from . import _syncpoints
+from ._errors import cache_error
+from ._fsutil import touch, write_file_atomic
+from ._layout import Layout, unique_token
+from ._locking import hold
+from ._pointer import (
+    Pointer,
+    WheelRef,
+    decode,
+    encode,
+    read_bytes,
+    read_pointer,
+    referenced_digests,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from ._source import Source
+    from ._store import Store
+
+__all__ = ["drop_wheels", "record_wheels"]
+
+logger = logging.getLogger("wheelcache")
+
+
+def record_wheels(layout: Layout, store: Store, source: Source, refs: list[WheelRef]) -> None:
+    """Name *refs* in the pointer of *source*, merging with a revision of equal freshness.
+
+    A wheel with the same file name as one already in the revision supersedes
+    it; a different freshness starts a new revision naming only *refs*.
+    Adding exactly what is already recorded rewrites nothing (it only marks
+    the source as used).
+    """
+    digest = source.digest
+    pointer_path = layout.pointer_file(digest)
+    with hold(
+        layout.pointer_lock(digest),
+        timeout=None,
+        purpose="updating the pointer of the same source",
+    ):
+        _syncpoints.reach("pointer.locked")
+        for attempt in range(3):
+            try:
+                _replace(layout, store, source, refs, pointer_path)
+                return
+            except FileNotFoundError as exc:
+                # clean() renamed the bucket away mid-write; start over.
+                if attempt == 2:
+                    raise cache_error(pointer_path, "write", exc) from exc
+            except OSError as exc:
+                raise cache_error(pointer_path, "write", exc) from exc
+
+
+def _replace(
+    layout: Layout, store: Store, source: Source, refs: list[WheelRef], pointer_path: Path
+) -> None:
+    found = read_bytes(pointer_path)
+    old = decode(found[0]) if found else None
+    previously = referenced_digests(found[0]) if found else frozenset()
+    if old is not None and old.key == source.key and old.freshness == source.freshness:
+        names = {ref.filename for ref in refs}
+        wheels = tuple(w for w in old.wheels if w.filename not in names) + tuple(refs)
+        if set(wheels) == set(old.wheels) and old.name == (source.name or old.name):
+            touch(pointer_path)  # a repeated add is a use, not a change
+            return
+        name = source.name or old.name
+    else:
+        wheels = tuple(refs)
+        name = source.name
+    dropped = previously - {w.sha256 for w in wheels}
+    names_of = {w.sha256: w.filename for w in old.wheels} if old is not None else {}
+    # Freshen what this replace stops naming, before and after the
+    # replace: before, so a prune that reads the new pointer sees a fresh
+    # time; after, so a lookup that read the old pointer during the replace
+    # gets a full grace period from its hand-out.
+    for sha256 in dropped:
+        store.freshen(sha256, names_of.get(sha256))
+    pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
+    pointer_path.parent.mkdir(parents=True, exist_ok=True)
+    _syncpoints.reach("pointer.before-replace")
+    write_file_atomic(
+        pointer_path, encode(pointer), temp_name=f".{pointer_path.stem}.{unique_token()}.tmp"
+    )
+    _syncpoints.reach("pointer.after-replace")
+    for sha256 in dropped:
+        store.freshen(sha256, names_of.get(sha256))
+
+
+def drop_wheels(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> bool:
+    """Remove the wheels *drop* from a pointer (deleting it if none remain).
+
+    Used by ``verify(repair=True)``. Returns True when the pointer changed.
+    """
+    digest = pointer_path.stem
+    with hold(
+        layout.pointer_lock(digest),
+        timeout=None,
+        purpose="updating the pointer of the same source",
+    ):
+        found = read_pointer(pointer_path)
+        if found is None:
+            return False
+        pointer = found[0]
+        wheels = tuple(w for w in pointer.wheels if w.sha256 not in drop)
+        if wheels == pointer.wheels:
+            return False
+        try:
+            if wheels:
+                mended = Pointer(pointer.key, pointer.freshness, pointer.name, wheels, time.time())
+                write_file_atomic(
+                    pointer_path, encode(mended), temp_name=f".{digest}.{unique_token()}.tmp"
+                )
+            else:
+                os.unlink(pointer_path)
+        except OSError as exc:
+            raise cache_error(pointer_path, "rewrite", exc) from exc
+        logger.info("removed %d missing or corrupt wheels from %s", len(drop), pointer_path)
+        return True

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
+import pickle
 import tarfile
 from typing import TYPE_CHECKING
 
@@ -29,8 +29,10 @@ def test_source_is_an_immutable_value() -> None:
     source = Source("key", "fresh", "demo")
     assert source == Source("key", "fresh", "demo")
     assert hash(source) == hash(Source("key", "fresh", "demo"))
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(AttributeError, match="immutable"):
         source.key = "other"  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(source)) == source
+    assert repr(source) == "Source(key='key', freshness='fresh', name='demo')"
 
 
 def test_freshness_defaults_to_never_stale() -> None:

@@ -40,15 +40,15 @@ def test_publish_validates_the_staged_copy_not_the_callers_file(
 ) -> None:
     """What is validated is exactly what gets published: the bytes in staging."""
     seen: list[Path] = []
-    from wheelcache import _store
+    from wheelcache import _wheelfile
 
-    real = _store.validate_wheel
+    real = _wheelfile.validate_wheel
 
     def spy(path: Path) -> Any:
         seen.append(path)
         return real(path)
 
-    monkeypatch.setattr(_store, "validate_wheel", spy)
+    monkeypatch.setattr(_wheelfile, "validate_wheel", spy)
     cache.add(source, make_wheel(tmp_path))
     assert len(seen) == 1
     assert seen[0].is_relative_to(cache.root / "staging-v1")

@@ -10,6 +10,7 @@ running process may still be using.
 >>> wheel = cache.get_or_build(Source.from_tree("."), build)  # doctest: +SKIP
 """
 
+import typing as _typing
 
 from ._cache import SourceRecord, WheelCache
 from ._errors import (
@@ -19,14 +20,18 @@ from ._errors import (
     InvalidWheelError,
     NoCompatibleWheelError,
 )
-from ._gc import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
 from ._locking import LockTimeout
 from ._source import Source
 from ._version import __version__
 from ._wheel import CachedWheel
 
+if _typing.TYPE_CHECKING:
+    from ._gc import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
+    from ._stats import CacheStats
+
 __all__ = [
     "CacheError",
+    "CacheStats",
     "CachedWheel",
     "CorruptEntry",
     "DanglingPointer",
@@ -42,3 +47,28 @@ __all__ = [
     "WheelCache",
     "__version__",
 ]
+
+# Garbage-collection and statistics types load on first use: a lookup never
+# needs them, and importing them would slow down every process that only reads.
+_LAZY = {
+    "CorruptEntry": "_gc",
+    "DanglingPointer": "_gc",
+    "PruneReport": "_gc",
+    "VerifyReport": "_gc",
+    "CacheStats": "_stats",
+}
+
+
+def __getattr__(name: str) -> _typing.Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'wheelcache' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"wheelcache.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

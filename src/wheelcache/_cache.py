@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from platformdirs import user_cache_path
-
-from . import _gc, _syncpoints
+from . import _syncpoints
 from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError
 from ._layout import Layout
 from ._locking import hold
@@ -26,7 +23,6 @@ from ._revision import record_wheels
 from ._store import Published, Store
 from ._tags import ranked_compatible, ranks_for
 from ._wheel import CachedWheel
-from ._wheelfile import parse_wheel_name
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -35,6 +31,7 @@ if TYPE_CHECKING:
 
     from ._gc import Progress, PruneReport, VerifyReport
     from ._source import Source
+    from ._stats import CacheStats
 
 __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache", "default_root"]
 
@@ -53,11 +50,12 @@ def default_root() -> Path:
     configured = os.environ.get(ENVIRONMENT_VARIABLE)
     if configured:
         return Path(configured).expanduser()
+    from platformdirs import user_cache_path
+
     return user_cache_path("wheelcache", appauthor=False)
 
 
-@dataclass(frozen=True)
-class SourceRecord:
+class SourceRecord(NamedTuple):
     """What the cache knows about one source (for listing)."""
 
     key: str
@@ -171,7 +169,7 @@ class WheelCache:
         if filename is None:
             return None
         try:
-            parse_wheel_name(filename)
+            _wheelfile().parse_wheel_name(filename)
         except InvalidWheelError:
             return None
         info = self._store.entry_stat(digest, filename)
@@ -275,7 +273,7 @@ class WheelCache:
             )
             names = []
             for path in built:
-                info = parse_wheel_name(path.name)
+                info = _wheelfile().parse_wheel_name(path.name)
                 names.append(WheelRef("", path.name, 0, tuple(str(t) for t in info.tags)))
             if not ranked_compatible(names, ranks):
                 found = ", ".join(path.name for path in built) or "no wheel at all"
@@ -357,6 +355,8 @@ class WheelCache:
         ``dry_run`` reports without changing anything. Readers and writers are
         never blocked; two prunes never run at once.
         """
+        from . import _gc
+
         return _gc.prune(
             self._layout,
             grace=_gc.DEFAULT_GRACE if grace is None else grace,
@@ -372,6 +372,8 @@ class WheelCache:
         Concurrent lookups see misses, never exceptions. Paths handed out
         earlier may vanish: the one exception to the grace contract.
         """
+        from . import _gc
+
         _gc.clean(self._layout)
 
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
@@ -381,7 +383,15 @@ class WheelCache:
         quarantine (never deleting them) and removes references to missing or
         corrupt entries from pointers.
         """
+        from . import _gc
+
         return _gc.verify(self._layout, repair=repair, progress=progress)
+
+    def stats(self, *, progress: Progress | None = None) -> CacheStats:
+        """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
+        from ._stats import collect_stats
+
+        return collect_stats(self, progress=progress)
 
     # -- internals -------------------------------------------------------------------
 
@@ -389,6 +399,13 @@ class WheelCache:
         if not self._root_ready or not self.root.exists():
             self._layout.ensure_root()
             self._root_ready = True
+
+
+def _wheelfile() -> Any:
+    """The wheel-file module, imported on first use (it pulls in zipfile and email)."""
+    from . import _wheelfile
+
+    return _wheelfile
 
 
 def _cached(published: Published) -> CachedWheel:

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import secrets
 from typing import TYPE_CHECKING
 
 from ._errors import cache_error
@@ -56,7 +55,7 @@ def source_digest(key: str) -> str:
 
 def unique_token() -> str:
     """A name no other process will choose: the pid plus random bits."""
-    return f"{os.getpid()}-{secrets.token_hex(8)}"
+    return f"{os.getpid()}-{os.urandom(8).hex()}"
 
 
 class Layout:

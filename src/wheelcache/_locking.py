@@ -25,13 +25,13 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from ._errors import CacheError, cache_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+    from filelock import FileLock
 
 __all__ = ["LockTimeout", "hold", "try_hold"]
 
@@ -49,6 +49,8 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
     Waiting longer than a moment is logged, so a user whose command seems to
     hang can see which other process it is waiting for.
     """
+    from filelock import Timeout
+
     lock = _make(path)
     try:
         lock.acquire(timeout=0)
@@ -82,6 +84,8 @@ def try_hold(path: Path) -> Iterator[bool]:
     if not path.exists():
         yield False
         return
+    from filelock import FileLock, Timeout
+
     lock = FileLock(path)
     try:
         lock.acquire(timeout=0)
@@ -95,6 +99,8 @@ def try_hold(path: Path) -> Iterator[bool]:
 
 
 def _make(path: Path) -> FileLock:
+    from filelock import FileLock
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -5,16 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
-
-from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 
 from ._errors import InvalidSourceError
 from ._fsutil import CHUNK_SIZE
 from ._layout import source_digest
-from ._tree import fingerprint_tree, project_name
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -22,9 +18,8 @@ if TYPE_CHECKING:
 __all__ = ["Source"]
 
 
-@dataclass(frozen=True)
 class Source:
-    """One source distribution, identified by ``key``.
+    """One source distribution, identified by ``key``; an immutable value.
 
     ``key`` is any string that identifies the source: a URL, ``"sha256:<hex>"``
     of an sdist, a resolved path. It is hashed to name files and never used as
@@ -33,19 +28,48 @@ class Source:
     token) is unchanged. ``name`` is the project name when known, for listing.
     """
 
+    # A plain class rather than a frozen dataclass: importing dataclasses
+    # (and inspect, which it imports) would cost more than a cache hit.
+    __slots__ = ("digest", "freshness", "key", "name")
+
     key: str
-    freshness: str = ""
-    name: str | None = None
-    digest: str = field(init=False, repr=False, compare=False)
+    freshness: str
+    name: str | None
+    digest: str
     """Hex digest of the key: names the pointer and lock files."""
 
-    def __post_init__(self) -> None:
-        for attribute in ("key", "freshness"):
-            if not isinstance(getattr(self, attribute), str):
-                raise TypeError(f"Source.{attribute} must be a str")
-        if self.name is not None and not isinstance(self.name, str):
+    def __init__(self, key: str, freshness: str = "", name: str | None = None) -> None:
+        if not isinstance(key, str):
+            raise TypeError("Source.key must be a str")
+        if not isinstance(freshness, str):
+            raise TypeError("Source.freshness must be a str")
+        if name is not None and not isinstance(name, str):
             raise TypeError("Source.name must be a str or None")
-        object.__setattr__(self, "digest", source_digest(self.key))
+        set_attribute = object.__setattr__
+        set_attribute(self, "key", key)
+        set_attribute(self, "freshness", freshness)
+        set_attribute(self, "name", name)
+        set_attribute(self, "digest", source_digest(key))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"Source is immutable: cannot set {name!r}")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"Source is immutable: cannot delete {name!r}")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Source):
+            return NotImplemented
+        return (self.key, self.freshness, self.name) == (other.key, other.freshness, other.name)
+
+    def __hash__(self) -> int:
+        return hash((self.key, self.freshness, self.name))
+
+    def __repr__(self) -> str:
+        return f"Source(key={self.key!r}, freshness={self.freshness!r}, name={self.name!r})"
+
+    def __reduce__(self) -> tuple[type[Source], tuple[str, str, str | None]]:
+        return (Source, (self.key, self.freshness, self.name))
 
     @classmethod
     def from_archive(cls, path: str | os.PathLike[str]) -> Source:
@@ -71,6 +95,8 @@ class Source:
                     digest.update(view[:count])
         except OSError as exc:
             raise InvalidSourceError(archive, f"cannot read the archive ({exc.strerror})") from None
+        from packaging.utils import InvalidSdistFilename, parse_sdist_filename
+
         try:
             name: str | None = parse_sdist_filename(archive.name)[0]
         except InvalidSdistFilename:
@@ -92,6 +118,8 @@ class Source:
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
+        from ._tree import fingerprint_tree, project_name
+
         tree = Path(path).resolve()
         freshness = fingerprint_tree(tree, cache_keys)
         return cls(str(tree), freshness, project_name(tree))

@@ -36,11 +36,8 @@ import logging
 import os
 import stat
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-from filelock import FileLock
+from typing import TYPE_CHECKING, NamedTuple
 
 from . import _syncpoints
 from ._errors import InvalidWheelError, cache_error
@@ -54,10 +51,11 @@ from ._fsutil import (
     touch,
 )
 from ._layout import Layout, unique_token
-from ._wheelfile import WheelInfo, parse_wheel_name, validate_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+
+    from ._wheelfile import WheelInfo
 
 __all__ = ["Published", "Store", "file_sha256"]
 
@@ -66,8 +64,7 @@ logger = logging.getLogger("wheelcache")
 _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
 
 
-@dataclass(frozen=True)
-class Published:
+class Published(NamedTuple):
     """The outcome of publishing one wheel."""
 
     sha256: str
@@ -116,6 +113,8 @@ class Store:
         token = f"{kind}-{unique_token()}"
         owner_path = staging / f"{token}.lock"
         directory = staging / token
+        from filelock import FileLock
+
         owner = FileLock(owner_path)
         try:
             owner.acquire(timeout=0)
@@ -157,6 +156,8 @@ class Store:
 
         def validate() -> None:
             _syncpoints.reach("publish.staged")
+            from ._wheelfile import validate_wheel
+
             try:
                 validate_wheel(staged)
             except InvalidWheelError as exc:
@@ -328,6 +329,8 @@ class Store:
 
 def _precheck(wheel: Path) -> WheelInfo:
     """Cheap checks before any copying: a parseable name and a regular file."""
+    from ._wheelfile import parse_wheel_name
+
     try:
         info = parse_wheel_name(wheel.name)
     except InvalidWheelError as exc:

@@ -17,9 +17,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, TypeVar
 
-from packaging.tags import Tag, sys_tags
-
 if TYPE_CHECKING:
+    from packaging.tags import Tag
+
     from ._pointer import WheelRef
 
 __all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible"]
@@ -33,6 +33,8 @@ R = TypeVar("R", bound="WheelRef")
 @lru_cache(maxsize=1)
 def default_ranks() -> TagRanks:
     """The ranking of this interpreter's supported tags, computed once."""
+    from packaging.tags import sys_tags
+
     return rank_tags(sys_tags())
 
 

@@ -6,12 +6,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._wheelfile import parse_wheel_name
-
 if TYPE_CHECKING:
     from packaging.tags import Tag
     from packaging.utils import NormalizedName
     from packaging.version import Version
+
+    from ._wheelfile import WheelInfo
 
 __all__ = ["CachedWheel"]
 
@@ -49,20 +49,25 @@ class CachedWheel:
         """The wheel's original file name."""
         return os.path.basename(self._location)
 
+    def _info(self) -> WheelInfo:
+        from ._wheelfile import parse_wheel_name
+
+        return parse_wheel_name(self.filename)
+
     @property
     def name(self) -> NormalizedName:
         """The project name, normalised."""
-        return parse_wheel_name(self.filename).name
+        return self._info().name
 
     @property
     def version(self) -> Version:
         """The project version."""
-        return parse_wheel_name(self.filename).version
+        return self._info().version
 
     @property
     def tags(self) -> frozenset[Tag]:
         """Every tag the wheel's file name declares."""
-        return parse_wheel_name(self.filename).tags
+        return self._info().tags
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CachedWheel):

@@ -1,0 +1,144 @@
+"""Cache statistics: how much is stored, how much is in use, what is left over.
+
+:func:`collect_stats` only reads. It takes no lock, so the numbers are a
+snapshot that other processes may change while it counts: an entry published
+or pruned mid-scan may or may not be counted, and a file that vanishes under
+the scan is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ._layout import LAYOUT_VERSION
+from ._pointer import read_bytes, referenced_digests
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from pathlib import Path
+
+    from ._cache import WheelCache
+    from ._layout import Layout
+
+__all__ = ["CacheStats", "collect_stats"]
+
+
+@dataclass(frozen=True)
+class CacheStats:
+    """A snapshot of one cache's contents. Sizes are in bytes."""
+
+    root: Path
+    layout_version: int
+    """The layout (bucket names) these numbers describe."""
+    wheels: int
+    """Entries in the store, referenced or not."""
+    wheel_bytes: int
+    sources: int
+    """Pointer files: sources with a current revision."""
+    referenced_entries: int
+    """Entries some pointer names: prune keeps them."""
+    referenced_bytes: int
+    reclaimable_bytes: int
+    """Bytes of entries no pointer names: prune deletes them once their grace period is over."""
+    staging_items: int
+    """Staging directories: builds and publications in progress, or leftovers of dead processes."""
+    staging_bytes: int
+    trash_items: int
+    """Items being deleted, or left by an interrupted prune or clean."""
+    trash_bytes: int
+    quarantine_items: int
+    """Corrupt entries and unreadable pointers moved aside by verify."""
+
+
+def collect_stats(
+    cache: WheelCache, *, progress: Callable[[str, int, int], None] | None = None
+) -> CacheStats:
+    """Count what *cache* holds; see the module docstring for what "snapshot" means.
+
+    ``progress(phase, done, total)`` is called as the entries are counted.
+    """
+    layout = cache._layout
+    sources = 0
+    referenced: set[str] = set()
+    for pointer in _pointer_files(layout):
+        found = read_bytes(pointer)
+        if found is not None:
+            sources += 1
+            referenced |= referenced_digests(found[0])
+    wheels = wheel_bytes = referenced_entries = referenced_bytes = 0
+    entries = list(cache._store.entries())
+    for done, (sha256, _entry) in enumerate(entries, 1):
+        if progress is not None and done % 256 == 0:
+            progress("info", done, len(entries))
+        filename = cache._store.wheel_filename(sha256)
+        info = cache._store.entry_stat(sha256, filename) if filename is not None else None
+        if info is None:
+            continue
+        wheels += 1
+        wheel_bytes += info.st_size
+        if sha256 in referenced:
+            referenced_entries += 1
+            referenced_bytes += info.st_size
+    if progress is not None:
+        progress("info", len(entries), len(entries))
+    staging = [p for p in _children(layout.staging) if not p.name.endswith(".lock")]
+    trash = list(_children(layout.trash))
+    return CacheStats(
+        root=cache.root,
+        layout_version=LAYOUT_VERSION,
+        wheels=wheels,
+        wheel_bytes=wheel_bytes,
+        sources=sources,
+        referenced_entries=referenced_entries,
+        referenced_bytes=referenced_bytes,
+        reclaimable_bytes=wheel_bytes - referenced_bytes,
+        staging_items=len(staging),
+        staging_bytes=sum(_tree_size(path) for path in staging),
+        trash_items=len(trash),
+        trash_bytes=sum(_tree_size(path) for path in trash),
+        quarantine_items=sum(1 for _ in _children(layout.quarantine)),
+    )
+
+
+def _pointer_files(layout: Layout) -> Iterator[Path]:
+    """Every pointer file (temp files of writers at work excluded)."""
+    for shard in _children(layout.pointers):
+        for path in _children(shard):
+            if path.name.endswith(".json") and not path.name.startswith("."):
+                yield path
+
+
+def _children(directory: Path) -> Iterator[Path]:
+    """The entries of *directory*; nothing when it is missing or unreadable."""
+    try:
+        with os.scandir(directory) as items:
+            found = [item.name for item in items]
+    except OSError:
+        return
+    for name in sorted(found):
+        yield directory / name
+
+
+def _tree_size(path: Path) -> int:
+    """Bytes of the regular files at or below *path*, not following symlinks."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    if stat.S_ISREG(info.st_mode):
+        return info.st_size
+    if not stat.S_ISDIR(info.st_mode):
+        return 0
+    total = 0
+    for top, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                child = os.lstat(os.path.join(top, name))
+            except OSError:
+                continue
+            if stat.S_ISREG(child.st_mode):
+                total += child.st_size
+    return total

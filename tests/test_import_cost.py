@@ -1,0 +1,65 @@
+"""A lookup stays light: it imports nothing it does not need.
+
+Every process that only reads the cache pays for what ``import wheelcache``
+and a hit import. These tests pin that down by module, not by time (timings
+live in benchmarks/): locks, zip and email parsing, garbage collection and
+build front-ends are loaded only by the operations that use them.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import TYPE_CHECKING
+
+from wheelcache import Source, WheelCache
+from wheelfactory import make_wheel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+NOT_ON_THE_LOOKUP_PATH = [
+    "build",
+    "filelock",
+    "zipfile",
+    "email.parser",
+    "dataclasses",
+    "platformdirs",
+    "wheelcache._gc",
+    "wheelcache._wheelfile",
+    "wheelcache._tree",
+    "wheelcache._builder",
+]
+
+
+def modules_after(code: str) -> set[str]:
+    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    out = subprocess.run(
+        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120
+    ).stdout
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_import_wheelcache_loads_nothing_heavy() -> None:
+    loaded = modules_after("import wheelcache")
+    assert loaded.isdisjoint(NOT_ON_THE_LOOKUP_PATH), loaded & set(NOT_ON_THE_LOOKUP_PATH)
+
+
+def test_a_hit_loads_nothing_heavy(tmp_path: Path) -> None:
+    cache = WheelCache(tmp_path / "cache")
+    cache.add(Source("k"), make_wheel(tmp_path))
+    loaded = modules_after(
+        "from wheelcache import WheelCache, Source\n"
+        f"hit = WheelCache({str(tmp_path / 'cache')!r}).get(Source('k'))\n"
+        "assert hit is not None and hit.path.exists()"
+    )
+    assert loaded.isdisjoint(NOT_ON_THE_LOOKUP_PATH), loaded & set(NOT_ON_THE_LOOKUP_PATH)
+
+
+def test_lazy_public_names_resolve() -> None:
+    import wheelcache
+
+    assert wheelcache.PruneReport().removed_entries == 0
+    assert wheelcache.VerifyReport().sound
+    assert "PruneReport" in dir(wheelcache)

@@ -32,12 +32,9 @@ import os
 import stat
 import sys
 import traceback
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TextIO
-
-from packaging.utils import canonicalize_name
 
 from ._cache import WheelCache
 from ._cli_output import (
@@ -106,13 +103,14 @@ _EPILOGS = {
 }
 
 
-@dataclass
 class _Console:
     """Where a command's results (stdout) and progress (stderr) go."""
 
-    out: TextIO
-    err: TextIO
-    verbosity: int
+    # A plain class: importing dataclasses would slow down every warm hit.
+    def __init__(self, out: TextIO, err: TextIO, verbosity: int) -> None:
+        self.out = out
+        self.err = err
+        self.verbosity = verbosity
 
     def line(self, text: str = "") -> None:
         self.out.write(text + "\n")
@@ -392,6 +390,8 @@ def _cmd_info(args: argparse.Namespace, console: _Console) -> int:
 
 
 def _cmd_list(args: argparse.Namespace, console: _Console) -> int:
+    from packaging.utils import canonicalize_name
+
     pattern = canonicalize_name(args.pattern) if args.pattern else "*"
     with console.progress() as progress:
         found = [

@@ -15,9 +15,7 @@ import argparse
 import os
 import re
 import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -128,6 +126,8 @@ def format_age(then: float, now: float | None = None) -> str:
 
 def iso_utc(timestamp: float) -> str:
     """*timestamp* (seconds since the epoch) in ISO 8601, UTC, to the second."""
+    from datetime import datetime, timezone
+
     moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -254,8 +254,7 @@ def wheel_json(wheel: CachedWheel) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class ListedWheel:
+class ListedWheel(NamedTuple):
     """One row of ``wheelcache list``: a wheel, and the source that names it (if any)."""
 
     wheel: CachedWheel

@@ -18,6 +18,8 @@ Operations:
 ``prune``        root, grace                          -> the PruneReport as a dict
 ``verify``       root                                 -> {"corrupt": n}
 ``clean``        root
+``prune_with``   root, grace, max_size, max_age, dry_run[, log_file] -> the PruneReport
+``lookup_loop``  root, key, freshness, sha256, stop_file -> {"hits", "misses", "errors"}
 """
 
 from __future__ import annotations
@@ -89,6 +91,43 @@ def run(op: dict[str, object]) -> dict[str, object]:
     if kind == "clean":
         cache.clean()
         return {}
+    if kind == "prune_with":
+        # root, grace, max_size, max_age, dry_run, log_file -> the PruneReport as a dict;
+        # with log_file, wheelcache's INFO log goes there (to see a prune waiting for the lock)
+        if "log_file" in op:
+            import logging
+
+            handler = logging.FileHandler(str(op["log_file"]))
+            logging.getLogger("wheelcache").addHandler(handler)
+            logging.getLogger("wheelcache").setLevel(logging.INFO)
+        max_size = op.get("max_size")
+        max_age = op.get("max_age")
+        report = cache.prune(
+            grace=float(op.get("grace", 0.0)),  # type: ignore[arg-type]
+            max_size=None if max_size is None else int(max_size),  # type: ignore[call-overload]
+            max_age=None if max_age is None else float(max_age),  # type: ignore[arg-type]
+            dry_run=bool(op.get("dry_run", False)),
+        )
+        return dataclasses.asdict(report)
+    if kind == "lookup_loop":
+        # root, key, freshness, sha256, stop_file -> {"hits", "misses", "errors"}:
+        # get() and find() in a loop until stop_file appears (at least once each)
+        stop = Path(str(op["stop_file"]))
+        sha256 = str(op["sha256"])
+        counts = {"hits": 0, "misses": 0}
+        errors: list[str] = []
+        deadline = time.monotonic() + float(op.get("max_seconds", 60.0))  # type: ignore[arg-type]
+        while True:
+            for lookup in (lambda: cache.get(source), lambda: cache.find(sha256)):
+                try:
+                    found = lookup()
+                except Exception as exc:  # the promise under test: never raises
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                else:
+                    counts["hits" if found is not None else "misses"] += 1
+            if stop.exists() or time.monotonic() > deadline:
+                break
+        return {**counts, "errors": errors}
     raise ValueError(f"unknown op {kind!r}")
 
 

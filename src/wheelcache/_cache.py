@@ -127,6 +127,9 @@ class WheelCache:
                 if entry is None or not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
                     logger.debug("cached wheel %s is missing or damaged", ref.filename)
                     continue
+                if not os.access(location, os.R_OK):
+                    logger.debug("cached wheel %s cannot be read", ref.filename)
+                    continue
                 self._handed_out(fd, pointer_path, ref)
                 return CachedWheel(location, ref.sha256, ref.size)
             return None

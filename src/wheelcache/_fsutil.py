@@ -43,6 +43,7 @@ __all__ = [
     "copy_and_hash",
     "fsync_dir",
     "is_transient",
+    "make_directories",
     "remove_tree",
     "retry_transient",
     "touch",
@@ -117,6 +118,28 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def make_directories(path: Path) -> None:
+    """Create *path* and its missing parents durably: each one's parent is fsynced.
+
+    A directory that mkdir created is lost in a crash, with everything in it,
+    until the directory holding it is fsynced. If another process creates one
+    of them first, its parent is fsynced anyway (that process may not have yet).
+    """
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            if not directory.is_dir():
+                raise
+        fsync_dir(directory.parent)
 
 
 def copy_and_hash(

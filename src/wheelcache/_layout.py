@@ -25,7 +25,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ._errors import cache_error
-from ._fsutil import write_file_atomic
+from ._fsutil import make_directories, write_file_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -149,7 +149,7 @@ class Layout:
         replace, and a layout record of a newer version is left alone.
         """
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            make_directories(self.root)
             tag = self.root / "CACHEDIR.TAG"
             if not tag.exists():
                 write_file_atomic(tag, _CACHEDIR_TAG, temp_name=f".CACHEDIR.TAG.{unique_token()}")

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import time
 from typing import TYPE_CHECKING
 
 from . import _syncpoints
 from ._errors import cache_error
-from ._fsutil import touch, write_file_atomic
+from ._fsutil import make_directories, touch, write_file_atomic
 from ._layout import Layout, unique_token
 from ._locking import hold
 from ._pointer import (
@@ -94,7 +95,7 @@ def _replace(
     for sha256 in dropped:
         store.freshen(sha256, names_of.get(sha256))
     pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
-    pointer_path.parent.mkdir(parents=True, exist_ok=True)
+    make_directories(pointer_path.parent)
     _syncpoints.reach("pointer.before-replace")
     write_file_atomic(
         pointer_path, encode(pointer), temp_name=f".{pointer_path.stem}.{unique_token()}.tmp"
@@ -119,7 +120,9 @@ def drop_wheels(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> 
         if found is None:
             return False
         pointer = found[0]
-        wheels = tuple(w for w in pointer.wheels if w.sha256 not in drop)
+        # Looked at again under the lock: a wheel published again since the
+        # caller found it missing is named by the pointer and must stay.
+        wheels = tuple(w for w in pointer.wheels if w.sha256 not in drop or _present(layout, w))
         if wheels == pointer.wheels:
             return False
         try:
@@ -134,3 +137,12 @@ def drop_wheels(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> 
             raise cache_error(pointer_path, "rewrite", exc) from exc
         logger.info("removed %d missing or corrupt wheels from %s", len(drop), pointer_path)
         return True
+
+
+def _present(layout: Layout, ref: WheelRef) -> bool:
+    """True when the entry *ref* names is in place, as a lookup would find it."""
+    try:
+        info = os.stat(layout.entry_file_str(ref.sha256, ref.filename))
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and info.st_size == ref.size

@@ -117,7 +117,9 @@ class Store:
 
         owner = FileLock(owner_path)
         try:
-            owner.acquire(timeout=0)
+            # The token is ours alone; the only other holder can be a garbage
+            # collector probing, for an instant, whether its owner is alive.
+            owner.acquire(timeout=RETRY_SECONDS)
         except OSError as exc:
             raise cache_error(owner_path, "create", exc) from exc
         try:
@@ -182,13 +184,20 @@ class Store:
         except OSError as exc:
             raise cache_error(stage, "write", exc) from exc
         target = self.layout.entry_dir(sha256)
-        reused = self._move_into_place(stage, target, info.filename, sha256, size)
-        return Published(sha256, size, target / info.filename, info, reused)
+        reused, filename = self._move_into_place(stage, target, info.filename, sha256, size)
+        if filename != info.filename:  # identical bytes, cached under another name
+            from ._wheelfile import parse_wheel_name
+
+            info = parse_wheel_name(filename)
+        return Published(sha256, size, target / filename, info, reused)
 
     def _move_into_place(
         self, stage: Path, target: Path, filename: str, sha256: str, size: int
-    ) -> bool:
-        """Rename *stage* to *target*; return True if identical bytes were there already."""
+    ) -> tuple[bool, str]:
+        """Rename *stage* to *target*; return (identical bytes were there already, file name).
+
+        The file name is the wheel's in the entry: the existing one's when it is reused.
+        """
         deadline = time.monotonic() + RETRY_SECONDS
         delay = 0.005
         attempts = 0
@@ -202,19 +211,19 @@ class Store:
             else:
                 _syncpoints.reach("publish.after-rename")
                 self._sync_shard(target)
-                return False
+                return False, filename
             if attempts > 50:
                 raise cache_error(target, "publish", error)
             if error.errno in (errno.ENOENT, errno.ENOTDIR) and not _exists(target):
                 # The shard (or the whole bucket, after clean()) is missing.
                 self._make_shard(target.parent)
                 continue
-            state = self._existing_state(target, filename, sha256, size)
+            state, existing = self._existing_state(target, filename, sha256, size)
             if state == "intact":
                 _syncpoints.reach("publish.found-existing")
-                if touch(target / filename):
+                if touch(target / existing):
                     logger.debug("entry %s already published; reusing it", sha256)
-                    return True
+                    return True, existing
                 continue  # garbage collection took it just now: publish ours
             if state == "damaged":
                 self.quarantine(target, reason="damaged entry found while publishing")
@@ -243,30 +252,46 @@ class Store:
         except OSError as exc:
             raise cache_error(target.parent, "sync", exc) from exc
 
-    def _existing_state(self, target: Path, filename: str, sha256: str, size: int) -> str:
-        """Judge a present target: "intact", "damaged" or "absent"."""
+    def _existing_state(
+        self, target: Path, filename: str, sha256: str, size: int
+    ) -> tuple[str, str]:
+        """Judge a present target: "intact", "damaged" or "absent", and the wheel's name in it.
+
+        An entry is named by its bytes alone: identical bytes under another
+        valid wheel file name (a renamed copy) are the same entry, intact.
+        """
+        if not _exists(target / filename):
+            other = self.wheel_filename(sha256)
+            if other is not None and _valid_name(other):
+                filename = other
         try:
             info = os.stat(target / filename)
         except FileNotFoundError:
-            return "damaged" if _exists(target) else "absent"
+            return ("damaged" if _exists(target) else "absent"), filename
         except OSError:
-            return "damaged"
+            return "damaged", filename
         if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return "damaged"
+            return "damaged", filename
         try:
             actual = file_sha256(target / filename)
         except FileNotFoundError:
-            return "absent"
+            return "absent", filename
         except OSError:
-            return "damaged"
-        return "intact" if actual == sha256 else "damaged"
+            return "damaged", filename
+        return ("intact" if actual == sha256 else "damaged"), filename
 
     def quarantine(self, entry: Path, *, reason: str) -> Path | None:
         """Move a damaged entry aside (never delete it); return where it went."""
         destination = self.layout.quarantine / f"{entry.name}.{unique_token()}"
         try:
             self.layout.quarantine.mkdir(parents=True, exist_ok=True)
-            os.rename(entry, destination)
+            try:
+                os.rename(entry, destination)
+            except PermissionError:
+                # A directory without write permission cannot move to another
+                # parent; it is ours and damaged anyway: make it movable.
+                os.chmod(entry, 0o755)
+                os.rename(entry, destination)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -346,6 +371,16 @@ def _precheck(wheel: Path) -> WheelInfo:
     if not stat.S_ISREG(mode):
         raise InvalidWheelError(wheel, "is not a regular file")
     return info
+
+
+def _valid_name(filename: str) -> bool:
+    from ._wheelfile import parse_wheel_name
+
+    try:
+        parse_wheel_name(filename)
+    except InvalidWheelError:
+        return False
+    return True
 
 
 def _exists(path: Path) -> bool:

@@ -1,0 +1,167 @@
+"""Stress: many processes share one cache for a fixed time, and some are killed.
+
+Seven workers (four "mixed", a reader, a publisher and a pruner) run random
+get / get_or_build / add / freshness changes / prune(grace=3s) / verify /
+find for ``STRESS_SECONDS`` (``WHEELCACHE_SOAK`` overrides it). Builds are
+reproducible on a cycle, so a publisher often finds bytes an earlier revision
+published, perhaps just as prune takes them. Every few seconds the parent
+SIGKILLs one worker and starts a fresh one in its place.
+
+Each worker checks every wheel it is handed at once: the right revision's
+bytes, read whole, SHA-256 checked and unzipped with every CRC tested.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING
+
+import pytest
+from torture_kit import (
+    DEADLINE,
+    SOURCES,
+    Children,
+    Ledger,
+    aggregate,
+    assert_entries_complete,
+    assert_locks_free,
+    assert_no_debris,
+    assert_pointers_resolve,
+    pointer_digests,
+    read_back,
+    soak_seconds,
+    source_for,
+    wait_for,
+)
+
+from wheelcache import WheelCache
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+STRESS_SECONDS = soak_seconds() or 30.0
+GRACE = 3.0
+ROLES = ("mixed", "mixed", "mixed", "mixed", "reader", "publisher", "pruner")
+KILL_EVERY = (3.0, 6.0)
+PRUNING_ROLES = {"mixed", "pruner"}
+
+pytestmark = [pytest.mark.torture, pytest.mark.timeout(STRESS_SECONDS + 300)]
+
+
+def _config(role: str, number: int, base: Path, ledger_dir: Path) -> dict[str, object]:
+    return {
+        "mode": "stress",
+        "role": role,
+        "root": str(base / "cache"),
+        "state": str(base / "state"),
+        "private": str(base / "private" / str(number)),
+        "ledger": str(ledger_dir),
+        "start_file": str(base / "go"),
+        "ready_file": str(base / "ready" / str(number)),
+        "seconds": STRESS_SECONDS,
+        "quiet": STRESS_SECONDS / 4,  # no retirements at the end: leave pointers to check
+        "grace": GRACE,
+        "seed": number,
+    }
+
+
+def test_many_processes_never_see_a_bad_wheel(
+    tmp_path: Path, children: Children, ledger: Ledger, ledger_dir: Path
+) -> None:
+    (tmp_path / "state").mkdir()
+    (tmp_path / "ready").mkdir()
+    stress_ledgers = ledger_dir / f"stress-{tmp_path.name}"
+    workers = {}
+    for number, role in enumerate(ROLES):
+        workers[number] = children.start(_config(role, number, tmp_path, stress_ledgers))
+    for number in workers:
+        wait_for(tmp_path / "ready" / str(number), f"worker {number} getting ready")
+    (tmp_path / "go").touch()
+    started = time.monotonic()
+    end = started + STRESS_SECONDS
+    rng = random.Random(20251128)
+    next_kill = started + rng.uniform(*KILL_EVERY)
+    replacement = len(ROLES)
+    killed_roles = []
+    while time.monotonic() < end - 1.0:
+        time.sleep(0.05)
+        if time.monotonic() < next_kill:
+            continue
+        next_kill = time.monotonic() + rng.uniform(*KILL_EVERY)
+        number = rng.choice(sorted(workers))
+        role = workers[number].config["role"]
+        children.kill(workers.pop(number))
+        killed_roles.append(role)
+        # A newcomer joins at once and works until the common end.
+        config = _config(role, replacement, tmp_path, stress_ledgers)
+        config["seconds"] = max(0.5, end - time.monotonic())
+        config["quiet"] = min(STRESS_SECONDS / 4, config["seconds"])
+        workers[replacement] = children.start(config)
+        replacement += 1
+    for child in workers.values():
+        child.process.wait(timeout=STRESS_SECONDS + DEADLINE)
+        assert child.process.returncode == 0, child.output()
+
+    totals = aggregate(stress_ledgers)
+    events = totals["events"]
+    assert totals["errors"] == [], "\n\n".join(totals["errors"][:5])
+    assert events.get("bad reads", 0) == 0
+    minimum = (
+        100 * len(ROLES) * min(STRESS_SECONDS, 30.0) / 30.0
+    )  # a small fraction of a normal run
+    assert sum(totals["ops"].values()) > minimum, totals["ops"]
+    for kind in ("get hits", "get_or_build hits", "add hits", "entries pruned"):
+        assert events.get(kind, 0) > 0, f"the workload never produced {kind!r}: {dict(events)}"
+
+    root = tmp_path / "cache"
+    cache = WheelCache(root)
+    # Nothing runs now. A killed prune may have left a referenced entry in the
+    # trash (its restore never ran); that, and only that, may dangle until the
+    # next prune finishes the trash.
+    before = cache.verify()
+    assert before.corrupt == (), before.corrupt
+    assert before.unreadable_pointers == ()
+    for dangling in before.dangling:
+        for sha256 in dangling.missing:
+            in_trash = list((root / "trash-v1").glob(f"{sha256}.*"))
+            assert in_trash, f"{dangling.pointer} names {sha256}: neither present nor in the trash"
+            assert PRUNING_ROLES & set(killed_roles), (
+                f"{dangling.pointer} names {sha256}, in the trash"
+            )
+    ledger.event("dangling pointers explained by a killed prune", len(before.dangling))
+    cache.prune(grace=GRACE)
+    after = cache.verify()
+    assert after.sound, after
+    assert_pointers_resolve(root)
+    ledger.event("entries verified", assert_entries_complete(root))
+    for index in range(len(SOURCES)):
+        assert_current_pointer_readable(cache, root, index)
+
+    cache.prune(grace=0)
+    assert_no_debris(root)
+    assert_pointers_resolve(root)
+    assert_locks_free(root)
+    referenced = set().union(*pointer_digests(root).values())
+    ledger.headline(
+        f"stress {STRESS_SECONDS:.0f}s: {sum(totals['ops'].values())} operations by"
+        f" {len(ROLES) + len(killed_roles)} workers ({len(killed_roles)} SIGKILLed and replaced);"
+        f" {events.get('wheels read whole', 0)} wheels read whole,"
+        f" {events.get('bad reads', 0)} bad,"
+        f" {events.get('late reads (after the grace)', 0)} late,"
+        f" {events.get('transient vanish-and-restore windows', 0)} in prune's restore window;"
+        f" {len(referenced)} entries referenced at the end"
+    )
+
+
+def assert_current_pointer_readable(cache: WheelCache, root: Path, index: int) -> None:
+    """The cache answers for the revision it last recorded for each source, with whole wheels."""
+    spec = SOURCES[index]
+    for record in cache.sources():
+        if record.key != spec.key:
+            continue
+        revision = int(record.freshness.removeprefix("rev-"))
+        hit = cache.get(source_for(index, revision))
+        assert hit is not None, f"{spec.key!r}: a current pointer but no hit"
+        outcome = read_back(hit, root, time.monotonic())
+        assert outcome.ok, outcome.problem

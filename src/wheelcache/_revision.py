@@ -3,7 +3,7 @@
 A pointer is updated only under the source's pointer lock: read the current
 pointer, compute the new revision, freshen every entry the new pointer stops
 naming, replace the file atomically, and freshen those entries again
-(docs/design.md, sections 4 and 6.2, say why twice). The lock makes
+(docs/design.md, sections 4 and 6.3, say why twice). The lock makes
 concurrent adds to one revision merge rather than overwrite each other; the
 atomic replace, not the lock, is what keeps every reader safe.
 """

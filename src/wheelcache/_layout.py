@@ -120,10 +120,6 @@ class Layout:
         """The lock serialising read-modify-writes of one source's pointer."""
         return self.locks / digest[:2] / f"{digest}.pointer"
 
-    def source_lock(self, digest: str) -> Path:
-        """The base name of a source's locks (``.build``/``.pointer`` replace the suffix)."""
-        return self.locks / digest[:2] / f"{digest}.lock"
-
     @property
     def prune_lock(self) -> Path:
         """The lock that keeps two prunes from running at once."""

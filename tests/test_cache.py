@@ -232,6 +232,41 @@ def test_get_misses_when_the_entry_vanished(cache: WheelCache, source: Source, w
     assert cache.get(source, PY3) is None
 
 
+def test_get_trusts_a_mode_readable_by_everyone_without_asking_the_kernel(
+    cache: WheelCache, source: Source, wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    added = cache.add(source, wheel)
+    assert stat.S_IMODE(added.path.stat().st_mode) == 0o444
+
+    def no_second_path_walk(path: object, mode: int) -> bool:
+        raise AssertionError("os.access called for a world-readable entry")
+
+    monkeypatch.setattr(os, "access", no_second_path_walk)
+    assert cache.get(source, PY3) == added
+
+
+@pytest.mark.parametrize("readable", [True, False])
+def test_get_asks_whether_an_entry_whose_mode_was_narrowed_can_be_read(
+    cache: WheelCache,
+    source: Source,
+    wheel: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    readable: bool,
+) -> None:
+    """(As root every file is readable, so the kernel's answer is simulated.)"""
+    added = cache.add(source, wheel)
+    os.chmod(added.path, 0o400)
+    asked: list[str] = []
+
+    def access(path: str, mode: int) -> bool:
+        asked.append(path)
+        return readable
+
+    monkeypatch.setattr(os, "access", access)
+    assert cache.get(source, PY3) == (added if readable else None)
+    assert asked == [str(added.path)]
+
+
 def test_get_falls_back_to_next_compatible_wheel_when_best_vanished(
     cache: WheelCache, tmp_path: Path
 ) -> None:

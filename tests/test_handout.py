@@ -31,14 +31,15 @@ def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
     """The writer replaced the pointer after this lookup read it: the lookup freshens."""
     old = cache.add(Source("k", "one"), make_wheel(tmp_path / "a", seed=1))
     new_wheel = make_wheel(tmp_path / "b", seed=2)
-    real_ranks_for = _cache.ranks_for
+    real_ranked_compatible = _cache.ranked_compatible
 
-    def replace_pointer_mid_lookup(tags: Any) -> Any:
+    def replace_pointer_mid_lookup(wheels: Any, ranks: Any) -> Any:
+        # Runs after the lookup read the pointer, before it checks the entry.
         cache.add(Source("k", "two"), new_wheel)  # drops `old`, freshening it
         age(old.path)  # as if the writer had freshened long ago and then stalled
-        return real_ranks_for(tags)
+        return real_ranked_compatible(wheels, ranks)
 
-    monkeypatch.setattr(_cache, "ranks_for", replace_pointer_mid_lookup)
+    monkeypatch.setattr(_cache, "ranked_compatible", replace_pointer_mid_lookup)
     before = time.time() - 5
     hit = cache.get(Source("k", "one"), PY3)
     assert hit == old

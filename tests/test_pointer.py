@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from wheelcache import _pointer
 from wheelcache._pointer import (
     MAX_POINTER_BYTES,
     Pointer,
@@ -126,3 +127,43 @@ def test_read_pointer_returns_the_stat_of_the_file_read(tmp_path: Path) -> None:
     pointer, info = found
     assert pointer == sample()
     assert info.st_ino == path.stat().st_ino
+
+
+def count_parses(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    parsed: list[bytes] = []
+    real_parse = _pointer._parse
+
+    def parse(data: bytes) -> Any:
+        parsed.append(data)
+        return real_parse(data)
+
+    monkeypatch.setattr(_pointer, "_parse", parse)
+    _pointer._decode_remembered.cache_clear()
+    return parsed
+
+
+def test_a_small_pointer_is_parsed_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = count_parses(monkeypatch)
+    data = encode(sample())
+    first = decode(data)
+    assert first == sample()
+    assert decode(bytes(bytearray(data))) is first  # equal bytes read again later
+    assert len(parsed) == 1
+
+
+def test_different_bytes_are_parsed_afresh(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = count_parses(monkeypatch)
+    assert decode(encode(sample(written=1.0))) == sample(written=1.0)
+    assert decode(encode(sample(written=2.0))) == sample(written=2.0)
+    assert decode(b"not json") is None
+    assert decode(b"not json") is None  # a remembered miss is still a miss
+    assert len(parsed) == 3
+
+
+def test_a_large_pointer_is_parsed_every_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    parsed = count_parses(monkeypatch)
+    many = tuple(REF._replace(filename=f"demo-1.{i}-py3-none-any.whl") for i in range(200))
+    data = encode(sample(wheels=many))
+    assert len(data) > _pointer._REMEMBERED_BYTES
+    assert decode(data) == decode(data) == sample(wheels=many)
+    assert len(parsed) == 2

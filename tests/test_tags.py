@@ -5,7 +5,7 @@ from __future__ import annotations
 from packaging.tags import Tag, sys_tags
 
 from wheelcache._pointer import WheelRef
-from wheelcache._tags import default_ranks, rank_tags, ranked_compatible
+from wheelcache._tags import default_ranks, rank_tags, ranked_compatible, ranks_for
 
 
 def ref(name: str, *tags: str) -> WheelRef:
@@ -46,3 +46,42 @@ def test_duplicate_tags_keep_their_first_position() -> None:
 def test_default_ranking_is_this_interpreters_and_computed_once() -> None:
     assert default_ranks() is default_ranks()
     assert default_ranks() == rank_tags(sys_tags())
+
+
+def test_an_explicit_tag_list_is_ranked_once_while_it_is_repeated() -> None:
+    tags = [Tag("cp311", "cp311", "linux_x86_64"), Tag("py3", "none", "any")]
+    first = ranks_for(tags)
+    assert first == rank_tags(tags)
+    assert ranks_for(list(tags)) is first  # the same tags in a new list
+    assert ranks_for(iter(tags)) is first  # ... or an iterator
+    assert ranks_for([Tag("py3", "none", "any"), Tag("cp311", "cp311", "linux_x86_64")]) == {
+        "py3-none-any": 0,
+        "cp311-cp311-linux_x86_64": 1,
+    }
+
+
+def test_a_different_tag_list_is_never_answered_with_the_last_ranking() -> None:
+    ranks_for([Tag("py3", "none", "any")])
+    assert ranks_for([Tag("py2", "none", "any")]) == {"py2-none-any": 0}
+    assert ranks_for([]) == {}
+    assert ranks_for([Tag("py3", "none", "any")]) == {"py3-none-any": 0}
+
+
+def test_no_tags_means_this_interpreters_ranking() -> None:
+    ranks_for([Tag("py2", "none", "any")])
+    assert ranks_for(None) is default_ranks()
+
+
+def test_many_wheels_rank_by_best_tag_then_latest() -> None:
+    ranks = rank_tags([Tag("cp311", "cp311", "linux_x86_64"), Tag("py3", "none", "any")])
+    wheels = [
+        ref("old-generic", "py3-none-any"),
+        ref("foreign", "cp27-cp27m-win32"),
+        ref("specific", "py3-none-any", "cp311-cp311-linux_x86_64"),
+        ref("new-generic", "py3-none-any"),
+    ]
+    assert [w.filename for w in ranked_compatible(wheels, ranks)] == [
+        "specific",
+        "new-generic",
+        "old-generic",
+    ]

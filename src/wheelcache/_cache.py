@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from stat import S_ISREG
+from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from . import _syncpoints
@@ -21,7 +21,7 @@ from ._pointer import (
 )
 from ._revision import record_wheels
 from ._store import Published, Store
-from ._tags import ranked_compatible, ranks_for
+from ._tags import TagRanks, ranked_compatible, ranks_for
 from ._wheel import CachedWheel
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ USE_INTERVAL = 60.0
 """Seconds between two "last used" updates of one source; hits in between write nothing."""
 
 _REPUBLISH_ATTEMPTS = 5
+_READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
 def default_root() -> Path:
@@ -106,6 +107,10 @@ class WheelCache:
         entry vanished or is unreadable. Never raises because of what another
         process is doing.
         """
+        return self._lookup(source, ranks_for(tags))
+
+    def _lookup(self, source: Source, ranks: TagRanks) -> CachedWheel | None:
+        """:meth:`get` with the tag ranking already computed (the hot path)."""
         pointer_path = self._layout.pointer_file_str(source.digest)
         fd = open_pointer(pointer_path)
         if fd is None:
@@ -118,16 +123,21 @@ class WheelCache:
                 or pointer.freshness != source.freshness
             ):
                 return None
-            for ref in ranked_compatible(pointer.wheels, ranks_for(tags)):
+            for ref in ranked_compatible(pointer.wheels, ranks):
                 location = self._layout.entry_file_str(ref.sha256, ref.filename)
                 try:
                     entry = os.stat(location)
                 except OSError:
-                    entry = None
-                if entry is None or not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
+                    continue
+                if not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
                     logger.debug("cached wheel %s is missing or damaged", ref.filename)
                     continue
-                if not os.access(location, os.R_OK):
+                # Published entries are read-only for everyone (0o444), which
+                # the stat above already shows; only a mode someone changed
+                # since needs the kernel's opinion (a second path walk).
+                if entry.st_mode & _READABLE_BY_ALL != _READABLE_BY_ALL and not os.access(
+                    location, os.R_OK
+                ):
                     logger.debug("cached wheel %s cannot be read", ref.filename)
                     continue
                 self._handed_out(fd, pointer_path, ref)
@@ -248,8 +258,11 @@ class WheelCache:
         it raises, the exception propagates and nothing is cached; if it writes
         no wheel compatible with *tags*, :class:`~wheelcache.NoCompatibleWheelError`.
         """
-        tag_list = list(tags) if tags is not None else None
-        hit = self.get(source, tag_list)
+        # Ranked before any waiting: a waiter then re-checks in microseconds
+        # once it holds the lock, instead of computing its interpreter's tags
+        # there while every other waiter queues behind it.
+        ranks = ranks_for(tags)
+        hit = self._lookup(source, ranks)
         if hit is not None:
             return hit
         self._ensure_root()
@@ -259,15 +272,12 @@ class WheelCache:
             purpose=f"building {source.name or source.key}",
         ):
             _syncpoints.reach("build.locked")
-            hit = self.get(source, tag_list)
+            hit = self._lookup(source, ranks)
             if hit is not None:
                 return hit
-            return self._build(source, build, tag_list)
+            return self._build(source, build, ranks)
 
-    def _build(
-        self, source: Source, build: Callable[[Path], Any], tags: list[Tag] | None
-    ) -> CachedWheel:
-        ranks = ranks_for(tags)
+    def _build(self, source: Source, build: Callable[[Path], Any], ranks: TagRanks) -> CachedWheel:
         with self._store.workspace("build") as output_dir:
             logger.info("building %s", source.name or source.key)
             build(output_dir)

@@ -34,6 +34,7 @@ import logging
 import os
 import re
 import time
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 __all__ = [
@@ -151,7 +152,19 @@ def decode(data: bytes) -> Pointer | None:
 
     A single malformed wheel record makes the whole pointer unusable: a
     half-understood revision could hand out the wrong wheel.
+
+    The result depends on the bytes alone and is immutable, so small pointers
+    are parsed once per process and remembered by their exact bytes: a
+    repeated hit pays for hashing a few hundred bytes instead of parsing and
+    checking JSON. Equal bytes always mean an equal pointer, so what is
+    remembered can never be a stale revision: the file is still read each time.
     """
+    if len(data) <= _REMEMBERED_BYTES:
+        return _decode_remembered(data)
+    return _decode(data)
+
+
+def _decode(data: bytes) -> Pointer | None:
     document = _parse(data)
     if type(document) is not dict or document.get("wheelcache") != _MARKER:
         return None
@@ -177,6 +190,12 @@ def decode(data: bytes) -> Pointer | None:
             return None
         wheels.append(ref)
     return Pointer(key, freshness, name, tuple(wheels), float(written))
+
+
+# At most 256 pointers of at most 16 KiB (a one-wheel pointer is ~300 bytes):
+# a bounded few MiB in the worst case, a few hundred KiB in practice.
+_REMEMBERED_BYTES = 16 * 1024
+_decode_remembered = lru_cache(maxsize=256)(_decode)
 
 
 def referenced_digests(data: bytes) -> frozenset[str]:

@@ -9,7 +9,6 @@ live in test_gc_races.py.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import os
 import stat
@@ -22,7 +21,9 @@ from filelock import FileLock, Timeout
 
 import procs
 import wheelcache._cache
-import wheelcache._gc
+import wheelcache._retire
+import wheelcache._verify
+from ondisk import DAY, HOUR, age, flip_a_byte, sha256_of
 from wheelcache import (
     CachedWheel,
     CacheError,
@@ -31,33 +32,20 @@ from wheelcache import (
     WheelCache,
 )
 from wheelcache._cache import USE_INTERVAL
-from wheelcache._gc import DEFAULT_GRACE
 from wheelcache._layout import Layout
+from wheelcache._prune import DEFAULT_GRACE
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from procs import SyncPoints
 
-HOUR = 3600.0
-DAY = 24 * HOUR
-
 
 # -- helpers ---------------------------------------------------------------------------
-
-
-def age(path: Path, seconds: float) -> None:
-    """Make *path* look last modified *seconds* ago."""
-    then = time.time() - seconds
-    os.utime(path, (then, then))
 
 
 def is_fresh(path: Path) -> bool:
     """Modified within the last minute (every test ages things by far more)."""
     return path.stat().st_mtime > time.time() - 60
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def layout(cache: WheelCache) -> Layout:
@@ -668,7 +656,7 @@ def test_prune_deletes_nothing_when_a_pointer_cannot_be_read(
     def refuse(path: object, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(wheelcache._gc, "open", refuse, raising=False)
+    monkeypatch.setattr(wheelcache._retire, "open", refuse, raising=False)
     with pytest.raises(CacheError, match="deleted nothing"):
         cache.prune(grace=0)
 
@@ -718,14 +706,6 @@ def test_verify_leaves_an_empty_newer_format_pointer_alone(
 
 
 # -- verify ----------------------------------------------------------------------------------
-
-
-def flip_a_byte(path: Path) -> None:
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.chmod(path, 0o444)
 
 
 def test_verify_finds_and_repairs_flipped_byte(cache: WheelCache, tmp_path: Path) -> None:
@@ -815,7 +795,7 @@ def test_verify_repair_leaves_a_pointer_rewritten_since_it_was_read(
     pointer = pointer_path(cache, source)
     pointer.write_bytes(b"{not json")
     writer = WheelCache(cache.root)
-    real_decode = wheelcache._gc.decode
+    real_decode = wheelcache._verify.decode
 
     def decode_then_rewrite(data: bytes) -> object:
         found = real_decode(data)
@@ -823,7 +803,7 @@ def test_verify_repair_leaves_a_pointer_rewritten_since_it_was_read(
             writer.add(source, wheel)  # rewrites the pointer, under its lock
         return found
 
-    monkeypatch.setattr(wheelcache._gc, "decode", decode_then_rewrite)
+    monkeypatch.setattr(wheelcache._verify, "decode", decode_then_rewrite)
     report = cache.verify(repair=True)
 
     assert report.unreadable_pointers == (pointer,)
@@ -837,9 +817,9 @@ def test_verify_reports_a_pointer_it_cannot_read(
     """A pointer that exists but cannot be read (permissions, injected: we run as root)."""
     cache.add(source, wheel)
     pointer = pointer_path(cache, source)
-    real_read_bytes = wheelcache._gc.read_bytes
+    real_read_bytes = wheelcache._verify.read_bytes
     monkeypatch.setattr(
-        wheelcache._gc,
+        wheelcache._verify,
         "read_bytes",
         lambda path: None if Path(path) == pointer else real_read_bytes(path),
     )
@@ -869,13 +849,13 @@ def test_verify_repair_keeps_a_wheel_published_again_meanwhile(
     os.chmod(added.path.parent, 0o755)
     os.unlink(added.path)
     os.rmdir(added.path.parent)
-    real_drop = wheelcache._gc.drop_wheels
+    real_drop = wheelcache._verify.drop_wheels
 
     def readd_then_drop(*args: Any, **kwargs: Any) -> bool:
         WheelCache(cache.root).add(source, wheel)
         return real_drop(*args, **kwargs)
 
-    monkeypatch.setattr(wheelcache._gc, "drop_wheels", readd_then_drop)
+    monkeypatch.setattr(wheelcache._verify, "drop_wheels", readd_then_drop)
     cache.verify(repair=True)
 
     assert named(cache, source) == {added.sha256}

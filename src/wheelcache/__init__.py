@@ -26,7 +26,7 @@ from ._version import __version__
 from ._wheel import CachedWheel
 
 if _typing.TYPE_CHECKING:
-    from ._gc import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
+    from ._reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
     from ._stats import CacheStats
 
 __all__ = [
@@ -51,10 +51,10 @@ __all__ = [
 # Garbage-collection and statistics types load on first use: a lookup never
 # needs them, and importing them would slow down every process that only reads.
 _LAZY = {
-    "CorruptEntry": "_gc",
-    "DanglingPointer": "_gc",
-    "PruneReport": "_gc",
-    "VerifyReport": "_gc",
+    "CorruptEntry": "_reports",
+    "DanglingPointer": "_reports",
+    "PruneReport": "_reports",
+    "VerifyReport": "_reports",
     "CacheStats": "_stats",
 }
 

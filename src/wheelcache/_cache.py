@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from packaging.tags import Tag
 
-    from ._gc import Progress, PruneReport, VerifyReport
+    from ._reports import Progress, PruneReport, VerifyReport
     from ._source import Source
     from ._stats import CacheStats
 
@@ -368,11 +368,11 @@ class WheelCache:
         ``dry_run`` reports without changing anything. Readers and writers are
         never blocked; two prunes never run at once.
         """
-        from . import _gc
+        from . import _prune
 
-        return _gc.prune(
+        return _prune.prune(
             self._layout,
-            grace=_gc.DEFAULT_GRACE if grace is None else grace,
+            grace=_prune.DEFAULT_GRACE if grace is None else grace,
             max_size=max_size,
             max_age=max_age,
             dry_run=dry_run,
@@ -385,9 +385,9 @@ class WheelCache:
         Concurrent lookups see misses, never exceptions. Paths handed out
         earlier may vanish: the one exception to the grace contract.
         """
-        from . import _gc
+        from . import _prune
 
-        _gc.clean(self._layout)
+        _prune.clean(self._layout)
 
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Re-hash every entry against its name and check every pointer.
@@ -396,9 +396,9 @@ class WheelCache:
         quarantine (never deleting them) and removes references to missing or
         corrupt entries from pointers.
         """
-        from . import _gc
+        from . import _verify
 
-        return _gc.verify(self._layout, repair=repair, progress=progress)
+        return _verify.verify(self._layout, repair=repair, progress=progress)
 
     def stats(self, *, progress: Progress | None = None) -> CacheStats:
         """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
@@ -427,6 +427,3 @@ def _cached(published: Published) -> CachedWheel:
 
 def _cached_ref(layout: Layout, ref: WheelRef) -> CachedWheel:
     return CachedWheel(layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size)
-
-
-# verify(repair=True) in _gc imports this name.

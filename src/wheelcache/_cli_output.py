@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import TracebackType
 
-    from ._gc import PruneReport, VerifyReport
+    from ._reports import PruneReport, VerifyReport
     from ._stats import CacheStats
     from ._wheel import CachedWheel
 

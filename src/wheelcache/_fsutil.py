@@ -1,8 +1,10 @@
 """Small filesystem primitives: durable writes, directory fsync, hashing copies, retries.
 
-Everything here is about *one* filesystem operation done carefully; the
-protocols built from them live in :mod:`wheelcache._store` (entries) and
-:mod:`wheelcache._pointer` (pointer files).
+Everything here is about *one* filesystem operation done carefully (or, for
+garbage collection, one quiet unlink, one tree's size, one bucket's listing);
+the protocols built from them live in :mod:`wheelcache._store` (entries),
+:mod:`wheelcache._pointer` (pointer files) and the garbage collection modules
+(:mod:`wheelcache._prune` and the modules it names).
 
 Windows differs from POSIX in two ways that matter to a shared cache:
 
@@ -22,6 +24,7 @@ errors Windows raises.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import logging
@@ -46,7 +49,10 @@ __all__ = [
     "make_directories",
     "remove_tree",
     "retry_transient",
+    "shard_entries",
     "touch",
+    "tree_size",
+    "unlink_quietly",
     "write_file_atomic",
 ]
 
@@ -221,7 +227,7 @@ def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:
             os.close(fd)
         retry_transient(lambda: os.replace(temp, path))
     except BaseException:
-        _unlink_quietly(temp)
+        unlink_quietly(temp)
         raise
     fsync_dir(path.parent)
 
@@ -235,11 +241,14 @@ def touch(path: str | os.PathLike[str]) -> bool:
     return True
 
 
-def _unlink_quietly(path: Path) -> None:
+def unlink_quietly(path: Path) -> bool:
+    """Remove the file *path*; say whether it went. A failure is only logged (debug)."""
     try:
         os.unlink(path)
     except OSError:
         logger.debug("could not remove %s", path, exc_info=True)
+        return False
+    return True
 
 
 def _make_writable_and_retry(function: Callable[..., object], path: str, _exc: object) -> None:
@@ -263,6 +272,43 @@ def remove_tree(path: Path) -> None:
             shutil.rmtree(path, onerror=_make_writable_and_retry)
     except FileNotFoundError:
         pass
+
+
+def tree_size(path: Path) -> int:
+    """Bytes of the files at or below *path* (0 if it is gone)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return 0
+    if not stat.S_ISDIR(info.st_mode):
+        return info.st_size
+    total = 0
+    for directory, _dirs, files in os.walk(path):
+        for name in files:
+            with contextlib.suppress(OSError):
+                total += os.lstat(os.path.join(directory, name)).st_size
+    return total
+
+
+def shard_entries(bucket: Path, *, follow_symlinks: bool = True) -> Iterator[os.DirEntry[str]]:
+    """The entries of every shard directory in *bucket*, one shard listed at a time.
+
+    A bucket that is missing or cannot be listed yields nothing; a shard that
+    cannot be listed (or is not a directory) is skipped. Without
+    *follow_symlinks*, a shard that is a symbolic link is skipped too.
+    """
+    try:
+        shards = list(os.scandir(bucket))
+    except OSError:
+        return
+    for shard in shards:
+        if not follow_symlinks and not shard.is_dir(follow_symlinks=False):
+            continue
+        try:
+            items = list(os.scandir(shard.path))
+        except OSError:
+            continue
+        yield from items
 
 
 def missing(exc: OSError) -> bool:

@@ -30,7 +30,7 @@ from ._fsutil import make_directories, write_file_atomic
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["LAYOUT_VERSION", "Layout", "source_digest"]
+__all__ = ["LAYOUT_VERSION", "Layout", "is_digest", "source_digest"]
 
 LAYOUT_VERSION = 1
 
@@ -41,6 +41,8 @@ _CACHEDIR_TAG = (
 )
 
 _SOURCE_DIGEST_PREFIX = b"wheelcache-source-key-v1\0"
+
+_HEX = frozenset("0123456789abcdef")
 
 
 def source_digest(key: str) -> str:
@@ -56,6 +58,11 @@ def source_digest(key: str) -> str:
 def unique_token() -> str:
     """A name no other process will choose: the pid plus random bits."""
     return f"{os.getpid()}-{os.urandom(8).hex()}"
+
+
+def is_digest(text: str) -> bool:
+    """True for a SHA-256 hex digest, the name of an entry and of a source's files."""
+    return len(text) == 64 and set(text) <= _HEX
 
 
 class Layout:

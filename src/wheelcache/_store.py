@@ -49,6 +49,7 @@ from ._fsutil import (
     is_transient,
     remove_tree,
     touch,
+    unlink_quietly,
 )
 from ._layout import Layout, unique_token
 
@@ -136,7 +137,7 @@ class Store:
                 logger.warning("could not remove workspace %s", directory, exc_info=True)
             finally:
                 owner.release()
-                _unlink_quietly(owner_path)
+                unlink_quietly(owner_path)
 
     def publish(self, wheel: Path) -> Published:
         """Copy *wheel* into the cache as an immutable entry (see the module doc).
@@ -389,10 +390,3 @@ def _exists(path: Path) -> bool:
     except OSError:
         return False
     return True
-
-
-def _unlink_quietly(path: Path) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        logger.debug("could not remove %s", path, exc_info=True)

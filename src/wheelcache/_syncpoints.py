@@ -41,7 +41,7 @@ POINTS = frozenset(
         "pointer.after-replace",
         # building (wheelcache._cache.get_or_build)
         "build.locked",
-        # garbage collection (wheelcache._gc)
+        # garbage collection (wheelcache._prune, wheelcache._retire, wheelcache._trash)
         "prune.locked",
         "prune.scanned",
         "prune.before-trash",

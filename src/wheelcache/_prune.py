@@ -1,0 +1,181 @@
+"""Prune and clean: garbage collection, the only code that deletes anything.
+
+The contract (argued in docs/design.md, "Garbage collection"):
+
+* **Grace.** An entry is deleted no sooner than ``grace`` seconds after the
+  last moment a current pointer named it, and no sooner than ``grace`` seconds
+  after it was published, found already present by a publisher, or handed out
+  by a lookup. Each of those events *freshens* the entry: sets the wheel
+  file's modification time to now. Prune deletes an entry only when no pointer
+  it read names it and its modification time is older than ``grace`` before
+  the prune began (both times as the cache's filesystem records them). If a
+  pointer cannot be read, prune deletes nothing and raises.
+* **No blocking.** Readers take no lock. Prune waits only for the prune lock
+  (one prune or clean at a time); other locks it merely tries, never waiting:
+  a source's pointer lock when it retires that source or removes a pointer
+  temp file, a staging directory's owner lock to tell a live publisher from
+  a dead one, and the lock files of sources that no longer have a pointer.
+* **No half-deleted entries.** An entry leaves its place by one rename into
+  the trash; only then is it deleted. A reader sees the whole entry or a miss.
+* **Re-check and restore.** After the rename, prune looks at the entry's
+  modification time again; if a publisher or lookup freshened it in between,
+  prune puts it back (or, if an identical copy was published meanwhile,
+  discards its own).
+* **Crash safety.** Everything in the trash when a prune starts was left by a
+  prune or clean that died; the next prune restores what is still wanted
+  (complete entries only: never one emptied by a delete cut short) and
+  deletes the rest.
+* **One bad entry does not stop a prune.** An entry that cannot be moved or
+  deleted is left, with a warning, for the next prune.
+* **Two phases.** Retiring a source (``max_age``, ``max_size``) removes its
+  pointer now, freshening its entries before and after; the entries go in a
+  later prune, once ``grace`` has passed.
+
+:func:`prune` takes the steps in order; each lives in the module named after
+it: :mod:`wheelcache._retire` reads every pointer and retires sources,
+:mod:`wheelcache._trash` sweeps entries through the trash (and finishes what
+a killed prune or clean left there), and :mod:`wheelcache._leftovers`
+reclaims what dead processes left behind.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _syncpoints
+from ._errors import cache_error
+from ._fsutil import fsync_dir, remove_tree, retry_transient, unlink_quietly
+from ._layout import unique_token
+from ._leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
+from ._locking import hold
+from ._reports import PruneReport, Tally
+from ._retire import choose_retirees, retire, scan_sources, sync_directories
+from ._store import Store
+from ._trash import finish_trash, sweep_entries
+
+if TYPE_CHECKING:
+    from ._layout import Layout
+    from ._reports import Progress
+
+__all__ = ["DEFAULT_GRACE", "clean", "prune"]
+
+logger = logging.getLogger("wheelcache")
+
+
+DEFAULT_GRACE = 3600.0
+"""Seconds an unreferenced entry is kept after it was last freshened."""
+
+
+def prune(
+    layout: Layout,
+    *,
+    grace: float,
+    max_size: int | None,
+    max_age: float | None,
+    dry_run: bool,
+    progress: Progress | None = None,
+) -> PruneReport:
+    """Delete what no process may still use; see the module docstring.
+
+    Raises :class:`CacheError` without deleting any entry when the pointers
+    cannot all be read (an unread pointer could name any entry).
+    """
+    if not (grace >= 0 and (max_age is None or max_age >= 0)):
+        raise ValueError("grace and max_age must be non-negative numbers")
+    if max_size is not None and max_size < 0:
+        raise ValueError("max_size must not be negative")
+    started = time.monotonic()
+    tally = Tally()
+    if not layout.root.exists():
+        return PruneReport(dry_run=dry_run)
+    with hold(layout.prune_lock, timeout=None, purpose="pruning the cache"):
+        _syncpoints.reach("prune.locked")
+        store = Store(layout)
+        now = _filesystem_now(layout)
+        horizon = now - grace
+        sources = scan_sources(layout)
+        _syncpoints.reach("prune.scanned")
+        retirees = choose_retirees(sources, max_size=max_size, max_age=max_age, now=now)
+        retired: set[int] = set()
+        for source in retirees:
+            if dry_run or retire(layout, store, source):
+                retired.add(id(source))
+                tally.retired.append(source.key if source.key is not None else source.digest)
+        if not dry_run:
+            sync_directories({s.path.parent for s in retirees if id(s) in retired})
+        # Entries named by retired sources were freshened when their pointer
+        # went; they age out in a later prune. Until then they are protected.
+        protected = frozenset().union(*(s.references for s in sources))
+        referenced = frozenset().union(*(s.references for s in sources if id(s) not in retired))
+        finish_trash(layout, protected, horizon, tally, dry_run)
+        sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
+        reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
+        reclaim_pointer_temps(layout, tally, dry_run)
+        if not dry_run:
+            remove_orphan_locks(layout)
+    return PruneReport(
+        removed_entries=tally.removed,
+        freed_bytes=tally.freed,
+        kept_entries=tally.kept,
+        kept_bytes=tally.kept_bytes,
+        referenced_entries=tally.referenced,
+        referenced_bytes=tally.referenced_bytes,
+        retired_sources=tuple(tally.retired),
+        reclaimed_staging=tally.staging,
+        reclaimed_trash=tally.trash,
+        restored_entries=tally.restored,
+        dry_run=dry_run,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _filesystem_now(layout: Layout) -> float:
+    """The current time as the cache's filesystem records it.
+
+    Entry ages are modification times written by the filesystem (coarse
+    clocks, or a file server's clock), so they are compared with a time taken
+    from the same source: the mtime of a file touched now.
+    """
+    stamp = layout.locks / "prune.stamp"
+    try:
+        stamp.touch()
+        os.utime(stamp)
+        return os.stat(stamp).st_mtime
+    except OSError:
+        return time.time()
+
+
+def clean(layout: Layout) -> None:
+    """Empty the cache: rename each bucket into the trash, then delete the trash.
+
+    Concurrent lookups see misses; paths handed out earlier may vanish (the one
+    documented exception to the grace contract). Staging directories of live
+    publishers and lock files are left alone; prune reclaims them.
+    """
+    if not layout.root.exists():
+        return
+    with hold(layout.prune_lock, timeout=None, purpose="pruning the cache"):
+        try:
+            layout.trash.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise cache_error(layout.trash, "create", exc) from exc
+        for bucket in (layout.pointers, layout.wheels, layout.quarantine):
+            destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
+            try:
+                retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise cache_error(bucket, "move to the trash", exc) from exc
+        fsync_dir(layout.root)
+        _syncpoints.reach("clean.after-rename")
+        for item in list(os.scandir(layout.trash)):
+            if item.is_dir(follow_symlinks=False):
+                remove_tree(Path(item.path))
+            else:
+                unlink_quietly(Path(item.path))
+    logger.info("emptied the cache at %s", layout.root)

@@ -1,0 +1,118 @@
+"""What garbage collection reports: the results of prune and verify, and their progress.
+
+:class:`PruneReport`, :class:`VerifyReport`, :class:`CorruptEntry` and
+:class:`DanglingPointer` are public (``wheelcache`` loads them on first use).
+:class:`Tally` is what a prune counts as it goes; its :class:`PruneReport` is
+made from it at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+# Imported at run time, not only for mypy, so typing.get_type_hints() works on
+# the public report types.
+from pathlib import Path  # noqa: TC003
+
+__all__ = [
+    "CorruptEntry",
+    "DanglingPointer",
+    "Progress",
+    "PruneReport",
+    "Tally",
+    "VerifyReport",
+]
+
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: called as long operations advance."""
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What a prune did (or, with ``dry_run``, would do)."""
+
+    removed_entries: int = 0
+    """Entries deleted (no pointer named them, older than the grace period)."""
+    freed_bytes: int = 0
+    """Bytes of wheels deleted, plus staging and trash leftovers reclaimed."""
+    kept_entries: int = 0
+    """Entries that remain."""
+    kept_bytes: int = 0
+    """Bytes of wheels that remain."""
+    referenced_entries: int = 0
+    """Of the kept entries, those a current pointer names."""
+    referenced_bytes: int = 0
+    """Bytes of the referenced entries."""
+    retired_sources: tuple[str, ...] = ()
+    """Keys of sources whose pointers were removed (``max_age``/``max_size``)."""
+    reclaimed_staging: int = 0
+    """Staging directories and temp files of dead processes removed."""
+    reclaimed_trash: int = 0
+    """Leftovers of interrupted prunes or cleans deleted."""
+    restored_entries: int = 0
+    """Entries put back: freshened during this prune, or still wanted after a killed one."""
+    dry_run: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class CorruptEntry:
+    """An entry whose contents do not match its name."""
+
+    sha256: str
+    path: Path
+    problem: str
+
+
+@dataclass(frozen=True)
+class DanglingPointer:
+    """A pointer that names an entry the cache does not have (intact)."""
+
+    key: str
+    pointer: Path
+    missing: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    """What verify found and, with ``repair``, mended."""
+
+    entries_checked: int = 0
+    bytes_checked: int = 0
+    corrupt: tuple[CorruptEntry, ...] = ()
+    """Each corrupt entry once; empty when the store is sound."""
+    dangling: tuple[DanglingPointer, ...] = ()
+    unreadable_pointers: tuple[Path, ...] = ()
+    """Pointer files that do not parse (newer-format pointers are not listed)."""
+    repaired: bool = False
+    quarantined: tuple[Path, ...] = ()
+    """Where corrupt entries and unreadable pointers were moved by ``repair``."""
+    mended_pointers: int = 0
+
+    @property
+    def sound(self) -> bool:
+        """True when nothing is corrupt, dangling or unreadable."""
+        return not (self.corrupt or self.dangling or self.unreadable_pointers)
+
+
+@dataclass
+class Tally:
+    """What a prune has done so far; its :class:`PruneReport` is made from these counts."""
+
+    removed: int = 0
+    freed: int = 0
+    kept: int = 0
+    kept_bytes: int = 0
+    referenced: int = 0
+    referenced_bytes: int = 0
+    retired: list[str] = field(default_factory=list)
+    staging: int = 0
+    trash: int = 0
+    restored: int = 0
+
+    def keep(self, size: int) -> None:
+        """Count one entry of *size* bytes as kept."""
+        self.kept += 1
+        self.kept_bytes += size

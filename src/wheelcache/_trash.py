@@ -1,0 +1,215 @@
+"""Sweeping entries through the trash: how an entry leaves, and comes back if still wanted.
+
+An entry leaves its place by one rename into the trash and only then is
+deleted, so a reader sees the whole entry or a miss. After the rename prune
+looks at the entry's modification time again and puts it back if a
+publisher or lookup freshened it meanwhile. Whatever is in the trash when a
+prune starts was left by a prune or clean that died: :func:`finish_trash`
+restores the complete entries still wanted and deletes the rest.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from . import _syncpoints
+from ._errors import cache_error
+from ._fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
+from ._layout import is_digest, unique_token
+
+if TYPE_CHECKING:
+    from ._layout import Layout
+    from ._reports import Progress, Tally
+    from ._store import Store
+
+__all__ = ["delete_or_warn", "finish_trash", "sweep_entries"]
+
+logger = logging.getLogger("wheelcache")
+
+
+def _wheel_state(entry: Path) -> tuple[float, int] | None:
+    """(mtime, size) of the entry's wheel if it is a complete entry, else None.
+
+    Complete means: exactly one ``.whl`` file, and it is a regular file. Only a
+    complete entry is ever put back from the trash; an emptied or damaged one
+    (a prune killed inside its delete leaves an empty directory) never is.
+    """
+    try:
+        names = [n for n in os.listdir(entry) if n.endswith(".whl")]
+    except OSError:
+        return None
+    if len(names) != 1:
+        return None
+    try:
+        info = os.stat(os.path.join(entry, names[0]))
+    except OSError:
+        return None
+    return (info.st_mtime, info.st_size) if stat.S_ISREG(info.st_mode) else None
+
+
+def _entry_state(entry: Path) -> tuple[float, int] | None:
+    """(when last freshened, wheel size) of an entry in place; None if it is gone.
+
+    The time is the wheel's modification time, or, for a damaged entry
+    without one, the directory's: the later of the two is never older than
+    the entry's last freshening, so keeping by it errs on the safe side.
+    """
+    state = _wheel_state(entry)
+    if state is not None:
+        return state
+    try:
+        return os.stat(entry).st_mtime, 0
+    except OSError:
+        return None
+
+
+def sweep_entries(
+    layout: Layout,
+    store: Store,
+    referenced: frozenset[str],
+    protected: frozenset[str],
+    horizon: float,
+    tally: Tally,
+    dry_run: bool,
+    progress: Progress | None,
+) -> None:
+    entries = list(store.entries())
+    for done, (sha256, entry) in enumerate(entries, 1):
+        if progress is not None and done % 256 == 0:
+            progress("prune", done, len(entries))
+        state = _entry_state(entry)
+        if state is None:
+            continue  # vanished under us
+        freshened, size = state
+        if sha256 in referenced:
+            tally.keep(size)
+            tally.referenced += 1
+            tally.referenced_bytes += size
+            continue
+        if sha256 in protected or freshened >= horizon:
+            tally.keep(size)
+            continue
+        if dry_run:
+            tally.removed += 1
+            tally.freed += size
+            continue
+        _syncpoints.reach("prune.before-trash")
+        trashed = _move_to_trash(layout, entry, sha256)
+        if trashed is None:
+            continue
+        _syncpoints.reach("prune.after-trash")
+        again = _wheel_state(trashed)
+        if again is not None and again[0] >= horizon:
+            # Freshened between our look and the rename: it is wanted.
+            if _restore(trashed, entry):
+                tally.restored += 1
+            else:
+                delete_or_warn(trashed)  # an identical copy was published meanwhile
+            tally.keep(size)
+            continue
+        _syncpoints.reach("prune.before-delete")
+        if delete_or_warn(trashed):
+            tally.removed += 1
+            tally.freed += size
+    if progress is not None:
+        progress("prune", len(entries), len(entries))
+
+
+def _move_to_trash(layout: Layout, entry: Path, sha256: str) -> Path | None:
+    """Rename an entry into the trash; None if it is gone or cannot be moved.
+
+    An entry directory without write permission (damaged, or chmod-ed by
+    hand) cannot be renamed to another directory; it is made writable and
+    the rename tried again. An entry that still cannot be moved is left in
+    place with a warning: one bad entry does not stop the prune.
+    """
+    destination = layout.trash / f"{sha256}.{unique_token()}"
+    try:
+        layout.trash.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(layout.trash, "create", exc) from exc
+    for attempt in range(2):
+        try:
+            retry_transient(lambda: os.rename(entry, destination))
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            if attempt == 0 and _make_writable(entry):
+                continue
+            logger.warning("cannot move %s to the trash; leaving it", entry, exc_info=True)
+            return None
+        except OSError:
+            logger.warning("cannot move %s to the trash; leaving it", entry, exc_info=True)
+            return None
+        return destination
+    return None
+
+
+def _make_writable(directory: Path) -> bool:
+    try:
+        os.chmod(
+            directory, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+        )
+    except OSError:
+        return False
+    return True
+
+
+def delete_or_warn(path: Path) -> bool:
+    """Delete a trashed or dead staging directory; on failure warn, leave it to the next prune."""
+    try:
+        remove_tree(path)
+    except OSError:
+        logger.warning("cannot delete %s; the next prune tries again", path, exc_info=True)
+        return False
+    return True
+
+
+def _restore(trashed: Path, entry: Path) -> bool:
+    """Put a trashed entry back; False if its place was filled meanwhile."""
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        retry_transient(lambda: os.rename(trashed, entry))
+    except OSError as exc:
+        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
+            return False  # re-published meanwhile: the identical copy in place wins
+        raise cache_error(entry, "restore", exc) from exc
+    fsync_dir(entry.parent)
+    logger.info("restored entry %s, which is still wanted", entry.name)
+    return True
+
+
+def finish_trash(
+    layout: Layout,
+    referenced: frozenset[str],
+    horizon: float,
+    tally: Tally,
+    dry_run: bool,
+) -> None:
+    """Finish what a killed prune or clean left in the trash."""
+    try:
+        items = list(os.scandir(layout.trash))
+    except OSError:
+        return
+    for item in items:
+        path = Path(item.path)
+        sha256 = item.name.split(".", 1)[0]
+        is_dir = item.is_dir(follow_symlinks=False)
+        if is_digest(sha256) and is_dir:
+            state = _wheel_state(path)  # None for an emptied or damaged entry
+            wanted = state is not None and (sha256 in referenced or state[0] >= horizon)
+            place = layout.entry_dir(sha256)
+            if wanted and not place.exists() and (dry_run or _restore(path, place)):
+                tally.restored += 1
+                if dry_run and state is not None:  # a real prune's sweep counts it once back
+                    tally.keep(state[1])
+                continue
+        size = tree_size(path)
+        if dry_run or (delete_or_warn(path) if is_dir else unlink_quietly(path)):
+            tally.trash += 1
+            tally.freed += size

@@ -1,0 +1,195 @@
+"""Verify: re-hash every entry against its name and check every pointer.
+
+Verify never deletes. With ``repair`` it moves corrupt entries and unreadable
+pointers to the quarantine and removes the references to missing or corrupt
+entries from pointers, each under its pointer lock (docs/design.md,
+"verify()").
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ._errors import InvalidWheelError
+from ._fsutil import retry_transient, shard_entries
+from ._layout import unique_token
+from ._locking import hold
+from ._pointer import POINTER_VERSION, decode, read_bytes
+from ._reports import CorruptEntry, DanglingPointer, VerifyReport
+from ._revision import drop_wheels
+from ._store import Store, file_sha256
+from ._wheelfile import parse_wheel_name
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ._layout import Layout
+    from ._reports import Progress
+
+__all__ = ["verify"]
+
+logger = logging.getLogger("wheelcache")
+
+
+def verify(layout: Layout, *, repair: bool, progress: Progress | None = None) -> VerifyReport:
+    """Re-hash every entry against its name and check every pointer."""
+    store = Store(layout)
+    corrupt: list[CorruptEntry] = []
+    quarantined: list[Path] = []
+    checked = 0
+    checked_bytes = 0
+    entries = list(store.entries())
+    for done, (sha256, entry) in enumerate(entries, 1):
+        if progress is not None and done % 64 == 0:
+            progress("verify", done, len(entries))
+        outcome = _check_entry(sha256, entry)
+        if outcome is None:
+            continue  # pruned meanwhile
+        problem, size = outcome
+        checked += 1
+        checked_bytes += size
+        if problem is None:
+            continue
+        corrupt.append(CorruptEntry(sha256, entry, problem))
+        if repair:
+            moved = store.quarantine(entry, reason=problem)
+            if moved is not None:
+                quarantined.append(moved)
+    if progress is not None:
+        progress("verify", len(entries), len(entries))
+    damaged = frozenset(c.sha256 for c in corrupt)
+    dangling, unreadable, mended, moved_pointers = _verify_pointers(layout, store, damaged, repair)
+    quarantined.extend(moved_pointers)
+    return VerifyReport(
+        entries_checked=checked,
+        bytes_checked=checked_bytes,
+        corrupt=tuple(corrupt),
+        dangling=tuple(dangling),
+        unreadable_pointers=tuple(unreadable),
+        repaired=repair,
+        quarantined=tuple(quarantined),
+        mended_pointers=mended,
+    )
+
+
+def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
+    """(problem or None, bytes hashed) for one entry; None if it vanished."""
+    try:
+        names = os.listdir(entry)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        return f"cannot be listed ({exc.strerror})", 0
+    wheels = [n for n in names if n.endswith(".whl")]
+    if len(wheels) != 1:
+        return ("holds no wheel" if not wheels else f"holds {len(wheels)} wheels"), 0
+    try:
+        parse_wheel_name(wheels[0])
+    except InvalidWheelError:
+        return f"holds a file with an invalid wheel name: {wheels[0]!r}", 0
+    path = entry / wheels[0]
+    try:
+        size = os.stat(path).st_size
+        actual = file_sha256(path)
+    except FileNotFoundError:
+        if not entry.exists():
+            return None
+        return "its wheel vanished", 0
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})", 0
+    if actual != sha256:
+        return f"content hashes to {actual}, not to its name", size
+    return None, size
+
+
+def _verify_pointers(
+    layout: Layout, store: Store, damaged: frozenset[str], repair: bool
+) -> tuple[list[DanglingPointer], list[Path], int, list[Path]]:
+    dangling: list[DanglingPointer] = []
+    unreadable: list[Path] = []
+    moved: list[Path] = []
+    mended = 0
+    for source in list(_scan_all_pointer_files(layout)):
+        try:
+            info = os.stat(source)
+        except OSError:
+            continue  # removed since the listing
+        found = read_bytes(source)
+        data = found[0] if found is not None else None
+        pointer = decode(data) if data is not None else None
+        if pointer is None:
+            if data is None and not source.exists():
+                continue  # removed while we looked
+            if data is not None and _is_newer_format(data):
+                continue  # a newer wheelcache's pointer: not ours to judge
+            unreadable.append(source)
+            if repair:
+                destination = _quarantine_pointer(layout, source, data, info)
+                if destination is not None:
+                    moved.append(destination)
+            continue
+        # Looked up now, not from the entry scan: an entry published since is
+        # not missing. A wheel whose file or size differs is a miss to get().
+        missing = tuple(
+            w.sha256
+            for w in pointer.wheels
+            if w.sha256 in damaged
+            or (entry := store.entry_stat(w.sha256, w.filename)) is None
+            or entry.st_size != w.size
+        )
+        if not missing:
+            continue
+        dangling.append(DanglingPointer(pointer.key, source, missing))
+        if repair and drop_wheels(layout, source, drop=frozenset(missing)):
+            mended += 1
+    return dangling, unreadable, mended, moved
+
+
+def _quarantine_pointer(
+    layout: Layout, source: Path, data: bytes | None, info: os.stat_result
+) -> Path | None:
+    """Move an unreadable pointer aside, unless a writer replaced it meanwhile.
+
+    *data* is what we read (None if the file could not be read at all) and
+    *info* its stat; both are checked again under the pointer lock.
+    """
+    lock = layout.pointer_lock(source.stem)
+    with hold(lock, timeout=None, purpose="updating the pointer of the same source"):
+        try:
+            now = os.stat(source)
+        except OSError:
+            return None  # removed meanwhile
+        if (now.st_dev, now.st_ino) != (info.st_dev, info.st_ino):
+            return None  # replaced by a writer since we read it
+        again = read_bytes(source)
+        if (again[0] if again is not None else None) != data:
+            return None
+        destination = layout.quarantine / f"pointer-{source.name}.{unique_token()}"
+        try:
+            layout.quarantine.mkdir(parents=True, exist_ok=True)
+            retry_transient(lambda: os.rename(source, destination))
+        except OSError:
+            logger.warning("could not move unreadable pointer %s aside", source)
+            return None
+    logger.warning("moved unreadable pointer %s to %s", source, destination)
+    return destination
+
+
+def _is_newer_format(data: bytes) -> bool:
+    """True for a pointer a newer wheelcache wrote (whatever else it holds)."""
+    try:
+        document = json.loads(data)
+    except (ValueError, RecursionError):
+        return False
+    version = document.get("version") if isinstance(document, dict) else None
+    return isinstance(version, int) and not isinstance(version, bool) and version > POINTER_VERSION
+
+
+def _scan_all_pointer_files(layout: Layout) -> Iterator[Path]:
+    for item in shard_entries(layout.pointers):
+        if item.name.endswith(".json") and not item.name.startswith("."):
+            yield Path(item.path)

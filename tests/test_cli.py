@@ -26,15 +26,8 @@ from wheelcache import InvalidSourceError, Source, WheelCache, __version__, _bui
 from wheelcache.__main__ import entrypoint
 from wheelcache._builder import BuildFailedError, BuildFrontendMissingError, extract_sdist
 from wheelcache._cli import build_parser, main
-from wheelcache._cli_output import (
-    ProgressLine,
-    format_age,
-    format_size,
-    iso_utc,
-    parse_duration,
-    parse_size,
-    render_table,
-)
+from wheelcache._cli_console import ProgressLine, render_table
+from wheelcache._cli_units import format_age, format_size, iso_utc, parse_duration, parse_size
 from wheelcache._stats import collect_stats
 from wheelfactory import make_wheel
 
@@ -138,6 +131,13 @@ def add_wheel(
 def make_old(path: Path, seconds: float) -> None:
     then = time.time() - seconds
     os.utime(path, (then, then))
+
+
+def make_source_old(cache_dir: Path, key: str, seconds: float) -> None:
+    """Make the source *key* look last used *seconds* ago."""
+    for pointer in (cache_dir / "sources-v1").rglob("*.json"):
+        if f'"key":"{key}"'.encode() in pointer.read_bytes():
+            make_old(pointer, seconds)
 
 
 class FakeTerminal(io.StringIO):
@@ -403,15 +403,41 @@ def test_build_bad_source_is_bad_input_exit_2(
     assert builds.calls == []
 
 
-def test_build_failure_exits_1_with_one_line(
-    capsys: pytest.CaptureFixture[str], builds: FakeBuilds, project: Path
+@pytest.mark.parametrize(
+    ("error", "status", "line"),
+    [
+        pytest.param(
+            BuildFailedError("building demo failed: Backend exploded: boom"),
+            1,
+            "building demo failed: Backend exploded: boom",
+            id="build-failure-exits-1",
+        ),
+        pytest.param(KeyboardInterrupt(), 130, "interrupted", id="interrupt-exits-130"),
+        pytest.param(
+            RuntimeError("a bug\nover two lines"),
+            1,
+            "unexpected RuntimeError: a bug over two lines (run with -v to see the traceback)",
+            id="unexpected-error-hints-at-v",
+        ),
+        pytest.param(
+            PermissionError(13, "Permission denied", "/some/file"),
+            1,
+            "/some/file: Permission denied",
+            id="os-error-names-the-file",
+        ),
+    ],
+)
+def test_an_error_is_one_line_on_stderr_and_an_exit_status(
+    capsys: pytest.CaptureFixture[str],
+    builds: FakeBuilds,
+    project: Path,
+    error: BaseException,
+    status: int,
+    line: str,
 ) -> None:
-    builds.error = BuildFailedError("building demo failed: Backend exploded: boom")
+    builds.error = error
 
-    status, out, err = run(capsys, "-q", "build", str(project))
-
-    assert (status, out) == (1, "")
-    assert err == "wheelcache: error: building demo failed: Backend exploded: boom\n"
+    assert run(capsys, "-q", "build", str(project)) == (status, "", f"wheelcache: error: {line}\n")
 
 
 def test_build_without_pypa_build_says_how_to_install_it(
@@ -437,31 +463,6 @@ def test_build_writing_no_compatible_wheel_fails_with_1(
     assert status == 1
     assert "no compatible wheel" in err
     assert len(err.splitlines()) == 1
-
-
-def test_keyboard_interrupt_exits_130(
-    capsys: pytest.CaptureFixture[str], builds: FakeBuilds, project: Path
-) -> None:
-    builds.error = KeyboardInterrupt()
-
-    status, _, err = run(capsys, "-q", "build", str(project))
-
-    assert status == 130
-    assert err == "wheelcache: error: interrupted\n"
-
-
-def test_unexpected_errors_are_one_line_with_a_hint(
-    capsys: pytest.CaptureFixture[str], builds: FakeBuilds, project: Path
-) -> None:
-    builds.error = RuntimeError("a bug\nover two lines")
-
-    status, _, err = run(capsys, "-q", "build", str(project))
-
-    assert status == 1
-    assert err == (
-        "wheelcache: error: unexpected RuntimeError: a bug over two lines"
-        " (run with -v to see the traceback)\n"
-    )
 
 
 def test_verbose_errors_show_the_traceback_then_the_line(
@@ -496,17 +497,6 @@ def test_debug_messages_are_hidden_by_default(
     _, _, err = run(capsys, "build", str(project))
 
     assert "running the backend" not in err
-
-
-def test_os_errors_are_one_line(
-    capsys: pytest.CaptureFixture[str], builds: FakeBuilds, project: Path
-) -> None:
-    builds.error = PermissionError(13, "Permission denied", "/some/file")
-
-    status, _, err = run(capsys, "-q", "build", str(project))
-
-    assert status == 1
-    assert err == "wheelcache: error: /some/file: Permission denied\n"
 
 
 def test_a_closed_stdout_pipe_ends_quietly_with_1(
@@ -762,9 +752,7 @@ def test_prune_max_age_retires_unused_sources(
 ) -> None:
     add_wheel(cache_dir, "old", "alpha", seed=1)
     add_wheel(cache_dir, "new", "beta", seed=2)
-    for pointer in (cache_dir / "sources-v1").rglob("*.json"):
-        if b'"key":"old"' in pointer.read_bytes():
-            make_old(pointer, 10 * 86400)
+    make_source_old(cache_dir, "old", 10 * 86400)
 
     status, out, _ = run(capsys, "prune", "--max-age", "7d")
 
@@ -778,9 +766,7 @@ def test_prune_max_size_retires_least_recently_used_sources(
 ) -> None:
     add_wheel(cache_dir, "older", "alpha", seed=1)
     add_wheel(cache_dir, "newer", "beta", seed=2)
-    for pointer in (cache_dir / "sources-v1").rglob("*.json"):
-        if b'"key":"older"' in pointer.read_bytes():
-            make_old(pointer, 3600)
+    make_source_old(cache_dir, "older", 3600)
 
     status, out, _ = run(capsys, "prune", "--max-size", "1K", "--json")
 
@@ -941,7 +927,10 @@ def test_no_progress_when_quiet(monkeypatch: pytest.MonkeyPatch, cache_dir: Path
     assert terminal.getvalue() == ""
 
 
-def test_colour_on_a_terminal(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+def list_then_fail_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, cache_dir: Path
+) -> tuple[str, str]:
+    """Run ``list`` and a failing ``build`` with stdout and stderr on a terminal; their output."""
     add_wheel(cache_dir, "a", "alpha")
     out, err = FakeTerminal(), FakeTerminal()
     monkeypatch.setattr(sys, "stdout", out)
@@ -950,21 +939,22 @@ def test_colour_on_a_terminal(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) 
     main(["list"])
     main(["build", str(cache_dir / "missing")])
 
-    assert out.getvalue().startswith("\x1b[1mName")
-    assert err.getvalue().startswith("\x1b[1;31mwheelcache: error:\x1b[0m")
+    return out.getvalue(), err.getvalue()
+
+
+def test_colour_on_a_terminal(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
+    out, err = list_then_fail_on_a_terminal(monkeypatch, cache_dir)
+
+    assert out.startswith("\x1b[1mName")
+    assert err.startswith("\x1b[1;31mwheelcache: error:\x1b[0m")
 
 
 def test_no_colour_with_no_color(monkeypatch: pytest.MonkeyPatch, cache_dir: Path) -> None:
     monkeypatch.setenv("NO_COLOR", "1")
-    add_wheel(cache_dir, "a", "alpha")
-    out, err = FakeTerminal(), FakeTerminal()
-    monkeypatch.setattr(sys, "stdout", out)
-    monkeypatch.setattr(sys, "stderr", err)
 
-    main(["list"])
-    main(["build", str(cache_dir / "missing")])
+    out, err = list_then_fail_on_a_terminal(monkeypatch, cache_dir)
 
-    assert "\x1b" not in out.getvalue() + err.getvalue()
+    assert "\x1b" not in out + err
 
 
 def test_no_colour_when_not_a_terminal(capsys: pytest.CaptureFixture[str], cache_dir: Path) -> None:

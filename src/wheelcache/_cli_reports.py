@@ -1,25 +1,22 @@
-"""What the ``wheelcache`` command shows: sizes, durations, times, tables, progress, reports.
+"""What each ``wheelcache`` command reports: JSON-ready dicts and lines of text.
 
 Everything here is values in, text (or JSON-ready dicts) out, so the command's
-look is tested without a terminal. JSON keys are listed here, in one place
-per command, so they stay stable. Sizes read and print in decimal units, as pip shows them
-(``1.5 MB`` is 1 500 000 bytes); ``KiB``/``MiB``/``GiB``/``TiB`` are accepted
-for binary amounts. Colour is used only on a terminal and never when
-``NO_COLOR`` is set (https://no-color.org); progress is drawn only on a
-terminal, on stderr.
+look is tested without a terminal. ``--json`` prints one JSON object on stdout;
+its keys are listed here, in one place per command, so they stay stable: later
+versions may add keys, never rename or remove them. Sizes are in bytes; a time
+is given twice, as ISO 8601 UTC (``last_used``) and as seconds since the epoch
+(``last_used_timestamp``). Each command's help lists its keys.
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
-import time
-from typing import TYPE_CHECKING, Any, NamedTuple, TextIO
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._cli_console import render_table
+from ._cli_units import format_age, format_size, iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
-    from types import TracebackType
 
     from ._reports import PruneReport, VerifyReport
     from ._stats import CacheStats
@@ -27,33 +24,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ListedWheel",
-    "ProgressLine",
     "count",
-    "format_age",
-    "format_size",
     "info_json",
     "info_lines",
-    "iso_utc",
     "list_json",
     "list_summary",
     "list_table",
-    "parse_duration",
-    "parse_size",
     "prune_json",
     "prune_lines",
-    "render_table",
     "short_key",
-    "use_color",
     "verify_json",
     "verify_lines",
     "wheel_json",
 ]
 
-_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)")
-_DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_SIZE = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([kmgt]?)(i?)(b?)")
-_SIZE_POWERS = {"": 0, "k": 1, "m": 2, "g": 3, "t": 4}
-_SIZE_UNITS = ("kB", "MB", "GB", "TB", "PB")
 _STATS_FIELDS = (
     "root",
     "layout_version",
@@ -69,159 +53,6 @@ _STATS_FIELDS = (
     "trash_bytes",
     "quarantine_items",
 )
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a duration such as ``90``, ``30s``, ``30m``, ``12h``, ``7d`` or ``2w``.
-
-    Raises :class:`argparse.ArgumentTypeError`, so argparse reports a bad
-    value as a usage error.
-    """
-    match = _DURATION.fullmatch(text.strip().lower())
-    if match is None:
-        raise argparse.ArgumentTypeError(
-            f"invalid duration {text!r}: use a number and a unit s, m, h, d or w"
-            " (e.g. 30m, 12h, 7d)"
-        )
-    return float(match[1]) * _DURATION_UNITS[match[2]]
-
-
-def parse_size(text: str) -> int:
-    """Bytes in a size such as ``1000``, ``500M``, ``5G``, ``5GB`` or ``512MiB``.
-
-    ``K``, ``M``, ``G`` and ``T`` are powers of 1000 (with or without a
-    trailing ``B``); with an ``i`` (``MiB``) powers of 1024. Case is ignored.
-    """
-    match = _SIZE.fullmatch(text.strip().lower())
-    if match is None or (match[3] and not match[2]):
-        raise argparse.ArgumentTypeError(
-            f"invalid size {text!r}: use a number and a unit K, M, G or T (e.g. 500M, 5G)"
-        )
-    base = 1024 if match[3] else 1000
-    return int(float(match[1]) * base ** _SIZE_POWERS[match[2]])
-
-
-def format_size(size: int) -> str:
-    """A size for people: ``0 bytes``, ``1 byte``, ``999 bytes``, ``1.5 kB``, ``12.3 MB``."""
-    if size < 1000:
-        return "1 byte" if size == 1 else f"{size} bytes"
-    value = float(size)
-    for unit in _SIZE_UNITS:
-        value /= 1000
-        if value < 999.95 or unit == _SIZE_UNITS[-1]:
-            return f"{value:.1f} {unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def format_age(then: float, now: float | None = None) -> str:
-    """How long ago *then* (seconds since the epoch) was: ``just now``, ``5m ago``, ``3d ago``."""
-    seconds = (time.time() if now is None else now) - then
-    if seconds < 60:
-        return "just now"
-    for limit, unit, name in ((3600, 60, "m"), (86400, 3600, "h"), (86400 * 60, 86400, "d")):
-        if seconds < limit:
-            return f"{int(seconds // unit)}{name} ago"
-    return f"{int(seconds // (86400 * 7))}w ago"
-
-
-def iso_utc(timestamp: float) -> str:
-    """*timestamp* (seconds since the epoch) in ISO 8601, UTC, to the second."""
-    from datetime import datetime, timezone
-
-    moment = datetime.fromtimestamp(timestamp, tz=timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def use_color(stream: TextIO) -> bool:
-    """True when *stream* is a terminal and the user has not asked for no colour."""
-    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def render_table(
-    headers: Sequence[str],
-    rows: Sequence[Sequence[str]],
-    *,
-    right: frozenset[int] = frozenset(),
-    bold_header: bool = False,
-) -> list[str]:
-    """Lay out *rows* under *headers* in aligned columns, two spaces apart.
-
-    Columns whose index is in *right* are right-aligned (numbers, sizes); the
-    last column is not padded, so lines carry no trailing spaces.
-    """
-    widths = [len(header) for header in headers]
-    for row in rows:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row)]
-    lines = []
-    for number, row in enumerate([list(headers), *map(list, rows)]):
-        cells = []
-        for index, (cell, width) in enumerate(zip(row, widths)):
-            if index in right:
-                cells.append(cell.rjust(width))
-            elif index == len(widths) - 1:
-                cells.append(cell)
-            else:
-                cells.append(cell.ljust(width))
-        line = "  ".join(cells).rstrip()
-        if number == 0 and bold_header:
-            line = f"\x1b[1m{line}\x1b[0m"
-        lines.append(line)
-    return lines
-
-
-class ProgressLine:
-    """A one-line progress report redrawn in place on a terminal.
-
-    Matches the library's ``progress(phase, done, total)`` callback. Disabled
-    (does nothing) unless *enabled*; redraws at most ten times a second; a
-    *total* of 0 means the total is unknown. Use as a context manager so the
-    line is wiped when the work ends.
-    """
-
-    _INTERVAL = 0.1
-
-    def __init__(self, stream: TextIO, *, enabled: bool) -> None:
-        self._stream = stream
-        self._enabled = enabled
-        self._width = 0
-        self._drawn_at = 0.0
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        """Show that *done* of *total* items of *phase* are finished."""
-        if not self._enabled:
-            return
-        now = time.monotonic()
-        if now - self._drawn_at < self._INTERVAL and (total == 0 or done < total):
-            return
-        self._drawn_at = now
-        text = f"{phase}: {done}/{total} ({done * 100 // total}%)" if total else f"{phase}: {done}"
-        self._stream.write("\r" + text.ljust(self._width))
-        self._stream.flush()
-        self._width = max(self._width, len(text))
-
-    def close(self) -> None:
-        """Wipe the progress line, if one was drawn."""
-        if self._width:
-            self._stream.write("\r" + " " * self._width + "\r")
-            self._stream.flush()
-            self._width = 0
-
-    def __enter__(self) -> ProgressLine:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.close()
-
-
-# -- what each command reports ----------------------------------------------------------
 
 
 def count(number: int, noun: str) -> str:

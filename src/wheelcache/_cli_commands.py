@@ -1,0 +1,198 @@
+"""What each ``wheelcache`` command does: build, dir, info, list, prune, clean and verify.
+
+Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
+prints its results and returns its exit status (the statuses are described in
+:mod:`wheelcache._cli`). Bad input raises :class:`InvalidSourceError`; the
+commands never catch errors, :func:`wheelcache._cli.main` reports them.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, TypeVar
+
+from ._cache import WheelCache
+from ._cli_reports import (
+    ListedWheel,
+    info_json,
+    info_lines,
+    list_json,
+    list_summary,
+    list_table,
+    prune_json,
+    prune_lines,
+    verify_json,
+    verify_lines,
+    wheel_json,
+)
+from ._errors import InvalidSourceError
+from ._source import Source
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Iterator
+
+    from ._cli_console import Console, ProgressLine
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "cmd_build",
+    "cmd_clean",
+    "cmd_dir",
+    "cmd_info",
+    "cmd_list",
+    "cmd_prune",
+    "cmd_verify",
+]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+_SDIST_SUFFIXES = (".tar.gz", ".zip")
+_Report = TypeVar("_Report")
+
+
+def _open(args: argparse.Namespace) -> WheelCache:
+    return WheelCache(args.cache_dir)
+
+
+def _show(
+    console: Console,
+    as_json: bool,
+    report: _Report,
+    to_json: Callable[[_Report], dict[str, Any]],
+    to_lines: Callable[[_Report], list[str]],
+) -> None:
+    """Print *report* as one JSON object, or as lines of text."""
+    if as_json:
+        console.json(to_json(report))
+    else:
+        console.lines(to_lines(report))
+
+
+def _source(path: Path) -> tuple[Source, str]:
+    """The source at *path* and its kind ("tree" or "sdist"); bad input raises."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise InvalidSourceError(path, "no such file or directory") from None
+    except OSError as exc:
+        raise InvalidSourceError(path, f"cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
+        if not any((path / name).is_file() for name in ("pyproject.toml", "setup.py")):
+            raise InvalidSourceError(path, "not a Python project: no pyproject.toml or setup.py")
+        return Source.from_tree(path), "tree"
+    if stat.S_ISREG(mode) and path.name.lower().endswith(_SDIST_SUFFIXES):
+        return Source.from_archive(path), "sdist"
+    raise InvalidSourceError(path, "not an sdist (.tar.gz or .zip) or a project directory")
+
+
+def cmd_build(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache build``: print the cached wheel's path, building it on a miss."""
+    path = Path(args.source).absolute()
+    source, kind = _source(path)
+    isolation = not args.no_isolation
+    built = False
+
+    def build(output_dir: Path) -> None:
+        nonlocal built
+        built = True
+        from . import _builder  # a cache hit never imports the builder
+
+        _builder.build_wheel(path, output_dir, isolation=isolation)
+
+    wheel = _open(args).get_or_build(source, build)
+    if args.json:
+        document = wheel_json(wheel)
+        document["built"] = built
+        document["source"] = {"kind": kind, "path": str(path), "key": source.key}
+        console.json(document)
+    else:
+        console.line(str(wheel.path))
+    return EXIT_OK
+
+
+def cmd_dir(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache dir``: print the cache directory."""
+    console.line(str(_open(args).root.absolute()))
+    return EXIT_OK
+
+
+def cmd_info(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache info``: summarise what the cache holds."""
+    with console.progress() as progress:
+        stats = _open(args).stats(progress=progress)
+    _show(console, args.json, stats, info_json, info_lines)
+    return EXIT_OK
+
+
+def cmd_list(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache list``: the cached wheels whose project name matches the pattern."""
+    from packaging.utils import canonicalize_name
+
+    pattern = canonicalize_name(args.pattern) if args.pattern else "*"
+    with console.progress() as progress:
+        found = [
+            item
+            for item in _listing(_open(args), progress)
+            if fnmatchcase(item.wheel.name, pattern)
+        ]
+    found.sort(key=lambda i: (i.wheel.name, i.wheel.version, i.wheel.filename, i.source or ""))
+    if args.json:
+        console.json(list_json(found))
+    elif found:
+        console.table(*list_table(found))
+        console.line(list_summary(found))
+    else:
+        console.line("No cached wheels" + (f" match {args.pattern!r}." if args.pattern else "."))
+    return EXIT_OK
+
+
+def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
+    """Each source's wheels, then every wheel no source names."""
+    named = set()
+    for seen, record in enumerate(cache.sources(), 1):
+        if seen % 256 == 0:
+            progress("list", seen, 0)
+        for wheel in record.wheels:
+            named.add(wheel.sha256)
+            yield ListedWheel(wheel, record.key, record.name, record.last_used)
+    for wheel in cache.wheels():
+        if wheel.sha256 not in named:
+            try:
+                used = os.stat(wheel.path).st_mtime
+            except OSError:
+                continue  # pruned meanwhile
+            yield ListedWheel(wheel, None, None, used)
+
+
+def cmd_prune(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache prune``: delete wheels no process needs any more."""
+    with console.progress() as progress:
+        report = _open(args).prune(
+            args.grace,
+            max_size=args.max_size,
+            max_age=args.max_age,
+            dry_run=args.dry_run,
+            progress=progress,
+        )
+    _show(console, args.json, report, prune_json, prune_lines)
+    return EXIT_OK
+
+
+def cmd_clean(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache clean``: empty the cache."""
+    _open(args).clean()
+    return EXIT_OK
+
+
+def cmd_verify(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache verify``: re-hash every wheel and check every pointer; 1 if any problem."""
+    with console.progress() as progress:
+        report = _open(args).verify(repair=args.repair, progress=progress)
+    _show(console, args.json, report, verify_json, verify_lines)
+    return EXIT_OK if report.sound else EXIT_FAILED

@@ -1,0 +1,156 @@
+"""The argument parser of the ``wheelcache`` command: its commands, options and help.
+
+:func:`build_parser` builds a fresh parser each call. Each command's parser
+names its handler (in :mod:`wheelcache._cli_commands`) as the ``handler``
+default; the global options (``--cache-dir``, ``-q``, ``-v``) are accepted
+before the command and after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, Callable
+
+from ._cli_commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
+from ._cli_units import parse_duration, parse_size
+from ._version import __version__
+
+__all__ = ["PROG", "build_parser"]
+
+PROG = "wheelcache"
+
+_EPILOGS = {
+    "build": (
+        "The last line of stdout is the cached wheel's path:"
+        ' pip install "$(wheelcache build .)". JSON keys: path, filename, name, version,'
+        " sha256, size, built (false on a cache hit), source {kind: tree|sdist, path, key}."
+    ),
+    "info": (
+        "JSON keys: root, layout_version, wheels, wheel_bytes, sources, referenced_entries,"
+        " referenced_bytes, reclaimable_bytes, staging_items, staging_bytes, trash_items,"
+        " trash_bytes, quarantine_items."
+    ),
+    "list": (
+        "A wheel named by several sources is listed once per source; a wheel no source names"
+        " has source null and its last_used is when it was last handed out or published."
+        " JSON keys: wheels [{name, version, filename, size, sha256, path, source,"
+        " source_name, last_used, last_used_timestamp}], count, total_bytes."
+    ),
+    "prune": (
+        "DURATION: a number and a unit s, m, h, d or w (30m, 12h, 7d). SIZE: a number and a"
+        " unit K, M, G or T, powers of 1000 (500M, 5G), or KiB, MiB, GiB, TiB. JSON keys:"
+        " dry_run, removed_entries, freed_bytes, kept_entries, kept_bytes, referenced_entries,"
+        " referenced_bytes, retired_sources [keys], reclaimed_staging, reclaimed_trash,"
+        " restored_entries, seconds."
+    ),
+    "verify": (
+        "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
+        " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
+        " dangling [{key, pointer, missing}], unreadable_pointers, repaired, quarantined,"
+        " mended_pointers."
+    ),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``wheelcache`` command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Build wheels from sdists and projects once, and share them through a cache.",
+        epilog="Exit status: 0 success, 1 problems found or failure, 2 usage error or bad input.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    _add_global_options(parser, top=True)
+    # The global options are accepted after the command as well.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_global_options(common, top=False)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, handler: Callable[..., int], text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(
+            name, parents=[common], help=text, description=text, epilog=_EPILOGS.get(name)
+        )
+        sub.set_defaults(handler=handler)
+        return sub
+
+    build = command("build", cmd_build, "Print the path of SOURCE's wheel, building it if needed.")
+    build.add_argument(
+        "source", metavar="SOURCE", help="an sdist (.tar.gz, .zip) or a project directory"
+    )
+    build.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="build with the backend installed here instead of in a fresh environment",
+    )
+    _add_json(build)
+    command("dir", cmd_dir, "Print the cache directory.")
+    _add_json(command("info", cmd_info, "Summarise what the cache holds."))
+    listing = command("list", cmd_list, "List cached wheels.")
+    listing.add_argument(
+        "pattern", metavar="PATTERN", nargs="?", help="project name glob, e.g. 'django*'"
+    )
+    _add_json(listing)
+    prune = command("prune", cmd_prune, "Delete wheels no process needs any more.")
+    prune.add_argument(
+        "--grace",
+        metavar="DURATION",
+        type=parse_duration,
+        help="keep unreferenced wheels used more recently than this (default: 1h)",
+    )
+    prune.add_argument(
+        "--max-size",
+        metavar="SIZE",
+        type=parse_size,
+        help="retire least recently used sources until the referenced wheels fit",
+    )
+    prune.add_argument(
+        "--max-age",
+        metavar="DURATION",
+        type=parse_duration,
+        help="retire sources unused for longer",
+    )
+    prune.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    _add_json(prune)
+    command("clean", cmd_clean, "Empty the cache.")
+    verify = command("verify", cmd_verify, "Re-hash every wheel and check every pointer.")
+    verify.add_argument(
+        "--repair",
+        action="store_true",
+        help="move corrupt wheels to quarantine and drop dangling references",
+    )
+    _add_json(verify)
+    return parser
+
+
+def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    # After the command, an absent option must not override one given before it.
+    default: Any = argparse.SUPPRESS
+    parser.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=None if top else default,
+        help="the cache directory (default: $WHEELCACHE_DIR, else the user cache directory)",
+    )
+    loudness = parser.add_mutually_exclusive_group()
+    loudness.add_argument(
+        "-q",
+        "--quiet",
+        dest="verbosity",
+        action="store_const",
+        const=-1,
+        default=0 if top else default,
+        help="show only warnings and errors",
+    )
+    loudness.add_argument(
+        "-v",
+        "--verbose",
+        dest="verbosity",
+        action="store_const",
+        const=1,
+        default=0 if top else default,
+        help="show debug messages, and tracebacks with errors",
+    )
+
+
+def _add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON object")

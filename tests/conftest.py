@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+import wheelcache
 from procs import SyncPoints, reap_all
 from wheelcache import Source, WheelCache, _syncpoints
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
+
+SRC = Path(wheelcache.__file__).resolve().parent.parent
+"""The directory holding the wheelcache under test, for children's PYTHONPATH."""
 
 
 @pytest.fixture(autouse=True)
@@ -26,6 +31,19 @@ def _hermetic(
     _syncpoints.reset()
     yield
     _syncpoints.reset()
+
+
+@pytest.fixture
+def hermetic_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children get their own cache, see this checkout, and no colour settings.
+
+    Modules whose tests run the ``wheelcache`` command as a child process use
+    it for every test: ``pytestmark = pytest.mark.usefixtures("hermetic_children")``.
+    """
+    monkeypatch.setenv("WHEELCACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
+    for name in ("NO_COLOR", "FORCE_COLOR", "TERM", "PYTHONWARNINGS"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

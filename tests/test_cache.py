@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import stat
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from packaging.tags import Tag
@@ -25,6 +27,9 @@ from wheelcache import (
 from wheelcache._layout import Layout
 from wheelfactory import make_wheel
 
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
 PY3 = [Tag("py3", "none", "any")]
 
 
@@ -37,6 +42,15 @@ def pointer_of(cache: WheelCache, source: Source) -> dict[str, object]:
         Layout(cache.root).pointer_file(source.digest).read_bytes()
     )
     return data
+
+
+@contextlib.contextmanager
+def edited_pointer(cache: WheelCache, source: Source) -> Iterator[dict[str, Any]]:
+    """The source's pointer document; written back as it is when the with-block ends."""
+    path = Layout(cache.root).pointer_file(source.digest)
+    document: dict[str, Any] = json.loads(path.read_bytes())
+    yield document
+    path.write_text(json.dumps(document))
 
 
 # -- construction ----------------------------------------------------------------------
@@ -316,20 +330,16 @@ def test_pointer_of_a_newer_version_is_a_miss(
     cache: WheelCache, source: Source, wheel: Path
 ) -> None:
     cache.add(source, wheel)
-    path = Layout(cache.root).pointer_file(source.digest)
-    document = json.loads(path.read_bytes())
-    document["version"] = 2
-    path.write_text(json.dumps(document))
+    with edited_pointer(cache, source) as document:
+        document["version"] = 2
     assert cache.get(source, PY3) is None
 
 
 def test_unknown_pointer_fields_are_ignored(cache: WheelCache, source: Source, wheel: Path) -> None:
     cache.add(source, wheel)
-    path = Layout(cache.root).pointer_file(source.digest)
-    document = json.loads(path.read_bytes())
-    document["added-by-a-later-version"] = {"x": 1}
-    document["wheels"][0]["also-new"] = True
-    path.write_text(json.dumps(document))
+    with edited_pointer(cache, source) as document:
+        document["added-by-a-later-version"] = {"x": 1}
+        document["wheels"][0]["also-new"] = True
     assert cache.get(source, PY3) is not None
 
 
@@ -337,10 +347,8 @@ def test_pointer_recording_another_key_is_a_miss(
     cache: WheelCache, source: Source, wheel: Path
 ) -> None:
     cache.add(source, wheel)
-    path = Layout(cache.root).pointer_file(source.digest)
-    document = json.loads(path.read_bytes())
-    document["key"] = "a different source that collided"
-    path.write_text(json.dumps(document))
+    with edited_pointer(cache, source) as document:
+        document["key"] = "a different source that collided"
     assert cache.get(source, PY3) is None
 
 

@@ -10,43 +10,25 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
-import time
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-import wheelcache
+from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
 from wheelcache import _builder
 from wheelcache._cli import main
 
-pytestmark = pytest.mark.e2e
+if TYPE_CHECKING:
+    import subprocess
+
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("hermetic_children")]
 
 pytest.importorskip("build", reason="building needs pypa/build (the 'build' extra)")
 
-SRC = Path(wheelcache.__file__).resolve().parent.parent
 DEADLINE = 240.0  # seconds one build command may take (isolated builds download)
-RACY_SECONDS = 3.2  # wheelcache._tree.RACY_WINDOW_NS, and a little more
-CONSOLE_SCRIPT = "import sys; from wheelcache.__main__ import entrypoint; sys.exit(entrypoint())"
-AUDITED = """
-import json, sys
-started = []
-def hook(event, args):
-    if event in {"subprocess.Popen", "os.posix_spawn", "os.fork", "os.exec", "os.system"}:
-        started.append(event)
-sys.addaudithook(hook)
-from wheelcache._cli import main
-status = main(sys.argv[1:])
-imported = sorted(
-    name for name in sys.modules
-    if name.split(".")[0] in {"build", "pyproject_hooks"} or name == "wheelcache._builder"
-)
-print(json.dumps({"status": status, "started": started, "imported": imported}))
-"""
 
 BACKENDS: dict[str, dict[str, Any]] = {
     "flit_core": {
@@ -70,14 +52,6 @@ BACKENDS: dict[str, dict[str, Any]] = {
 # -- fixtures and helpers ----------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("WHEELCACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
-    for name in ("NO_COLOR", "FORCE_COLOR", "TERM", "PYTHONWARNINGS"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def write_project(root: Path, backend: str, name: str) -> Path:
     spec = BACKENDS[backend]
     package = name.replace("-", "_")
@@ -89,13 +63,6 @@ def write_project(root: Path, backend: str, name: str) -> Path:
         + spec["extra"].format(package=package)
     )
     return root
-
-
-def settle(root: Path) -> None:
-    """Wait until a tree's files are older than the racy window, so its fingerprint holds."""
-    paths = [root, *root.rglob("*")]
-    newest = max(max(p.stat().st_mtime, p.stat().st_ctime) for p in paths)
-    time.sleep(max(0.0, newest + RACY_SECONDS - time.time()))
 
 
 @pytest.fixture(scope="module")
@@ -155,14 +122,7 @@ def metadata_name(wheel: Path) -> str:
 
 
 def run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        command,
-        capture_output=True,
-        text=True,
-        timeout=DEADLINE,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
+    return run_command(command, DEADLINE)
 
 
 # -- builds of project directories -------------------------------------------------------

@@ -8,7 +8,6 @@ procs.DEADLINE, and the autouse fixture in conftest.py reaps every child.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -18,24 +17,13 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import procs
+from ondisk import DAY, HOUR, age, sha256_of
 from wheelcache import Source, WheelCache
 from wheelcache._layout import Layout
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from procs import SyncPoints
-
-HOUR = 3600.0
-DAY = 24 * HOUR
-
-
-def age(path: Path, seconds: float) -> None:
-    then = time.time() - seconds
-    os.utime(path, (then, then))
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def wheel_with_seed(tmp_path: Path, seed: int) -> Path:
@@ -62,13 +50,19 @@ def unreferenced_old(cache: WheelCache, wheel: Path) -> Path:
     return added.path
 
 
-def wait_until(condition: Any, what: str) -> None:
-    """Poll *condition* until it holds, failing after procs.DEADLINE."""
-    limit = time.monotonic() + procs.DEADLINE
-    while not condition():
-        if time.monotonic() > limit:
-            raise AssertionError(f"{what} did not happen within {procs.DEADLINE}s")
-        time.sleep(0.005)
+def paused_prune(
+    cache: WheelCache, syncpoints: SyncPoints, *points: str, **limits: float
+) -> procs.Child:
+    """A prune (grace HOUR, and any *limits*) in a child, paused at the first of *points*.
+
+    Every one of *points* is armed, so the child pauses again at each later one.
+    """
+    for point in points:
+        syncpoints.arm(point)
+    op = {"op": "prune_with" if limits else "prune", "root": str(cache.root), "grace": HOUR}
+    pruner = procs.start({**op, **limits}, env=syncpoints.env)
+    syncpoints.wait_reached(points[0])
+    return pruner
 
 
 def add_op(root: Path, key: str, wheel: Path, freshness: str = "") -> dict[str, Any]:
@@ -123,12 +117,8 @@ def test_prune_racing_a_publisher_that_finds_the_entry_present_restores_it(
     """
     wheel = wheel_with_seed(tmp_path, 1)
     entry = unreferenced_old(cache, wheel)
-    syncpoints.arm("prune.before-trash")
-    syncpoints.arm("prune.after-trash")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.before-trash")  # it has judged the entry old
+    # Paused once it has judged the entry old:
+    pruner = paused_prune(cache, syncpoints, "prune.before-trash", "prune.after-trash")
 
     published = procs.start(add_op(cache.root, "publisher", wheel)).result()
 
@@ -154,11 +144,7 @@ def test_publisher_arriving_after_the_prunes_rename_publishes_its_own_copy(
 ) -> None:
     wheel = wheel_with_seed(tmp_path, 1)
     entry = unreferenced_old(cache, wheel)
-    syncpoints.arm("prune.after-trash")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.after-trash")
+    pruner = paused_prune(cache, syncpoints, "prune.after-trash")
     assert not entry.parent.exists()
 
     published = procs.start(add_op(cache.root, "publisher", wheel)).result()
@@ -182,12 +168,7 @@ def test_restore_that_finds_a_fresh_copy_in_place_keeps_that_copy(
     """
     wheel = wheel_with_seed(tmp_path, 1)
     entry = unreferenced_old(cache, wheel)
-    syncpoints.arm("prune.before-trash")
-    syncpoints.arm("prune.after-trash")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.before-trash")
+    pruner = paused_prune(cache, syncpoints, "prune.before-trash", "prune.after-trash")
     procs.start(add_op(cache.root, "first", wheel)).result()  # freshens the entry in place
     syncpoints.release("prune.before-trash")
     syncpoints.wait_reached("prune.after-trash")
@@ -230,7 +211,7 @@ def test_reader_holding_an_old_path_keeps_it_readable_for_grace(
         }
     )
     # Its get() records the use (the pointer was last used long ago): it holds the path now.
-    wait_until(lambda: pointer.stat().st_mtime > time.time() - 60, "the reader's lookup")
+    procs.wait_until(lambda: pointer.stat().st_mtime > time.time() - 60, "the reader's lookup")
 
     new = cache.add(new_rev, wheel_with_seed(tmp_path, 2))
     report = cache.prune(grace=60)
@@ -252,11 +233,7 @@ def test_reader_sees_a_whole_entry_or_a_miss_while_prune_deletes_it(
     wheel = wheel_with_seed(tmp_path, 1)
     entry = unreferenced_old(cache, wheel)
     digest = sha256_of(entry)
-    syncpoints.arm("prune.before-delete")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.before-delete")
+    pruner = paused_prune(cache, syncpoints, "prune.before-delete")
 
     assert not entry.parent.exists(), "the whole entry left its place in one rename"
     assert cache.find(digest) is None
@@ -272,11 +249,7 @@ def test_prune_paused_mid_sweep_blocks_no_reader_or_writer(
 ) -> None:
     unreferenced_old(cache, wheel_with_seed(tmp_path, 1))
     cache.add(Source("existing"), wheel_with_seed(tmp_path, 2))
-    syncpoints.arm("prune.before-trash")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.before-trash")  # holding the prune lock
+    pruner = paused_prune(cache, syncpoints, "prune.before-trash")  # holding the prune lock
 
     root = str(cache.root)
     added = procs.start(add_op(cache.root, "new", wheel_with_seed(tmp_path, 3))).result()
@@ -303,11 +276,7 @@ def test_prune_killed_midway_is_finished_by_the_next_prune(
 ) -> None:
     entry = unreferenced_old(cache, wheel_with_seed(tmp_path, 1))
     keeper = cache.add(Source("keeper"), wheel_with_seed(tmp_path, 2))
-    syncpoints.arm(point)
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached(point)
+    pruner = paused_prune(cache, syncpoints, point)
     pruner.kill()  # SIGKILL: no cleanup runs, and its prune lock goes with it
     trash = Layout(cache.root).trash
     assert len(list(trash.iterdir())) == 1
@@ -332,12 +301,7 @@ def test_entry_freshened_just_before_a_killed_prunes_rename_is_restored_by_the_n
     """
     wheel = wheel_with_seed(tmp_path, 1)
     entry = unreferenced_old(cache, wheel)
-    syncpoints.arm("prune.before-trash")
-    syncpoints.arm("prune.after-trash")
-    pruner = procs.start(
-        {"op": "prune", "root": str(cache.root), "grace": HOUR}, env=syncpoints.env
-    )
-    syncpoints.wait_reached("prune.before-trash")
+    pruner = paused_prune(cache, syncpoints, "prune.before-trash", "prune.after-trash")
     published = procs.start(add_op(cache.root, "publisher", wheel)).result()
     syncpoints.release("prune.before-trash")
     syncpoints.wait_reached("prune.after-trash")
@@ -367,12 +331,7 @@ def test_max_age_retiring_is_two_phase_for_a_reader_racing_the_retirement(
     added = cache.add(source, wheel_with_seed(tmp_path, 1))
     age(added.path, 30 * DAY)
     age(pointer_path(cache.root, source), 30 * DAY)
-    syncpoints.arm("prune.retire-before-unlink")
-    pruner = procs.start(
-        {"op": "prune_with", "root": str(cache.root), "grace": HOUR, "max_age": DAY},
-        env=syncpoints.env,
-    )
-    syncpoints.wait_reached("prune.retire-before-unlink")
+    pruner = paused_prune(cache, syncpoints, "prune.retire-before-unlink", max_age=DAY)
 
     hit = procs.start({"op": "get", "root": str(cache.root), "key": "stale"}).result()
     syncpoints.release("prune.retire-before-unlink")
@@ -394,12 +353,8 @@ def test_source_used_between_scan_and_retirement_is_not_retired(
     source = Source("stale")
     added = cache.add(source, wheel_with_seed(tmp_path, 1))
     age(pointer_path(cache.root, source), 30 * DAY)
-    syncpoints.arm("prune.scanned")
-    pruner = procs.start(
-        {"op": "prune_with", "root": str(cache.root), "grace": HOUR, "max_age": DAY},
-        env=syncpoints.env,
-    )
-    syncpoints.wait_reached("prune.scanned")  # it has read the old "last used"
+    # Paused once it has read the old "last used":
+    pruner = paused_prune(cache, syncpoints, "prune.scanned", max_age=DAY)
 
     assert cache.get(source) == added  # a hit records the use
     syncpoints.release("prune.scanned")
@@ -415,12 +370,7 @@ def test_max_size_retiring_skips_a_source_rewritten_since_the_scan_and_is_two_ph
     busy, idle = Source("busy", "rev"), Source("idle")
     first = cache.add(busy, wheel_with_seed(tmp_path, 1))
     dropped = cache.add(idle, wheel_with_seed(tmp_path, 2))
-    syncpoints.arm("prune.scanned")
-    pruner = procs.start(
-        {"op": "prune_with", "root": str(cache.root), "grace": HOUR, "max_size": 0},
-        env=syncpoints.env,
-    )
-    syncpoints.wait_reached("prune.scanned")
+    pruner = paused_prune(cache, syncpoints, "prune.scanned", max_size=0)
     second = procs.start(
         add_op(cache.root, "busy", make_wheel(tmp_path / "w3", tags="py2-none-any"), "rev")
     ).result()
@@ -482,7 +432,7 @@ def test_two_prunes_never_run_at_once(tmp_path: Path, cache: WheelCache) -> None
         env=second_points.env,
     )
 
-    wait_until(
+    procs.wait_until(
         lambda: log.exists() and "waiting for another process" in log.read_text(),
         "the second prune waiting for the prune lock",
     )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from packaging.tags import Tag
 
+from ondisk import flip_a_byte
 from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache, _fsutil
 from wheelcache._layout import Layout
 from wheelcache._store import Store
@@ -25,14 +26,6 @@ PY3 = [Tag("py3", "none", "any")]
 def staging_is_empty(cache: WheelCache) -> bool:
     staging = cache.root / "staging-v1"
     return not staging.exists() or os.listdir(staging) == []
-
-
-def flip_a_byte(path: Path) -> None:
-    os.chmod(path, 0o644)
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0xFF
-    path.write_bytes(bytes(data))
-    os.chmod(path, 0o444)
 
 
 def test_publish_validates_the_staged_copy_not_the_callers_file(

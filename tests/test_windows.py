@@ -48,6 +48,20 @@ def failing(
     return fake
 
 
+def fail_entry_renames(monkeypatch: pytest.MonkeyPatch, errors: list[OSError]) -> None:
+    """The renames that publish entries raise *errors*, one a call, then succeed again."""
+    monkeypatch.setattr(
+        _store.os, "rename", failing(os.rename, errors, when=lambda s, d: "wheels-v1" in d)
+    )
+
+
+def fail_pointer_replaces(monkeypatch: pytest.MonkeyPatch, errors: list[OSError]) -> None:
+    """The replaces that write pointers raise *errors*, one a call, then succeed again."""
+    monkeypatch.setattr(
+        _fsutil.os, "replace", failing(os.replace, errors, when=lambda s, d: d.endswith(".json"))
+    )
+
+
 @pytest.fixture
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_fsutil, "RETRY_SECONDS", 0.5)
@@ -68,16 +82,27 @@ def test_posix_permission_errors_are_never_retried(monkeypatch: pytest.MonkeyPat
     assert _fsutil.is_transient(PermissionError(errno.EACCES, "denied"))
 
 
+@pytest.mark.parametrize(
+    ("kind", "code", "winerror"),
+    [(FileExistsError, errno.EEXIST, 183), (PermissionError, errno.EACCES, 5)],
+    ids=["exists", "busy"],
+)
 def test_rename_onto_existing_entry_failing_as_on_windows_counts_as_already_published(
-    cache: WheelCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    cache: WheelCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: type[OSError],
+    code: int,
+    winerror: int,
 ) -> None:
+    """Windows reports "exists", or "access denied" when the target is in use."""
     wheel = make_wheel(tmp_path)
     first = cache.add(Source("a"), wheel)
     real = os.rename
 
     def windows_rename(src: Any, dst: Any) -> None:
         if os.path.isdir(dst):
-            raise windows_error(FileExistsError, errno.EEXIST, 183, os.fspath(dst))
+            raise windows_error(kind, code, winerror, os.fspath(dst))
         real(src, dst)
 
     monkeypatch.setattr(_store.os, "rename", windows_rename)
@@ -87,46 +112,22 @@ def test_rename_onto_existing_entry_failing_as_on_windows_counts_as_already_publ
     assert os.listdir(cache.root / "staging-v1") == []
 
 
-def test_rename_onto_busy_existing_entry_counts_as_already_published(
-    cache: WheelCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Windows reports "access denied" (not "exists") when the target is in use."""
-    wheel = make_wheel(tmp_path)
-    first = cache.add(Source("a"), wheel)
-    real = os.rename
-
-    def windows_rename(src: Any, dst: Any) -> None:
-        if os.path.isdir(dst):
-            raise windows_error(PermissionError, errno.EACCES, 5, os.fspath(dst))
-        real(src, dst)
-
-    monkeypatch.setattr(_store.os, "rename", windows_rename)
-    assert cache.add(Source("b"), wheel) == first
-
-
 def test_sharing_violation_during_entry_rename_is_retried(
     cache: WheelCache, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     errors = [sharing_violation("stage") for _ in range(3)]
-    monkeypatch.setattr(
-        _store.os, "rename", failing(os.rename, errors, when=lambda s, d: "wheels-v1" in d)
-    )
+    fail_entry_renames(monkeypatch, errors)
     added = cache.add(source, make_wheel(tmp_path))
     assert errors == []  # all three were raised and survived
     assert cache.get(source, PY3) == added
 
 
+@pytest.mark.usefixtures("fast_retries")
 def test_persistent_sharing_violation_gives_up_with_a_cache_error(
-    cache: WheelCache,
-    source: Source,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    fast_retries: None,
+    cache: WheelCache, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     errors = [sharing_violation("stage") for _ in range(10_000)]
-    monkeypatch.setattr(
-        _store.os, "rename", failing(os.rename, errors, when=lambda s, d: "wheels-v1" in d)
-    )
+    fail_entry_renames(monkeypatch, errors)
     with pytest.raises(CacheError, match="publish"):
         cache.add(source, make_wheel(tmp_path))
     assert list(cache.wheels()) == []
@@ -138,25 +139,18 @@ def test_access_denied_while_replacing_a_pointer_is_retried(
 ) -> None:
     """A reader holding the pointer open blocks os.replace on Windows for a moment."""
     errors = [windows_error(PermissionError, errno.EACCES, 5, "pointer") for _ in range(4)]
-    monkeypatch.setattr(
-        _fsutil.os, "replace", failing(os.replace, errors, when=lambda s, d: d.endswith(".json"))
-    )
+    fail_pointer_replaces(monkeypatch, errors)
     added = cache.add(source, make_wheel(tmp_path))
     assert errors == []
     assert cache.get(source, PY3) == added
 
 
+@pytest.mark.usefixtures("fast_retries")
 def test_pointer_replace_that_keeps_failing_leaves_no_temp_file(
-    cache: WheelCache,
-    source: Source,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    fast_retries: None,
+    cache: WheelCache, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     errors = [sharing_violation("pointer") for _ in range(10_000)]
-    monkeypatch.setattr(
-        _fsutil.os, "replace", failing(os.replace, errors, when=lambda s, d: d.endswith(".json"))
-    )
+    fail_pointer_replaces(monkeypatch, errors)
     with pytest.raises(CacheError):
         cache.add(source, make_wheel(tmp_path))
     leftovers = [p for p in (cache.root / "sources-v1").rglob("*") if p.is_file()]

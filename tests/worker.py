@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from procs import answer
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -133,13 +134,7 @@ def run(op: dict[str, object]) -> dict[str, object]:
 
 def main() -> int:
     op = json.loads(sys.argv[1])
-    try:
-        result = run(op)
-    except Exception as exc:  # reported to the parent test, which fails on it
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
-        return 1
-    print(json.dumps(result), flush=True)
-    return 0
+    return answer(lambda: run(op))
 
 
 if __name__ == "__main__":

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from torture_kit import SOURCES, Ledger, Wheelhouse, read_back, source_for
 
+from procs import answer
 from wheelcache import CachedWheel, Source, WheelCache
 
 # Relative weights of the operations each role performs.
@@ -351,13 +352,7 @@ def main() -> int:
             return 0
         print(json.dumps({"outcomes": operations(config)}), flush=True)
         return 0
-    try:
-        result = one_operation(config)
-    except Exception as exc:
-        print(json.dumps({"error": f"{type(exc).__name__}: {exc}"}), flush=True)
-        return 1
-    print(json.dumps(result), flush=True)
-    return 0
+    return answer(lambda: one_operation(config))
 
 
 if __name__ == "__main__":

@@ -210,20 +210,14 @@ def _wheel(tmp_path: Path, seed: int) -> tuple[Path, str]:
     return wheel, hashlib.sha256(wheel.read_bytes()).hexdigest()
 
 
-def test_add_to_a_new_cache_syncs_the_entry_before_the_pointer(
-    tmp_path: Path, children: Children, ledger: Ledger, ledger_dir: Path
+@pytest.mark.parametrize("cache_state", ["new", "used"], ids=["new-cache", "used-cache"])
+def test_add_syncs_the_entry_before_the_pointer(
+    tmp_path: Path, children: Children, ledger: Ledger, ledger_dir: Path, cache_state: str
 ) -> None:
+    """In a new cache, and in a used one where the pointer exists and this add replaces it."""
     root = tmp_path / "cache"
-    wheel, sha256 = _wheel(tmp_path, 1)
-    calls = trace_add(children, tmp_path, ledger_dir, root, wheel)
-    assert_add_order(calls, root, wheel, sha256, ledger)
-
-
-def test_add_to_a_used_cache_syncs_the_entry_before_the_pointer(
-    tmp_path: Path, children: Children, ledger: Ledger, ledger_dir: Path
-) -> None:
-    root = tmp_path / "cache"
-    WheelCache(root).add(S, _wheel(tmp_path, 1)[0])  # the pointer exists: this add replaces it
+    if cache_state == "used":
+        WheelCache(root).add(S, _wheel(tmp_path, 1)[0])
     wheel, sha256 = _wheel(tmp_path, 2)
     calls = trace_add(children, tmp_path, ledger_dir, root, wheel)
     assert_add_order(calls, root, wheel, sha256, ledger)

@@ -26,7 +26,7 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from filelock import FileLock, Timeout
 
@@ -35,8 +35,12 @@ if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
 import wheelcache  # noqa: E402
+from procs import wait_until  # noqa: E402
 from wheelcache import CachedWheel, CacheError, Source, WheelCache  # noqa: E402
 from wheelfactory import make_wheel  # noqa: E402
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator
 
 __all__ = [
     "DEADLINE",
@@ -51,6 +55,7 @@ __all__ = [
     "assert_locks_free",
     "assert_no_debris",
     "assert_pointers_resolve",
+    "assert_settled",
     "entry_digests",
     "pointer_digests",
     "read_back",
@@ -142,13 +147,7 @@ def aggregate(directory: Path) -> dict[str, Any]:
     notes: list[str] = []
     headlines: list[str] = []
     files = 0
-    for path in sorted(directory.rglob("*.json")):
-        if path.name.startswith("."):
-            continue
-        try:
-            document = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
+    for _path, document in _json_documents(sorted(directory.rglob("*.json"))):
         files += 1
         ops.update(document.get("ops", {}))
         events.update(document.get("events", {}))
@@ -335,6 +334,18 @@ def read_back(wheel: CachedWheel, root: Path, handed_at: float) -> ReadOutcome:
 # -- inspecting a cache --------------------------------------------------------------------
 
 
+def _json_documents(paths: Iterable[Path]) -> Iterator[tuple[Path, Any]]:
+    """Each of *paths* that holds readable JSON, with its document; temp files (".name") skipped."""
+    for path in paths:
+        if path.name.startswith("."):
+            continue
+        try:
+            document = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            continue
+        yield path, document
+
+
 def entry_digests(root: Path) -> set[str]:
     """The digests of every directory in wheels-v1 (complete or not)."""
     wheels = root / "wheels-v1"
@@ -349,13 +360,7 @@ def pointer_digests(root: Path) -> dict[Path, set[str]]:
     pointers = root / "sources-v1"
     if not pointers.exists():
         return found
-    for path in pointers.glob("*/*.json"):
-        if path.name.startswith("."):
-            continue
-        try:
-            document = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            continue
+    for path, document in _json_documents(pointers.glob("*/*.json")):
         found[path] = {w["sha256"] for w in document.get("wheels", []) if isinstance(w, dict)}
     return found
 
@@ -429,6 +434,14 @@ def assert_locks_free(root: Path) -> int:
         lock.release()
         taken += 1
     return taken
+
+
+def assert_settled(root: Path) -> int:
+    """What a ``prune(grace=0)`` with no live process leaves: no debris, every pointer
+    resolving, no lock held. Returns the number of locks taken."""
+    assert_no_debris(root)
+    assert_pointers_resolve(root)
+    return assert_locks_free(root)
 
 
 # -- child processes -------------------------------------------------------------------------
@@ -525,11 +538,8 @@ class Children:
 
 
 def wait_for(path: Path, what: str, deadline: float = DEADLINE) -> None:
-    limit = time.monotonic() + deadline
-    while not path.exists():
-        if time.monotonic() > limit:
-            raise AssertionError(f"{what} did not happen within {deadline}s")
-        time.sleep(0.005)
+    """Wait (bounded) until *path* exists; *what* names the event in the failure."""
+    wait_until(path.exists, what, deadline)
 
 
 def filesystem_tick() -> None:

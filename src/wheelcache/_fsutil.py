@@ -2,7 +2,8 @@
 
 Everything here is about *one* filesystem operation done carefully (or, for
 garbage collection, one quiet unlink, one tree's size, one bucket's listing);
-the protocols built from them live in :mod:`wheelcache._store` (entries),
+copying a wheel in is :mod:`wheelcache._copying`, and the protocols built
+from these live in :mod:`wheelcache._store` (entries),
 :mod:`wheelcache._pointer` (pointer files) and the garbage collection modules
 (:mod:`wheelcache._prune` and the modules it names).
 
@@ -26,13 +27,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import os
 import shutil
 import stat
 import sys
-import threading
 import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
@@ -43,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_SIZE",
     "RETRY_SECONDS",
-    "copy_and_hash",
     "fsync_dir",
     "is_transient",
     "make_directories",
@@ -146,66 +144,6 @@ def make_directories(path: Path) -> None:
             if not directory.is_dir():
                 raise
         fsync_dir(directory.parent)
-
-
-def copy_and_hash(
-    source: Path, destination: Path, *, while_syncing: Callable[[], object] | None = None
-) -> tuple[str, int]:
-    """Copy *source* to the new file *destination*, hashing in the same pass.
-
-    The destination is created exclusively, written in large chunks, fsynced
-    and made read-only. Returns the SHA-256 hex digest and the size in bytes.
-
-    ``while_syncing`` (if given) runs in this thread while another thread waits
-    for the fsync: the two overlap, since one waits on the disk and the other
-    (wheel validation: reading back and inflating) on the CPU. Its exception,
-    if any, propagates after the fsync has finished.
-    """
-    digest = hashlib.sha256()
-    size = 0
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    with open(source, "rb", buffering=0) as src:
-        out = os.open(destination, flags, 0o644)
-        try:
-            while True:
-                count = src.readinto(buffer)
-                if not count:
-                    break
-                chunk = view[:count]
-                digest.update(chunk)
-                written = 0
-                while written < count:
-                    written += os.write(out, chunk[written:])
-                size += count
-            if while_syncing is None:
-                os.fsync(out)
-            else:
-                _fsync_overlapped(out, while_syncing)
-        finally:
-            os.close(out)
-    os.chmod(destination, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-    return digest.hexdigest(), size
-
-
-def _fsync_overlapped(fd: int, work: Callable[[], object]) -> None:
-    failures: list[OSError] = []
-
-    def sync() -> None:
-        try:
-            os.fsync(fd)
-        except OSError as exc:
-            failures.append(exc)
-
-    syncer = threading.Thread(target=sync, name="wheelcache-fsync", daemon=True)
-    syncer.start()
-    try:
-        work()
-    finally:
-        syncer.join()
-    if failures:
-        raise failures[0]
 
 
 def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:

@@ -40,11 +40,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from . import _syncpoints
+from ._copying import copy_and_hash
 from ._errors import InvalidWheelError, cache_error
 from ._fsutil import (
     CHUNK_SIZE,
     RETRY_SECONDS,
-    copy_and_hash,
     fsync_dir,
     is_transient,
     remove_tree,

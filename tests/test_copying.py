@@ -1,0 +1,262 @@
+"""Copying a wheel in: the name is the hash of the bytes published, whatever happens meanwhile.
+
+Small wheels are hashed as they are copied; large ones (from
+``PIPELINE_MIN_BYTES``) are copied by the kernel and hashed by a second thread
+reading the staged file back behind the copy. Both must give the same
+promises, so most tests run on both sizes.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from packaging.tags import Tag
+
+from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache, _copying
+from wheelfactory import corrupt_crc, make_wheel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+PY3 = [Tag("py3", "none", "any")]
+SMALL = 64 << 10
+LARGE = _copying.PIPELINE_MIN_BYTES + (1 << 20) + 123
+SIZES = [pytest.param(SMALL, id="small"), pytest.param(LARGE, id="large")]
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def staging_is_empty(cache: WheelCache) -> bool:
+    staging = cache.root / "staging-v1"
+    return not staging.exists() or os.listdir(staging) == []
+
+
+@pytest.fixture
+def no_thread_left_behind() -> Any:
+    before = set(threading.enumerate())
+    yield
+    assert set(threading.enumerate()) <= before
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_entry_is_named_by_the_sha256_of_its_bytes(
+    cache: WheelCache, source: Source, tmp_path: Path, size: int
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=size)
+    added = cache.add(source, wheel)
+    assert added.sha256 == sha256_of(wheel) == sha256_of(added.path)
+    assert added.size == wheel.stat().st_size
+    assert added.path.parent.name == added.sha256
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_name_is_the_hash_of_what_was_staged_even_if_the_callers_file_changes(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    size: int,
+) -> None:
+    """The caller's file is rewritten right after the copy: the entry keeps its own name."""
+    wheel = make_wheel(tmp_path / "a", payload_size=size)
+    original = wheel.read_bytes()
+    other = bytes(len(original))  # same size, other bytes
+    real_write_all = _copying._write_all
+    real_copy = _copying._copy
+
+    def rewrite_after(*args: Any) -> Any:
+        wheel.write_bytes(other)
+        return None
+
+    if size < _copying.PIPELINE_MIN_BYTES:
+
+        def write_then_rewrite(out: int, chunk: memoryview) -> None:
+            real_write_all(out, chunk)
+            rewrite_after()
+
+        monkeypatch.setattr(_copying, "_write_all", write_then_rewrite)
+    else:
+
+        def copy_then_rewrite(src: Any, out: int, written: Any) -> int:
+            copied = real_copy(src, out, written)
+            rewrite_after()
+            return copied
+
+        monkeypatch.setattr(_copying, "_copy", copy_then_rewrite)
+    added = cache.add(source, wheel)
+    assert added.path.read_bytes() == original
+    assert added.sha256 == hashlib.sha256(original).hexdigest()
+
+
+@pytest.mark.parametrize("sendfile_error", [errno.EINVAL, errno.ENOSYS, errno.EXDEV])
+def test_where_the_kernel_will_not_copy_reads_and_writes_do(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    sendfile_error: int,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=LARGE)
+    refused: list[int] = []
+
+    def refuse(*args: Any) -> int:
+        refused.append(sendfile_error)
+        raise OSError(sendfile_error, os.strerror(sendfile_error))
+
+    monkeypatch.setattr(_copying, "_SENDFILE", True)
+    monkeypatch.setattr(_copying.os, "sendfile", refuse, raising=False)
+    added = cache.add(source, wheel)
+    assert refused == [sendfile_error]
+    assert added.path.read_bytes() == wheel.read_bytes()
+    assert added.sha256 == sha256_of(wheel)
+
+
+def test_without_sendfile_large_wheels_are_copied_by_reads_and_writes(
+    cache: WheelCache, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Other platforms than Linux (and Pythons without ``os.sendfile``)."""
+    wheel = make_wheel(tmp_path, payload_size=LARGE)
+
+    def never(*args: Any) -> int:
+        raise AssertionError("sendfile used where it is not available")
+
+    monkeypatch.setattr(_copying, "_SENDFILE", False)
+    monkeypatch.setattr(_copying.os, "sendfile", never, raising=False)
+    added = cache.add(source, wheel)
+    assert added.sha256 == sha256_of(wheel) == sha256_of(added.path)
+
+
+def test_a_kernel_copy_failing_half_way_fails_the_add_and_leaves_nothing(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+) -> None:
+    """Once bytes have moved, falling back could duplicate them: it is an error."""
+    if not _copying._SENDFILE:
+        pytest.skip("this platform's copy does not use sendfile")
+    wheel = make_wheel(tmp_path, payload_size=LARGE)
+    real_sendfile = os.sendfile
+    calls: list[int] = []
+
+    def fail_second(out: int, src: int, offset: int, count: int) -> int:
+        calls.append(offset)
+        if len(calls) == 1:
+            return real_sendfile(out, src, offset, 1 << 20)
+        raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
+
+    monkeypatch.setattr(_copying.os, "sendfile", fail_second)
+    with pytest.raises(CacheError):
+        cache.add(source, wheel)
+    assert calls == [0, 1 << 20]
+    assert staging_is_empty(cache)
+    assert cache.get(source, PY3) is None
+
+
+def test_a_full_disk_during_a_kernel_copy_raises_disk_full_error(
+    cache: WheelCache, source: Source, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not _copying._SENDFILE:
+        pytest.skip("this platform's copy does not use sendfile")
+    wheel = make_wheel(tmp_path, payload_size=LARGE)
+
+    def full(*args: Any) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(_copying.os, "sendfile", full)
+    with pytest.raises(DiskFullError):
+        cache.add(source, wheel)
+    assert staging_is_empty(cache)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_a_failed_fsync_fails_the_add_after_every_thread_has_finished(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+    size: int,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=size)
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_copying.os, "fsync", failing_fsync)
+    with pytest.raises(CacheError, match=r"[Ii]nput/output error"):
+        cache.add(source, wheel)
+    monkeypatch.undo()
+    assert staging_is_empty(cache)
+    assert cache.get(source, PY3) is None
+
+
+def test_a_failed_hash_read_back_fails_the_add(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=LARGE)
+
+    def unreadable(path: Path, digest: Any, written: Any) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(_copying, "_hash_written", unreadable)
+    with pytest.raises(CacheError):
+        cache.add(source, wheel)
+    assert staging_is_empty(cache)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_an_invalid_large_wheel_is_rejected_while_hashing_runs(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    size: int,
+    no_thread_left_behind: None,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=size)
+    corrupt_crc(wheel)
+    with pytest.raises(InvalidWheelError, match="CRC"):
+        cache.add(source, wheel)
+    assert staging_is_empty(cache)
+
+
+def test_the_hasher_reads_only_bytes_already_written(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+) -> None:
+    """Every read of the staged file ends at or before what the copy had written then."""
+    wheel = make_wheel(tmp_path, payload_size=3 * _copying._STEP + 77)
+    real_wait = _copying._Written.wait_beyond
+    overreads: list[tuple[int, int]] = []
+    real_hash_written = _copying._hash_written
+
+    def checked_hash(path: Path, digest: Any, written: Any) -> None:
+        def wait_then_check(offset: int) -> int | None:
+            total = real_wait(written, offset)
+            on_disk = os.path.getsize(path)
+            if total is not None and total > on_disk:
+                overreads.append((total, on_disk))
+            return total
+
+        written.wait_beyond = wait_then_check
+        real_hash_written(path, digest, written)
+
+    monkeypatch.setattr(_copying, "_hash_written", checked_hash)
+    added = cache.add(source, wheel)
+    assert overreads == []
+    assert added.sha256 == sha256_of(wheel) == sha256_of(added.path)

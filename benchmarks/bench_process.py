@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -77,6 +78,16 @@ def import_profile(ctx: Context, top: int = 10) -> list[str]:
     ]
 
 
+def _stdlib_modules_of_import(ctx: Context, env: dict[str, str]) -> list[str]:
+    """The public standard-library modules that ``import wheelcache`` loads."""
+    probe = (
+        "import sys; before = set(sys.modules); import wheelcache; "
+        "print(' '.join(sorted({m.split('.')[0] for m in set(sys.modules) - before})))"
+    )
+    loaded = _run([ctx.python, "-c", probe], env).stdout.split()
+    return [name for name in loaded if not name.startswith("_") and name in sys.stdlib_module_names]
+
+
 def run(ctx: Context) -> None:
     report = ctx.report
     root = ctx.scratch("process")
@@ -92,9 +103,17 @@ def run(ctx: Context) -> None:
 
     available = _run([*wheelcache, "build", "--help"], env)
     cold = _run(build, env) if available.returncode == 0 else available
+    stdlib = _stdlib_modules_of_import(ctx, env)
+    preload = "import " + ", ".join(stdlib)
     commands: dict[str, list[str]] = {
         "python -c pass": [ctx.python, "-c", "pass"],
         "python -c 'import wheelcache'": [ctx.python, "-c", "import wheelcache"],
+        "python -c 'import STDLIB'": [ctx.python, "-c", preload],
+        "python -c 'import STDLIB; import wheelcache'": [
+            ctx.python,
+            "-c",
+            preload + "; import wheelcache",
+        ],
     }
     cli = cold.returncode == 0 and cold.stdout.strip().endswith(".whl")
     if cli:
@@ -142,6 +161,21 @@ def run(ctx: Context) -> None:
     report.figure(
         SECTION, "import wheelcache (difference of the two above)", imports, "ms", scale=1e3
     )
+    own = [
+        a - b
+        for a, b in zip(
+            times["python -c 'import STDLIB; import wheelcache'"],
+            times["python -c 'import STDLIB'"],
+        )
+    ]
+    report.figure(
+        SECTION,
+        "import wheelcache after the standard modules it uses",
+        own,
+        "ms",
+        scale=1e3,
+        note="what an installer that already loaded them pays",
+    )
     if cli:
         hit = times["wheelcache build SDIST (warm hit)"]
         report.ratio(SECTION, "wheelcache build (warm) / python -c pass", hit, base)
@@ -162,7 +196,10 @@ def run(ctx: Context) -> None:
         times["python -c 'import wheelcache'"],
         base,
     )
-    details = {"import profile": "; ".join(import_profile(ctx, 8))}
+    details = {
+        "import profile": "; ".join(import_profile(ctx, 8)),
+        "STDLIB": " ".join(stdlib),
+    }
     if cli:
         details["wheelcache command"] = " ".join(
             Path(a).name if os.sep in a else a for a in wheelcache

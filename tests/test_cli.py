@@ -24,10 +24,11 @@ from platformdirs import user_cache_path
 
 from wheelcache import InvalidSourceError, Source, WheelCache, __version__, _builder
 from wheelcache.__main__ import entrypoint
-from wheelcache._builder import BuildFailedError, BuildFrontendMissingError, extract_sdist
+from wheelcache._builder import BuildFailedError, BuildFrontendMissingError
 from wheelcache._cli import build_parser, main
 from wheelcache._cli_console import ProgressLine, render_table
 from wheelcache._cli_units import format_age, format_size, iso_utc, parse_duration, parse_size
+from wheelcache._sdist import extract_sdist
 from wheelcache._stats import collect_stats
 from wheelfactory import make_wheel
 

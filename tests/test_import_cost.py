@@ -33,8 +33,12 @@ NOT_ON_THE_LOOKUP_PATH = [
     "wheelcache._leftovers",
     "wheelcache._verify",
     "wheelcache._wheelfile",
+    "wheelcache._dist_info",
     "wheelcache._tree",
+    "wheelcache._cache_keys",
+    "wheelcache._project",
     "wheelcache._builder",
+    "wheelcache._sdist",
 ]
 
 

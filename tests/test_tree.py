@@ -9,7 +9,6 @@ import stat
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -23,7 +22,6 @@ from wheelcache._tree import (
     RACY_WINDOW_NS,
     TOKEN_PREFIX,
     fingerprint_tree,
-    project_name,
 )
 
 OLD_NS = 1_600_000_000 * 10**9  # a fixed, long-settled mtime
@@ -581,80 +579,3 @@ def test_absolute_or_escaping_cache_keys_are_rejected(project: Path, key: str) -
 def test_cache_keys_given_as_one_string_are_a_type_error(project: Path) -> None:
     with pytest.raises(TypeError):
         fingerprint_tree(project, "pyproject.toml")
-
-
-# --- project_name -----------------------------------------------------------------------------
-
-
-@pytest.fixture(params=["parser", "minimal"])
-def toml_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run a test with the real TOML parser and with the minimal one used on old Pythons."""
-    if request.param == "minimal":
-        monkeypatch.setattr(_tree, "_toml_loads", _tree._minimal_toml_loads)
-    return str(request.param)
-
-
-def test_project_name_from_pyproject_toml(tmp_path: Path, toml_reader: str) -> None:
-    write(tmp_path / "pyproject.toml", "[build-system]\n\n[project]  # meta\nname = 'My.Pkg'\n")
-    write(tmp_path / "setup.cfg", "[metadata]\nname = other\n")
-    assert project_name(tmp_path) == "My.Pkg"
-
-
-def test_project_name_from_setup_cfg(tmp_path: Path, toml_reader: str) -> None:
-    write(tmp_path / "pyproject.toml", '[build-system]\nrequires = ["setuptools"]\n')
-    write(tmp_path / "setup.cfg", "[metadata]\nname = legacy-pkg\nversion = %(x)s\n")
-    assert project_name(tmp_path) == "legacy-pkg"
-    (tmp_path / "pyproject.toml").unlink()
-    assert project_name(tmp_path) == "legacy-pkg"
-
-
-def test_project_name_is_none_without_either_file(tmp_path: Path) -> None:
-    write(tmp_path / "setup.py", "from setuptools import setup; setup(name='x')\n")
-    assert project_name(tmp_path) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        "[project\nname = 'x'\n",
-        "[project]\nname = 'x'\nname = 'y'\n",
-        '[project]\nname = "not a name"\n',
-        "[project]\nname = 42\n",
-        "[project]\nversion = '1'\n",
-        'project = "oops"\n',
-    ],
-)
-def test_project_name_is_none_for_malformed_pyproject(
-    tmp_path: Path, text: str, toml_reader: str
-) -> None:
-    if toml_reader == "minimal" and "name = 'y'" in text:
-        pytest.skip("the minimal reader stops at the first name; it never sees the duplicate")
-    write(tmp_path / "pyproject.toml", text)
-    write(tmp_path / "setup.cfg", "[metadata]\nname = fallback\n")
-    assert project_name(tmp_path) is None
-
-
-def test_project_name_is_none_for_malformed_setup_cfg(tmp_path: Path) -> None:
-    write(tmp_path / "setup.cfg", "[metadata]\nname = a\n[metadata]\nname = b\n")
-    assert project_name(tmp_path) is None
-    write(tmp_path / "setup.cfg", b"[metadata]\nname = caf\xe9\n")
-    assert project_name(tmp_path) is None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        'description = """\n[project]\nname = "fake"\n"""\n[project]\nname = "real"\n',
-        '["project"]\nname = "quoted"\n',
-        'project.name = "dotted"\n',
-    ],
-)
-def test_minimal_toml_reader_gives_up_rather_than_guess(tmp_path: Path, text: str) -> None:
-    with pytest.raises(ValueError, match=r"too complex|quoted"):
-        _tree._minimal_toml_loads(text)
-
-
-def test_toml_reader_matches_the_real_parser_on_plain_files() -> None:
-    text = "[[tool.x]]\nname = 'no'\n[project]\nversion = '1'\nname = \"yes\"\n[project.urls]\n"
-    real: Callable[[str], dict[str, object]] = _tree._find_toml_loads()
-    assert _tree._minimal_toml_loads(text)["project"]["name"] == real(text)["project"]["name"]  # type: ignore[index]

@@ -118,7 +118,8 @@ class Source:
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
-        from ._tree import fingerprint_tree, project_name
+        from ._project import project_name
+        from ._tree import fingerprint_tree
 
         tree = Path(path).resolve()
         freshness = fingerprint_tree(tree, cache_keys)

@@ -56,7 +56,8 @@ Files that vanish during the walk are skipped: the next walk differs anyway. A
 directory that cannot be listed raises :class:`InvalidSourceError`: silently
 skipping it could hide edits, and a build could not read it either.
 
-With ``cache_keys`` only matching entries count; see :func:`fingerprint_tree`.
+With ``cache_keys`` only matching entries count; see :func:`fingerprint_tree`,
+and :mod:`wheelcache._cache_keys` for what a key selects.
 Keys are matched against the paths of this same walk rather than with
 :meth:`pathlib.Path.glob`: so the ignore rules and the error handling (``glob``
 silently skips unreadable directories) are the same, and so is the meaning of
@@ -66,25 +67,23 @@ The token starts with :data:`TOKEN_PREFIX`; a change of algorithm must bump it.
 
 from __future__ import annotations
 
-import configparser
 import errno
-import fnmatch
 import hashlib
-import importlib
 import logging
 import os
-import re
-import sys
 import time
 from operator import attrgetter
-from pathlib import Path, PureWindowsPath
+from pathlib import Path
 from stat import S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._cache_keys import compile_key, matches
 from ._errors import InvalidSourceError
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+
+    from ._cache_keys import KeyPattern
 
 __all__ = [
     "BUILD_OUTPUT_DIR_NAMES",
@@ -92,7 +91,6 @@ __all__ = [
     "RACY_WINDOW_NS",
     "TOKEN_PREFIX",
     "fingerprint_tree",
-    "project_name",
 ]
 
 logger = logging.getLogger("wheelcache")
@@ -122,11 +120,9 @@ _IGNORED = frozenset(os.fsencode(name) for name in IGNORED_DIR_NAMES)
 _BUILD_OUTPUTS = frozenset(os.fsencode(name) for name in BUILD_OUTPUT_DIR_NAMES)
 _PROJECT_FILES = frozenset({b"pyproject.toml", b"setup.py", b"setup.cfg"})
 _VENV_MARKER = b"pyvenv.cfg"
-_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 
 _by_name = attrgetter("name")
 _now_ns: Callable[[], int] = time.time_ns  # replaced by tests to pin racy-ness
-_Segments = list["re.Pattern[str] | None"]  # None stands for "**"
 
 
 def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str:
@@ -153,7 +149,7 @@ def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str
     else:
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not a string")
-        patterns = [_compile_key(root, key) for key in cache_keys]
+        patterns = [compile_key(root, key) for key in cache_keys]
         digest.update(b"\0keys\0%d\0" % len(patterns))
         digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys))
     records = _walk(os.fsencode(root), patterns) if patterns != [] else []
@@ -163,7 +159,7 @@ def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str
     return TOKEN_PREFIX + digest.hexdigest()
 
 
-def _walk(root: bytes, patterns: list[_Segments] | None) -> list[bytes]:
+def _walk(root: bytes, patterns: list[KeyPattern] | None) -> list[bytes]:
     """Return one record per entry that counts, in a deterministic order."""
     racy_from = _now_ns() - RACY_WINDOW_NS
     records: list[bytes] = []
@@ -190,8 +186,8 @@ def _walk(root: bytes, patterns: list[_Segments] | None) -> list[bytes]:
             if entry.is_dir(follow_symlinks=False):
                 if _skipped_dir(name, is_project):
                     continue
-                below = everything or _matches(patterns, child, whole=True)
-                if below or _matches(patterns, child, whole=False):
+                below = everything or matches(patterns, child, whole=True)
+                if below or matches(patterns, child, whole=False):
                     subdirs.append((entry.path, child, below))
                 continue
             if name.endswith((b".pyc", b".pyo")):
@@ -199,7 +195,7 @@ def _walk(root: bytes, patterns: list[_Segments] | None) -> list[bytes]:
             is_link = entry.is_symlink()
             if is_link and _skipped_dir(name, is_project) and _links_to_dir(entry):
                 continue  # e.g. a .venv symlink: treated like the directory it stands for
-            if not (everything or _matches(patterns, child, whole=True)):
+            if not (everything or matches(patterns, child, whole=True)):
                 continue
             try:
                 if is_link:
@@ -293,135 +289,3 @@ def _errno_name(error: OSError) -> bytes:
     """Return a stable name for the errno of error (e.g. ``ENOENT``)."""
     code = error.errno if error.errno is not None else 0
     return errno.errorcode.get(code, str(code)).encode()
-
-
-def _compile_key(root: Path, key: str) -> _Segments:
-    """Validate a cache key and split it into per-name matchers."""
-    if "\0" in key:
-        raise InvalidSourceError(root, f"cache key {key!r} contains a NUL character")
-    posix = key.replace(os.sep, "/") if os.sep != "/" else key
-    if (
-        not posix
-        or posix.startswith(("/", "\\"))
-        or PureWindowsPath(key).drive
-        or Path(key).is_absolute()
-        or ".." in posix.split("/")
-    ):
-        raise InvalidSourceError(root, f"cache key {key!r} must be relative to the project")
-    parts = [part for part in posix.split("/") if part not in ("", ".")]
-    return [None if part == "**" else re.compile(fnmatch.translate(part)) for part in parts]
-
-
-def _matches(patterns: list[_Segments] | None, rel: bytes, *, whole: bool) -> bool:
-    """Tell whether a pattern matches rel (whole) or could match something below it."""
-    if patterns is None:
-        return True
-    names = os.fsdecode(rel).split("/")
-    return any(_match(pattern, 0, names, 0, whole) for pattern in patterns)
-
-
-def _match(pattern: _Segments, i: int, names: list[str], j: int, whole: bool) -> bool:
-    """Match pattern[i:] against names[j:]; if not whole, names may be a prefix."""
-    if j == len(names) and not whole:
-        return True
-    if i == len(pattern):
-        return j == len(names)
-    part = pattern[i]
-    if part is None:
-        return not whole or any(
-            _match(pattern, i + 1, names, k, whole) for k in range(j, len(names) + 1)
-        )
-    return (
-        j < len(names)
-        and part.match(names[j]) is not None
-        and _match(pattern, i + 1, names, j + 1, whole)
-    )
-
-
-def _find_toml_loads() -> Callable[[str], dict[str, Any]]:
-    """Return a TOML parser: tomllib, else tomli if installed, else the minimal one."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-
-        return tomllib.loads
-    try:
-        tomli = importlib.import_module("tomli")
-    except ImportError:
-        return _minimal_toml_loads
-    loads: Callable[[str], dict[str, Any]] = tomli.loads
-    return loads
-
-
-def project_name(root: Path) -> str | None:
-    """Return the project's name as declared, or None.
-
-    Looks at ``pyproject.toml`` ``[project] name``, then (only if there is no
-    ``[project]`` table) ``setup.cfg`` ``[metadata] name``. A missing,
-    unreadable or malformed file, or a name that is not a valid distribution
-    name, gives None; this never raises.
-    """
-    root = Path(root)
-    try:
-        text = (root / "pyproject.toml").read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):
-        text = None
-    if text is not None:
-        try:
-            project = _toml_loads(text).get("project")
-        except ValueError:  # TOMLDecodeError is a ValueError, and so is "unsure"
-            return None
-        if project is not None:
-            return _valid_name(project.get("name") if isinstance(project, dict) else None)
-    parser = configparser.ConfigParser(interpolation=None)
-    try:
-        parser.read(root / "setup.cfg", encoding="utf-8")
-        return _valid_name(parser.get("metadata", "name", fallback=None))
-    except (configparser.Error, OSError, UnicodeDecodeError):
-        return None
-
-
-def _valid_name(value: object) -> str | None:
-    """Return value if it is a valid distribution name, else None."""
-    return value if isinstance(value, str) and _NAME.match(value) else None
-
-
-_TABLE = re.compile(r"^\s*\[\s*([^\[\]]*?)\s*\]\s*(#.*)?$")
-_ARRAY_TABLE = re.compile(r"^\s*\[\[\s*([^\[\]]*?)\s*\]\]\s*(#.*)?$")
-_NAME_KEY = re.compile(r"""^\s*name\s*=\s*(?:"([^"\\]*)"|'([^']*)')\s*(#.*)?$""")
-
-
-def _minimal_toml_loads(text: str) -> dict[str, Any]:
-    """Read just ``[project] name`` from TOML text, for Python < 3.11 without tomli.
-
-    Returns ``{"project": {"name": ...}}``, ``{"project": {}}`` or ``{}``. Only
-    the plain form ``name = "..."`` under a ``[project]`` header is read, and
-    whatever this cannot be sure about -- a multi-line string (a header inside
-    one would fool a line scanner), a quoted or dotted spelling -- raises
-    ValueError, so the caller answers None rather than a wrong name.
-    """
-    found: dict[str, Any] = {}
-    in_project = False
-    for line in text.splitlines():
-        if '"""' in line or "'''" in line or re.match(r"\s*[\"']?project[\"']?\s*[.=]", line):
-            raise ValueError("too complex for the minimal TOML reader")
-        table = _TABLE.match(line)
-        if table is None and line.lstrip().startswith("["):
-            if not _ARRAY_TABLE.match(line):
-                raise ValueError("malformed table header")
-            in_project = False
-            continue
-        if table:
-            in_project = table.group(1) == "project"
-            if not in_project and table.group(1).strip("\"' ") == "project":
-                raise ValueError("quoted table name")
-            if in_project:
-                found.setdefault("project", {})
-            continue
-        key = _NAME_KEY.match(line) if in_project else None
-        if key:
-            found["project"]["name"] = key.group(1) if key.group(1) is not None else key.group(2)
-            return found
-    return found
-
-
-_toml_loads: Callable[[str], dict[str, Any]] = _find_toml_loads()

@@ -5,13 +5,12 @@ names of the wheels it considers), so it is memoised. :func:`validate_wheel` is
 the gate every file must pass before the cache accepts it: it reads the archive
 once, end to end, so that a damaged, truncated or mislabelled wheel is refused
 at the door rather than discovered by an installer later. Everything wrong with
-a file is collected and reported in one :class:`InvalidWheelError`.
+a file is collected and reported in one :class:`InvalidWheelError`. What the
+``.dist-info`` directory must hold and say is checked by :mod:`wheelcache._dist_info`.
 """
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 import functools
 import io
 import logging
@@ -26,9 +25,15 @@ from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 # Imported at run time, not only for mypy, so typing.get_type_hints(WheelInfo) works.
 from packaging.tags import Tag  # noqa: TC002
-from packaging.utils import BuildTag, NormalizedName, canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename
+from packaging.version import Version  # noqa: TC002
 
+from wheelcache._dist_info import (
+    dist_info_name_problems,
+    find_dist_info,
+    metadata_problems,
+    wheel_file_problems,
+)
 from wheelcache._errors import InvalidWheelError
 
 if TYPE_CHECKING:
@@ -50,9 +55,7 @@ _LOCAL_FILE_HEADER = b"PK\x03\x04"
 _ENCRYPTED_FLAG = 0x1
 _WHEEL_FILENAME_DETAIL = re.compile(r"^Invalid wheel filename \((.*)\)$")
 _DRIVE = re.compile(r"[A-Za-z]:")
-_WHEEL_VERSION = re.compile(r"([0-9]+)(\.[0-9]+)*")
 _MAX_LISTED_PROBLEMS = 10
-_HEADER_PARSER = email.parser.BytesHeaderParser(policy=email.policy.compat32)
 _FILE_KINDS = {
     stat.S_IFIFO: "a named pipe",
     stat.S_IFSOCK: "a socket",
@@ -197,7 +200,7 @@ def _check_archive(stream: BinaryIO, size: int, info: WheelInfo | None) -> list[
     with archive:
         members = archive.infolist()
         problems = _member_name_problems(members)
-        dist_info, layout_problems = _find_dist_info(members)
+        dist_info, layout_problems = find_dist_info(members)
         problems += layout_problems
         wanted = {f"{dist_info}/METADATA", f"{dist_info}/WHEEL"} if dist_info else set()
         contents, read_problems = _read_members(archive, members, wanted)
@@ -205,11 +208,11 @@ def _check_archive(stream: BinaryIO, size: int, info: WheelInfo | None) -> list[
     if dist_info is None:
         return problems
     if info is not None:
-        problems += _dist_info_name_problems(dist_info, info)
+        problems += dist_info_name_problems(dist_info, info)
     if f"{dist_info}/METADATA" in contents:
-        problems += _metadata_problems(contents[f"{dist_info}/METADATA"], info)
+        problems += metadata_problems(contents[f"{dist_info}/METADATA"], info)
     if f"{dist_info}/WHEEL" in contents:
-        problems += _wheel_file_problems(contents[f"{dist_info}/WHEEL"])
+        problems += wheel_file_problems(contents[f"{dist_info}/WHEEL"])
     return problems
 
 
@@ -258,30 +261,6 @@ def _unsafe_path_reason(name: str) -> str | None:
     return None
 
 
-def _find_dist_info(members: Sequence[zipfile.ZipInfo]) -> tuple[str | None, list[str]]:
-    """Find the one top-level ``.dist-info`` directory and check it has the files it must."""
-    names = {member.filename for member in members}
-    tops = sorted(
-        {
-            top
-            for top, slash, _ in (name.partition("/") for name in names)
-            if slash and top.endswith(".dist-info")
-        }
-    )
-    if not tops:
-        return None, ["there is no top-level .dist-info directory"]
-    if len(tops) > 1:
-        listed = ", ".join(repr(top) for top in tops)
-        return None, [f"there are {len(tops)} top-level .dist-info directories ({listed}), not one"]
-    dist_info = tops[0]
-    missing = [
-        f"{dist_info}/{required} is missing"
-        for required in ("METADATA", "WHEEL")
-        if f"{dist_info}/{required}" not in names
-    ]
-    return dist_info, missing
-
-
 def _read_members(
     archive: zipfile.ZipFile, members: Sequence[zipfile.ZipInfo], wanted: set[str]
 ) -> tuple[dict[str, bytes], list[str]]:
@@ -310,77 +289,6 @@ def _read_members(
             else:
                 problems.append(f"member {name!r} cannot be read ({_describe(exc)})")
     return contents, problems
-
-
-def _dist_info_name_problems(dist_info: str, info: WheelInfo) -> list[str]:
-    """Check the ``{name}-{version}.dist-info`` directory against the file name."""
-    project, dash, version = dist_info.removesuffix(".dist-info").partition("-")
-    if not project or not dash or "-" in version:
-        return [
-            f"the .dist-info directory {dist_info!r} is not named '{{name}}-{{version}}.dist-info'"
-        ]
-    return _identity_problems("the .dist-info directory", project, version, info)
-
-
-def _metadata_problems(data: bytes, info: WheelInfo | None) -> list[str]:
-    """Check METADATA names the project and version the file name does."""
-    name, version = _fields(data, "Name", "Version")
-    problems = [
-        f"METADATA lacks a {field} field"
-        for field, value in (("Name", name), ("Version", version))
-        if not value
-    ]
-    if info is not None:
-        problems += _identity_problems("METADATA", name, version, info)
-    return problems
-
-
-def _identity_problems(
-    source: str, project: str | None, version: str | None, info: WheelInfo
-) -> list[str]:
-    """Compare the project and version *source* names with the file name's."""
-    file_project, file_version = info.filename.split("-")[:2]
-    problems = []
-    if project and canonicalize_name(project) != info.name:
-        problems.append(
-            f"{source} names project {project!r} but the file name says {file_project!r}"
-        )
-    if version and not _same_version(version, info.version):
-        problems.append(
-            f"{source} names version {version!r} but the file name says {file_version!r}"
-        )
-    return problems
-
-
-def _same_version(text: str, version: Version) -> bool:
-    try:
-        return Version(text) == version
-    except InvalidVersion:
-        return False
-
-
-def _wheel_file_problems(data: bytes) -> list[str]:
-    """Check WHEEL declares a Wheel-Version this cache (like installers) understands."""
-    (wheel_version,) = _fields(data, "Wheel-Version")
-    if not wheel_version:
-        return ["WHEEL lacks a Wheel-Version field"]
-    match = _WHEEL_VERSION.fullmatch(wheel_version)
-    if match is None:
-        return [f"WHEEL has an unreadable Wheel-Version {wheel_version!r}"]
-    if int(match.group(1)) != 1:
-        return [f"WHEEL says Wheel-Version {wheel_version!r}, but only version 1 is supported"]
-    return []
-
-
-def _fields(data: bytes, *names: str) -> tuple[str | None, ...]:
-    """Read fields from email-style ``Field: value`` headers (METADATA, WHEEL).
-
-    Field names match case-insensitively; the first of a repeated field wins.
-    """
-    headers = _HEADER_PARSER.parsebytes(data)
-    values = (headers.get(name) for name in names)
-    # compat32 hands back a Header object for undecodable bytes; str() flattens it.
-    return tuple(None if value is None else str(value).strip() for value in values)
 
 
 def _summarise(problems: list[str]) -> str:

@@ -12,7 +12,7 @@ import errno
 import hashlib
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
 from packaging.tags import Tag
@@ -25,8 +25,13 @@ if TYPE_CHECKING:
 
 PY3 = [Tag("py3", "none", "any")]
 SMALL = 64 << 10
+MEDIUM = _copying.HASH_THREAD_MIN_BYTES + (1 << 20) + 77
 LARGE = _copying.PIPELINE_MIN_BYTES + (1 << 20) + 123
-SIZES = [pytest.param(SMALL, id="small"), pytest.param(LARGE, id="large")]
+SIZES = [
+    pytest.param(SMALL, id="small"),
+    pytest.param(MEDIUM, id="medium"),
+    pytest.param(LARGE, id="large"),
+]
 
 
 def sha256_of(path: Path) -> str:
@@ -36,6 +41,17 @@ def sha256_of(path: Path) -> str:
 def staging_is_empty(cache: WheelCache) -> bool:
     staging = cache.root / "staging-v1"
     return not staging.exists() or os.listdir(staging) == []
+
+
+def assert_the_add_fails_and_leaves_nothing(
+    cache: WheelCache, source: Source, wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """add() fails with the I/O error staged by the caller; once it is undone, nothing remains."""
+    with pytest.raises(CacheError, match=r"[Ii]nput/output error"):
+        cache.add(source, wheel)
+    monkeypatch.undo()
+    assert staging_is_empty(cache)
+    assert cache.get(source, PY3) is None
 
 
 @pytest.fixture
@@ -68,7 +84,7 @@ def test_the_name_is_the_hash_of_what_was_staged_even_if_the_callers_file_change
     wheel = make_wheel(tmp_path / "a", payload_size=size)
     original = wheel.read_bytes()
     other = bytes(len(original))  # same size, other bytes
-    real_write_all = _copying._write_all
+    real_copy_keeping = _copying._copy_keeping
     real_copy = _copying._copy
 
     def rewrite_after(*args: Any) -> Any:
@@ -77,11 +93,12 @@ def test_the_name_is_the_hash_of_what_was_staged_even_if_the_callers_file_change
 
     if size < _copying.PIPELINE_MIN_BYTES:
 
-        def write_then_rewrite(out: int, chunk: memoryview) -> None:
-            real_write_all(out, chunk)
+        def copy_keeping_then_rewrite(src: Any, out: int, digest: Any) -> Any:
+            copied = real_copy_keeping(src, out, digest)
             rewrite_after()
+            return copied
 
-        monkeypatch.setattr(_copying, "_write_all", write_then_rewrite)
+        monkeypatch.setattr(_copying, "_copy_keeping", copy_keeping_then_rewrite)
     else:
 
         def copy_then_rewrite(src: Any, out: int, written: Any) -> int:
@@ -192,11 +209,62 @@ def test_a_failed_fsync_fails_the_add_after_every_thread_has_finished(
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
     monkeypatch.setattr(_copying.os, "fsync", failing_fsync)
-    with pytest.raises(CacheError, match=r"[Ii]nput/output error"):
+    assert_the_add_fails_and_leaves_nothing(cache, source, wheel, monkeypatch)
+
+
+def test_a_small_wheel_that_grows_while_copied_is_hashed_whole_and_in_order(
+    tmp_path: Path,
+) -> None:
+    """Chunks beyond the keeping limit are hashed in line, after the ones kept."""
+    data = os.urandom(_copying.PIPELINE_MIN_BYTES + 3 * 4096)
+    (tmp_path / "src").write_bytes(data)
+    digest = hashlib.sha256()
+    out = os.open(tmp_path / "dst", os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+    try:
+        with open(tmp_path / "src", "rb", buffering=0) as src:
+            size, kept = _copying._copy_keeping(src, out, digest)
+    finally:
+        os.close(out)
+    assert size == len(data)
+    assert kept == []
+    assert digest.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert (tmp_path / "dst").read_bytes() == data
+
+
+def failing_hasher(digest: Any, chunks: Any) -> Callable[[], None]:
+    """Stands in for ``_copying._hasher``: hashing fails with an I/O error."""
+
+    def fail() -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    return fail
+
+
+def test_a_failed_hash_alongside_the_fsync_fails_the_add(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=MEDIUM)
+    monkeypatch.setattr(_copying, "_hasher", failing_hasher)
+    assert_the_add_fails_and_leaves_nothing(cache, source, wheel, monkeypatch)
+
+
+def test_an_invalid_wheel_is_reported_as_invalid_even_if_hashing_fails_too(
+    cache: WheelCache,
+    source: Source,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    no_thread_left_behind: None,
+) -> None:
+    wheel = make_wheel(tmp_path, payload_size=MEDIUM)
+    corrupt_crc(wheel)
+    monkeypatch.setattr(_copying, "_hasher", failing_hasher)
+    with pytest.raises(InvalidWheelError, match="CRC"):
         cache.add(source, wheel)
-    monkeypatch.undo()
     assert staging_is_empty(cache)
-    assert cache.get(source, PY3) is None
 
 
 def test_a_failed_hash_read_back_fails_the_add(

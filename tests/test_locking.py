@@ -7,9 +7,11 @@ filelock does, and must see the lock of a killed process as free.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -54,6 +56,25 @@ def holder(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
     finally:
         process.kill()
         process.wait(timeout=DEADLINE)
+
+
+def replace_before_the_first_flock(lock: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the next exclusive ``flock`` find *lock* replaced by a new file, as prune's
+    removal of an orphan lock file and another process's new one would leave it."""
+    import fcntl
+
+    real_flock = fcntl.flock
+    replaced: list[bool] = []
+
+    def replaced_first(fd: int, operation: int) -> None:
+        if not replaced and operation & fcntl.LOCK_EX:
+            replaced.append(True)
+            fresh = lock.with_name("new.lock")
+            fresh.touch()
+            os.replace(fresh, lock)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", replaced_first)
 
 
 @pytest.mark.parametrize("probe", PROBES)
@@ -101,18 +122,9 @@ def test_probe_refuses_a_lock_file_replaced_while_it_was_being_locked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Callers delete what they hold, so holding a replaced file must not count."""
-    import fcntl
-
     lock = tmp_path / "demo.lock"
     lock.touch()
-    real_flock = fcntl.flock
-
-    def replaced_first(fd: int, operation: int) -> None:
-        (tmp_path / "new.lock").touch()
-        os.replace(tmp_path / "new.lock", lock)  # another process's new lock file
-        real_flock(fd, operation)
-
-    monkeypatch.setattr(fcntl, "flock", replaced_first)
+    replace_before_the_first_flock(lock, monkeypatch)
     with try_hold(lock) as held:
         assert held is False
 
@@ -149,3 +161,86 @@ def test_hold_waits_for_a_killed_holder_only_until_its_death(
     process.wait(timeout=DEADLINE)
     with hold(lock, timeout=DEADLINE, purpose="building demo"), try_hold(lock) as probed:
         assert probed is False  # held by us now
+
+
+_TRY_FILELOCK = textwrap.dedent(
+    """
+    import sys
+    from filelock import FileLock, Timeout
+    try:
+        FileLock(sys.argv[1]).acquire(timeout=0)
+    except Timeout:
+        print("held")
+    else:
+        print("free")
+    """
+)
+
+
+def filelock_sees(lock: Path) -> str:
+    """What another process using filelock finds the lock at *lock* to be: "held" or "free"."""
+    done = subprocess.run(
+        [sys.executable, "-c", _TRY_FILELOCK, str(lock)],
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def test_a_lock_held_by_hold_is_held_for_filelock_in_another_process(tmp_path: Path) -> None:
+    lock = tmp_path / "demo.lock"
+    with hold(lock, timeout=0, purpose="building demo"):
+        assert filelock_sees(lock) == "held"
+    assert filelock_sees(lock) == "free"
+
+
+def test_hold_creates_the_directory_of_its_lock_file(tmp_path: Path) -> None:
+    lock = tmp_path / "a" / "b" / "demo.lock"
+    with hold(lock, timeout=0, purpose="building demo"), try_hold(lock) as probed:
+        assert probed is False  # held by us
+    assert lock.exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the direct flock is the POSIX one")
+def test_hold_locks_the_file_now_at_its_path_if_it_was_replaced_while_being_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Garbage collection removes orphan lock files; holding a removed one excludes nobody."""
+    lock = tmp_path / "demo.lock"
+    lock.touch()
+    first = lock.stat().st_ino
+    replace_before_the_first_flock(lock, monkeypatch)
+    with hold(lock, timeout=0, purpose="building demo"):
+        monkeypatch.undo()
+        assert lock.stat().st_ino != first  # it was replaced
+        assert filelock_sees(lock) == "held"  # and the new file is the one held
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+@pytest.mark.filterwarnings("ignore:.*fork.*:DeprecationWarning")
+def test_hold_releases_its_lock_even_if_a_forked_child_still_has_the_file_open(
+    tmp_path: Path,
+) -> None:
+    lock = tmp_path / "demo.lock"
+    with hold(lock, timeout=0, purpose="building demo"):
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child only sleeps until it is killed
+            time.sleep(DEADLINE)
+            os._exit(0)
+    try:
+        assert filelock_sees(lock) == "free"
+    finally:
+        os.kill(child, signal.SIGKILL)
+        os.waitpid(child, 0)
+
+
+def test_hold_falls_back_to_filelock_where_it_cannot_flock_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = tmp_path / "demo.lock"
+    monkeypatch.setattr(_locking, "_flock_now", lambda path: None)
+    with hold(lock, timeout=0, purpose="building demo"):
+        assert filelock_sees(lock) == "held"
+    assert filelock_sees(lock) == "free"

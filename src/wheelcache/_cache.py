@@ -195,7 +195,7 @@ class WheelCache:
     def add(self, source: Source, wheel_path: str | os.PathLike[str]) -> CachedWheel:
         """Publish a wheel built from *source* and record it in the source's pointer.
 
-        The wheel is validated, copied into the cache (hashed in the same pass)
+        The wheel is copied into the cache (hashing the bytes written), validated
         and published by an atomic rename. If the pointer's freshness equals
         ``source.freshness``, the wheel joins that revision's other wheels (a
         wheel with the same file name is superseded); otherwise it starts a new

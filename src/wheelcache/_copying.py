@@ -5,8 +5,10 @@ wheel is hashed, and what is hashed must be exactly what was written: the
 caller's file may change while it is copied, but the bytes in the cache may
 never disagree with their name.
 
-* A small wheel (under :data:`PIPELINE_MIN_BYTES`) is read once into a
-  buffer, and that one buffer is both hashed and written; then fsynced.
+* A small wheel (under :data:`PIPELINE_MIN_BYTES`) is copied by reads and
+  writes, keeping the chunks read. Then, while one thread waits on the
+  fsync, another hashes those very chunks -- the bytes written -- and this
+  one runs the caller's validation of the staged copy.
 * A large wheel is copied by the kernel (``sendfile`` on Linux, else 1 MiB
   reads and writes) in steps, while a second thread hashes the staged file
   behind the copy, reading back only bytes already written. Once the copy is
@@ -37,11 +39,15 @@ if TYPE_CHECKING:
     from io import FileIO
     from pathlib import Path
 
-__all__ = ["PIPELINE_MIN_BYTES", "copy_and_hash"]
+__all__ = ["HASH_THREAD_MIN_BYTES", "PIPELINE_MIN_BYTES", "copy_and_hash"]
 
 PIPELINE_MIN_BYTES = 4 * CHUNK_SIZE
-"""Files smaller than this are hashed as they are copied, in one thread:
-starting threads would cost more than the overlap saves."""
+"""Files smaller than this are copied by reads and writes, keeping the chunks
+to hash; larger ones are copied by the kernel and hashed behind the copy."""
+
+HASH_THREAD_MIN_BYTES = 256 * 1024
+"""Below this, hashing (under 0.2 ms) is done in line: a thread costs about as
+much as it would hide."""
 
 # Linux only, as in shutil: elsewhere sendfile needs a socket or is missing.
 _SENDFILE = sys.platform.startswith("linux") and hasattr(os, "sendfile")
@@ -69,8 +75,16 @@ def copy_and_hash(
         out = os.open(destination, flags, 0o644)
         try:
             if os.fstat(src.fileno()).st_size < PIPELINE_MIN_BYTES:
-                size = _copy_hashing(src, out, digest)
-                _alongside_fsync(out, while_syncing)
+                size, kept = _copy_keeping(src, out, digest)
+                hash_kept = _hasher(digest, kept)
+                if size < HASH_THREAD_MIN_BYTES:
+                    hash_kept()
+                    _alongside_fsync(out, while_syncing)
+                else:
+                    _alongside_fsync(
+                        out,
+                        lambda: _in_parallel(hash_kept, while_syncing, name="wheelcache-hash"),
+                    )
             else:
                 size = _copy_hashed_behind(src, out, destination, digest, while_syncing)
         finally:
@@ -79,16 +93,33 @@ def copy_and_hash(
     return digest.hexdigest(), size
 
 
-def _copy_hashing(src: FileIO, out: int, digest: hashlib._Hash) -> int:
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
+def _copy_keeping(src: FileIO, out: int, digest: hashlib._Hash) -> tuple[int, list[bytes]]:
+    """Copy *src* to *out*; return the size and the chunks written but not yet hashed.
+
+    Chunks are kept up to :data:`PIPELINE_MIN_BYTES`; should the file have
+    grown past that since it was measured, the rest is hashed as it is copied.
+    """
+    kept: list[bytes] = []
     size = 0
-    while count := src.readinto(buffer):
-        chunk = view[:count]
+    while chunk := src.read(CHUNK_SIZE):
+        _write_all(out, memoryview(chunk))
+        size += len(chunk)
+        if size <= PIPELINE_MIN_BYTES:
+            kept.append(chunk)
+            continue
+        for earlier in kept:
+            digest.update(earlier)
+        kept.clear()
         digest.update(chunk)
-        _write_all(out, chunk)
-        size += count
-    return size
+    return size, kept
+
+
+def _hasher(digest: hashlib._Hash, chunks: list[bytes]) -> Callable[[], None]:
+    def hash_chunks() -> None:
+        for chunk in chunks:
+            digest.update(chunk)
+
+    return hash_chunks
 
 
 class _Written:
@@ -194,26 +225,35 @@ def _write_all(out: int, chunk: memoryview) -> None:
 
 
 def _alongside_fsync(fd: int, work: Callable[[], object] | None) -> None:
-    """Run fsync on *fd* in a thread while *work* runs in this one; join before leaving.
+    """Run fsync on *fd* in a thread while *work* runs in this one (see :func:`_in_parallel`)."""
+    _in_parallel(lambda: os.fsync(fd), work, name="wheelcache-fsync")
 
-    The exception of *work* wins; otherwise the fsync's is raised.
+
+def _in_parallel(
+    background: Callable[[], object], foreground: Callable[[], object] | None, *, name: str
+) -> None:
+    """Run *background* in a thread named *name* while *foreground* runs in this one.
+
+    Both have finished when this returns. The exception of *foreground* wins;
+    otherwise the one of *background* is raised. Without *foreground*,
+    *background* simply runs in this thread.
     """
-    if work is None:
-        os.fsync(fd)
+    if foreground is None:
+        background()
         return
-    failures: list[OSError] = []
+    failures: list[BaseException] = []
 
-    def sync() -> None:
+    def run() -> None:
         try:
-            os.fsync(fd)
-        except OSError as exc:
+            background()
+        except BaseException as exc:  # re-raised in the calling thread
             failures.append(exc)
 
-    syncer = threading.Thread(target=sync, name="wheelcache-fsync", daemon=True)
-    syncer.start()
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
     try:
-        work()
+        foreground()
     finally:
-        syncer.join()
+        worker.join()
     if failures:
         raise failures[0]

@@ -14,8 +14,12 @@ from being done twice:
 * an **owner lock** per staging directory, held while it is in use, so that
   garbage collection reclaims only the leftovers of dead processes.
 
-Locks are filelock locks (``flock`` on POSIX), so a killed process releases
-them with its last file descriptor: no lock stays held after ``kill -9``.
+Locks are ``flock`` locks on POSIX and filelock's locks elsewhere, so a
+killed process releases them with its last file descriptor: no lock stays
+held after ``kill -9``. On POSIX a free lock is taken directly (one open, one
+non-blocking ``flock``, one check that the file locked is still the one at
+the path); waiting for a held lock, and any filesystem where that fails, is
+left to filelock, which takes the very same ``flock``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,13 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
     Waiting longer than a moment is logged, so a user whose command seems to
     hang can see which other process it is waiting for.
     """
+    fd = _flock_now(path) if os.name == "posix" else None
+    if fd is not None:
+        try:
+            yield
+        finally:
+            _unflock(fd)
+        return
     from filelock import Timeout
 
     lock = _make(path)
@@ -108,18 +119,73 @@ def try_hold(path: Path) -> Iterator[bool]:
         os.close(fd)  # releases the lock, if taken
 
 
+def _flock_now(path: Path) -> int | None:
+    """Take the ``flock`` of the file at *path* (created if missing) without waiting.
+
+    Returns the locked descriptor, or None when the lock is held or cannot be
+    taken this way; the caller then leaves it to filelock. A file replaced
+    between the open and the lock (garbage collection removes orphan lock
+    files) is let go and the new one tried, since locking a file no longer at
+    *path* would exclude nobody.
+    """
+    import fcntl
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
+    for _attempt in range(3):
+        try:
+            fd = os.open(path, flags, 0o666)
+        except FileNotFoundError:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, flags, 0o666)
+            except OSError:
+                return None
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return None  # held by another, or no flock here
+        try:
+            if _is_the_file_at(fd, path):
+                return fd
+        except OSError:
+            pass
+        _unflock(fd)
+    return None
+
+
+def _unflock(fd: int) -> None:
+    """Release a lock taken by :func:`_flock_now` and close its descriptor.
+
+    The explicit unlock matters: a child forked meanwhile shares the open
+    file, and closing only our descriptor would leave the lock held by it.
+    """
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _is_the_file_at(fd: int, path: Path) -> bool:
+    locked, current = os.fstat(fd), os.stat(path)
+    return locked.st_nlink > 0 and (locked.st_dev, locked.st_ino) == (
+        current.st_dev,
+        current.st_ino,
+    )
+
+
 def _flock_if_free(fd: int, path: Path) -> bool:
     import fcntl
 
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        locked, current = os.fstat(fd), os.stat(path)
+        return _is_the_file_at(fd, path)
     except OSError:
         return False
-    return locked.st_nlink > 0 and (locked.st_dev, locked.st_ino) == (
-        current.st_dev,
-        current.st_ino,
-    )
 
 
 @contextlib.contextmanager

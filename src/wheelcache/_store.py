@@ -10,9 +10,9 @@ Publishing (:meth:`Store.publish`):
 1. take an *owner lock* ``staging-v1/<token>.lock`` (so garbage collection
    can tell a live staging directory from a dead process's leftovers), then
    create ``staging-v1/<token>/``;
-2. copy the wheel into it, hashing in the same pass; fsync the file; make it
-   read-only; validate the staged copy (the bytes that will be published, not
-   a file the caller might still change);
+2. copy the wheel into it and hash what was written (``_copying``); fsync
+   the file; make it read-only; validate the staged copy (the bytes that will
+   be published, not a file the caller might still change);
 3. set the file's modification time to now (its *freshness* for garbage
    collection), fsync the staging directory;
 4. ``rename`` the staging directory to ``wheels-v1/<aa>/<sha256>``; fsync the
@@ -52,6 +52,7 @@ from ._fsutil import (
     unlink_quietly,
 )
 from ._layout import Layout, unique_token
+from ._locking import hold
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -107,37 +108,26 @@ class Store:
         staging directory whose lock can be taken belongs to a dead process.
         """
         staging = self.layout.staging
-        try:
-            staging.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise cache_error(staging, "create", exc) from exc
         token = f"{kind}-{unique_token()}"
         owner_path = staging / f"{token}.lock"
         directory = staging / token
-        from filelock import FileLock
-
-        owner = FileLock(owner_path)
-        try:
-            # The token is ours alone; the only other holder can be a garbage
-            # collector probing, for an instant, whether its owner is alive.
-            owner.acquire(timeout=RETRY_SECONDS)
-        except OSError as exc:
-            raise cache_error(owner_path, "create", exc) from exc
-        try:
+        # The token is ours alone; the only other holder can be a garbage
+        # collector probing, for an instant, whether its owner is alive.
+        # Taking the lock creates the staging directory when it is missing.
+        with hold(owner_path, timeout=RETRY_SECONDS, purpose="probing a staging directory"):
             try:
-                directory.mkdir()
-            except OSError as exc:
-                raise cache_error(directory, "create", exc) from exc
-            yield directory
-        finally:
-            try:
-                remove_tree(directory)
-            except OSError:
-                # Harmless: prune reclaims it once our owner lock is gone.
-                logger.warning("could not remove workspace %s", directory, exc_info=True)
+                try:
+                    directory.mkdir()
+                except OSError as exc:
+                    raise cache_error(directory, "create", exc) from exc
+                yield directory
             finally:
-                owner.release()
-                unlink_quietly(owner_path)
+                try:
+                    remove_tree(directory)
+                except OSError:
+                    # Harmless: prune reclaims it once our owner lock is gone.
+                    logger.warning("could not remove workspace %s", directory, exc_info=True)
+                unlink_quietly(owner_path)  # before the release: nobody can take it meanwhile
 
     def publish(self, wheel: Path) -> Published:
         """Copy *wheel* into the cache as an immutable entry (see the module doc).

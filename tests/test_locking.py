@@ -6,11 +6,14 @@ filelock does, and must see the lock of a killed process as free.
 
 from __future__ import annotations
 
+import errno
+import logging
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -58,23 +61,42 @@ def holder(tmp_path: Path) -> Iterator[tuple[Path, subprocess.Popen[bytes]]]:
         process.wait(timeout=DEADLINE)
 
 
-def replace_before_the_first_flock(lock: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the next exclusive ``flock`` find *lock* replaced by a new file, as prune's
-    removal of an orphan lock file and another process's new one would leave it."""
+def meddle_with_flock(
+    monkeypatch: pytest.MonkeyPatch,
+    *,
+    before: Callable[[], None] | None = None,
+    after: Callable[[], None] | None = None,
+    every_time: bool = False,
+) -> list[int]:
+    """Run *before* and *after* around the next exclusive ``flock`` (or every one).
+
+    Returns the descriptors of the calls meddled with, as they happen.
+    """
     import fcntl
 
     real_flock = fcntl.flock
-    replaced: list[bool] = []
+    seen: list[int] = []
 
-    def replaced_first(fd: int, operation: int) -> None:
-        if not replaced and operation & fcntl.LOCK_EX:
-            replaced.append(True)
-            fresh = lock.with_name("new.lock")
-            fresh.touch()
-            os.replace(fresh, lock)
+    def flock(fd: int, operation: int) -> None:
+        meddle = bool(operation & fcntl.LOCK_EX) and (every_time or not seen)
+        if meddle:
+            seen.append(fd)
+            if before is not None:
+                before()
         real_flock(fd, operation)
+        if meddle and after is not None:
+            after()
 
-    monkeypatch.setattr(fcntl, "flock", replaced_first)
+    monkeypatch.setattr(fcntl, "flock", flock)
+    return seen
+
+
+def replace_file(lock: Path) -> None:
+    """Put a new file at *lock*, as prune's removal of an orphan lock file and
+    another process's new one would leave it."""
+    fresh = lock.with_name("new.lock")
+    fresh.touch()
+    os.replace(fresh, lock)
 
 
 @pytest.mark.parametrize("probe", PROBES)
@@ -124,7 +146,7 @@ def test_probe_refuses_a_lock_file_replaced_while_it_was_being_locked(
     """Callers delete what they hold, so holding a replaced file must not count."""
     lock = tmp_path / "demo.lock"
     lock.touch()
-    replace_before_the_first_flock(lock, monkeypatch)
+    meddle_with_flock(monkeypatch, before=lambda: replace_file(lock))
     with try_hold(lock) as held:
         assert held is False
 
@@ -144,7 +166,23 @@ def test_body_exceptions_pass_through_a_held_probe(tmp_path: Path) -> None:
         assert after is True  # and the lock was released
 
 
-def test_hold_gives_up_after_its_timeout(holder: tuple[Path, subprocess.Popen[bytes]]) -> None:
+def no_flock_here(path: Path) -> int:
+    """Stands in for ``_locking._flock_now`` on a filesystem without ``flock``
+    (an NFS mount without lockd answers ENOLCK)."""
+    raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+
+@pytest.fixture(params=["direct", "filelock"])
+def lock_path_taken(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test with hold() taking flock itself, and with hold() left to filelock."""
+    if request.param == "filelock":
+        monkeypatch.setattr(_locking, "_flock_now", no_flock_here)
+    return str(request.param)
+
+
+def test_hold_gives_up_after_its_timeout(
+    holder: tuple[Path, subprocess.Popen[bytes]], lock_path_taken: str
+) -> None:
     lock, _ = holder
     with (
         pytest.raises(LockTimeout, match="building demo"),
@@ -211,7 +249,7 @@ def test_hold_locks_the_file_now_at_its_path_if_it_was_replaced_while_being_lock
     lock = tmp_path / "demo.lock"
     lock.touch()
     first = lock.stat().st_ino
-    replace_before_the_first_flock(lock, monkeypatch)
+    meddle_with_flock(monkeypatch, before=lambda: replace_file(lock))
     with hold(lock, timeout=0, purpose="building demo"):
         monkeypatch.undo()
         assert lock.stat().st_ino != first  # it was replaced
@@ -236,11 +274,87 @@ def test_hold_releases_its_lock_even_if_a_forked_child_still_has_the_file_open(
         os.waitpid(child, 0)
 
 
-def test_hold_falls_back_to_filelock_where_it_cannot_flock_directly(
+@pytest.mark.skipif(os.name != "posix", reason="the direct flock is the POSIX one")
+def test_hold_falls_back_to_filelock_where_flock_fails_with_another_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ENOLCK from the first flock: the lock is left to filelock, which takes it."""
+    lock = tmp_path / "demo.lock"
+
+    def no_lock_available() -> None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK))
+
+    failed = meddle_with_flock(monkeypatch, before=no_lock_available)
+    with hold(lock, timeout=0, purpose="building demo"):
+        assert failed
+        assert filelock_sees(lock) == "held"
+    assert filelock_sees(lock) == "free"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the direct flock is the POSIX one")
+def test_hold_takes_the_new_file_if_its_lock_file_is_removed_once_locked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     lock = tmp_path / "demo.lock"
-    monkeypatch.setattr(_locking, "_flock_now", lambda path: None)
+    # As prune removing an orphan lock file would, right after our flock.
+    removed = meddle_with_flock(monkeypatch, after=lock.unlink)
     with hold(lock, timeout=0, purpose="building demo"):
+        monkeypatch.undo()
+        assert removed
         assert filelock_sees(lock) == "held"
-    assert filelock_sees(lock) == "free"
+
+
+@pytest.mark.skipif(os.name != "posix", reason="the direct flock is the POSIX one")
+def test_a_lock_file_replaced_at_every_attempt_counts_as_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lock = tmp_path / "demo.lock"
+    meddle_with_flock(monkeypatch, before=lambda: replace_file(lock), every_time=True)
+    with (
+        pytest.raises(LockTimeout, match="building demo"),
+        hold(lock, timeout=0, purpose="building demo"),
+    ):
+        pytest.fail("a lock file that never stays put was taken")
+
+
+def test_hold_waits_for_a_held_lock_and_takes_it_once_released(
+    holder: tuple[Path, subprocess.Popen[bytes]],
+    caplog: pytest.LogCaptureFixture,
+    lock_path_taken: str,
+) -> None:
+    lock, process = holder
+    killer = threading.Timer(0.3, process.kill)
+    killer.start()
+    try:
+        with (
+            caplog.at_level(logging.INFO, logger="wheelcache"),
+            hold(lock, timeout=DEADLINE, purpose="building demo"),
+        ):
+            assert process.wait(timeout=DEADLINE) == -signal.SIGKILL  # got it by the death
+            assert filelock_sees(lock) == "held"
+    finally:
+        killer.cancel()
+    assert "waiting for another process to finish building demo" in caplog.text
+
+
+def test_a_waiter_locks_the_file_now_at_the_path_not_the_one_it_first_found(
+    holder: tuple[Path, subprocess.Popen[bytes]],
+) -> None:
+    """Prune may replace an orphan lock file meanwhile: the waiter must follow the path."""
+    lock, process = holder
+    first = lock.stat().st_ino
+    fresh = lock.with_name("fresh.lock")
+
+    def replace_the_file() -> None:
+        fresh.touch()
+        os.replace(fresh, lock)  # the holder still holds the old, now unlinked, file
+
+    replacer = threading.Timer(0.3, replace_the_file)
+    replacer.start()
+    try:
+        with hold(lock, timeout=DEADLINE, purpose="building demo"):
+            assert process.poll() is None  # the old holder is still alive and holding
+            assert lock.stat().st_ino != first
+            assert filelock_sees(lock) == "held"
+    finally:
+        replacer.cancel()

@@ -16,10 +16,11 @@ from being done twice:
 
 Locks are ``flock`` locks on POSIX and filelock's locks elsewhere, so a
 killed process releases them with its last file descriptor: no lock stays
-held after ``kill -9``. On POSIX a free lock is taken directly (one open, one
-non-blocking ``flock``, one check that the file locked is still the one at
-the path); waiting for a held lock, and any filesystem where that fails, is
-left to filelock, which takes the very same ``flock``.
+held after ``kill -9``. On POSIX a lock is taken directly: one open, one
+non-blocking ``flock`` (retried every :data:`POLL_SECONDS` while another
+process holds it), and a check that the file locked is still the one at the
+path. A filesystem where that fails, and Windows, are left to filelock,
+which takes the same ``flock`` on POSIX.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ __all__ = ["LockTimeout", "hold", "try_hold"]
 logger = logging.getLogger("wheelcache")
 
 POLL_SECONDS = 0.005
-"""How often a waiter retries a held lock. filelock polls a non-blocking
-``flock``; at its default (50 ms) a process waiting for another's build sleeps
-through most of the moment the lock is free, and eight waiters queue up for
-several polls each. A retry is one system call, so 5 ms costs nothing."""
+"""How often a waiter retries a held lock. A waiter polls a non-blocking
+``flock`` (as filelock does), since a blocking one could not honour a
+timeout. At filelock's default (50 ms) a process waiting for another's build
+sleeps through most of the moment the lock is free, and eight waiters queue
+up for several polls each. A retry is an open and a ``flock``, so 5 ms costs
+nothing."""
 
 
 class LockTimeout(CacheError):
@@ -58,15 +61,47 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
     """Hold the lock at *path* (creating its directory); wait up to *timeout* (None: forever).
 
     Waiting longer than a moment is logged, so a user whose command seems to
-    hang can see which other process it is waiting for.
+    hang can see which other process it is waiting for. Raises
+    :class:`LockTimeout` when *timeout* passes, :class:`CacheError` when the
+    lock file cannot be created or locked.
     """
-    fd = _flock_now(path) if os.name == "posix" else None
+    fd = _hold_directly(path, timeout, purpose) if os.name == "posix" else None
     if fd is not None:
         try:
             yield
         finally:
             _unflock(fd)
         return
+    with _hold_with_filelock(path, timeout, purpose):
+        yield
+
+
+def _hold_directly(path: Path, timeout: float | None, purpose: str) -> int | None:
+    """POSIX: take the lock with ``flock`` itself, polling while another holds it.
+
+    Returns the locked descriptor, or None when ``flock`` cannot be used here
+    (the caller then leaves the lock to filelock).
+    """
+    try:
+        fd = _flock_now(path)
+        if fd is not None:
+            return fd
+        logger.info("waiting for another process to finish %s (lock %s)", purpose, path)
+        started = time.monotonic()
+        while timeout is None or time.monotonic() - started < timeout:
+            time.sleep(POLL_SECONDS)
+            fd = _flock_now(path)
+            if fd is not None:
+                return fd
+    except OSError as exc:
+        logger.debug("cannot flock %s directly (%s); using filelock", path, exc)
+        return None
+    raise _timed_out(path, purpose, started)
+
+
+@contextlib.contextmanager
+def _hold_with_filelock(path: Path, timeout: float | None, purpose: str) -> Iterator[None]:
+    """Windows, and POSIX filesystems where ``flock`` fails: filelock's own lock."""
     from filelock import Timeout
 
     lock = _make(path)
@@ -78,10 +113,7 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
         try:
             lock.acquire(timeout=-1 if timeout is None else timeout, poll_interval=POLL_SECONDS)
         except Timeout:
-            raise LockTimeout(
-                f"gave up after {time.monotonic() - started:.0f}s waiting for another"
-                f" process to finish {purpose} (lock {path})"
-            ) from None
+            raise _timed_out(path, purpose, started) from None
         except OSError as exc:
             raise cache_error(path, "lock", exc) from exc
     except OSError as exc:
@@ -90,6 +122,13 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _timed_out(path: Path, purpose: str, started: float) -> LockTimeout:
+    return LockTimeout(
+        f"gave up after {time.monotonic() - started:.0f}s waiting for another"
+        f" process to finish {purpose} (lock {path})"
+    )
 
 
 @contextlib.contextmanager
@@ -122,11 +161,12 @@ def try_hold(path: Path) -> Iterator[bool]:
 def _flock_now(path: Path) -> int | None:
     """Take the ``flock`` of the file at *path* (created if missing) without waiting.
 
-    Returns the locked descriptor, or None when the lock is held or cannot be
-    taken this way; the caller then leaves it to filelock. A file replaced
-    between the open and the lock (garbage collection removes orphan lock
-    files) is let go and the new one tried, since locking a file no longer at
-    *path* would exclude nobody.
+    Returns the locked descriptor, or None while another process holds the
+    lock. Raises OSError when it cannot be taken this way at all (no
+    ``flock`` on this filesystem, no permission). A file replaced between the
+    open and the lock (garbage collection removes orphan lock files) is let
+    go and the new one tried, since locking a file no longer at *path* would
+    exclude nobody; a file replaced every time counts as held for now.
     """
     import fcntl
 
@@ -135,23 +175,24 @@ def _flock_now(path: Path) -> int | None:
         try:
             fd = os.open(path, flags, 0o666)
         except FileNotFoundError:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                fd = os.open(path, flags, 0o666)
-            except OSError:
-                return None
-        except OSError:
-            return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, flags, 0o666)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None  # held by another process
         except OSError:
             os.close(fd)
-            return None  # held by another, or no flock here
+            raise
         try:
             if _is_the_file_at(fd, path):
                 return fd
+        except FileNotFoundError:
+            pass  # unlinked since: try the file that takes its place
         except OSError:
-            pass
+            _unflock(fd)
+            raise
         _unflock(fd)
     return None
 

@@ -156,27 +156,19 @@ def _copy_hashed_behind(
     while_syncing: Callable[[], object] | None,
 ) -> int:
     written = _Written()
-    failures: list[BaseException] = []
+    copied: list[int] = []
 
-    def hash_behind() -> None:
+    def copy_then_sync() -> None:
         try:
-            _hash_written(destination, digest, written)
-        except BaseException as exc:  # re-raised in the copying thread
-            failures.append(exc)
-
-    hasher = threading.Thread(target=hash_behind, name="wheelcache-hash", daemon=True)
-    hasher.start()
-    try:
-        try:
-            size = _copy(src, out, written)
+            copied.append(_copy(src, out, written))
         finally:
             written.finish()
         _alongside_fsync(out, while_syncing)
-    finally:
-        hasher.join()
-    if failures:
-        raise failures[0]
-    return size
+
+    _in_parallel(
+        lambda: _hash_written(destination, digest, written), copy_then_sync, name="wheelcache-hash"
+    )
+    return copied[0]
 
 
 def _hash_written(path: Path, digest: hashlib._Hash, written: _Written) -> None:

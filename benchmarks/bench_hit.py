@@ -129,7 +129,7 @@ def run(ctx: Context) -> None:
     from packaging.tags import sys_tags
 
     from wheelcache import Source, WheelCache
-    from wheelcache._pointer import _decode_remembered
+    from wheelcache._pointers.pointer import _decode_remembered
 
     report = ctx.report
     if not pip_available():

@@ -83,7 +83,7 @@ def durable_small_write(directory: Path, name: str, data: bytes) -> None:
 
 def run(ctx: Context) -> None:
     from wheelcache import Source, WheelCache
-    from wheelcache._wheelfile import validate_wheel
+    from wheelcache._wheels.wheelfile import validate_wheel
 
     report = ctx.report
     root = ctx.scratch("publish")

@@ -46,7 +46,8 @@ def bare_walk(root: bytes) -> int:
 def run(ctx: Context) -> None:
     import tree_scan
 
-    from wheelcache import Source, _tree
+    from wheelcache import Source
+    from wheelcache._tree import fingerprint as _tree
 
     report = ctx.report
     base = ctx.scratch("tree")

@@ -23,8 +23,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from wheelcache import _tree
-from wheelcache._tree import fingerprint_tree
+from wheelcache._tree import fingerprint as _tree
+from wheelcache._tree.fingerprint import fingerprint_tree
 
 FILES_PER_DIR = 20
 PAYLOAD = b"# a line of python source\nimport os\n" * 25  # about 900 bytes

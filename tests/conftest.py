@@ -10,7 +10,8 @@ import pytest
 
 import wheelcache
 from procs import SyncPoints, reap_all
-from wheelcache import Source, WheelCache, _syncpoints
+from wheelcache import Source, WheelCache
+from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """The promises of the ``wheelcache`` command, called in-process through ``main(argv)``.
 
-Builds are faked here (``wheelcache._builder.build_wheel`` is replaced by a function
+Builds are faked here (``wheelcache._build.builder.build_wheel`` is replaced by a function
 that writes a wheel); tests/test_e2e_build.py runs real build backends.
 """
 
@@ -22,17 +22,18 @@ from typing import Any
 import pytest
 from platformdirs import user_cache_path
 
-from wheelcache import InvalidSourceError, Source, WheelCache, __version__, _builder
+from wheelcache import InvalidSourceError, Source, WheelCache, __version__
 from wheelcache.__main__ import entrypoint
-from wheelcache._builder import BuildFailedError, BuildFrontendMissingError
-from wheelcache._cli import build_parser, main
-from wheelcache._cli_console import ProgressLine, render_table
-from wheelcache._cli_units import format_age, format_size, iso_utc, parse_duration, parse_size
-from wheelcache._sdist import extract_sdist
-from wheelcache._stats import collect_stats
+from wheelcache._build import builder as _builder
+from wheelcache._build.builder import BuildFailedError, BuildFrontendMissingError
+from wheelcache._build.sdist import extract_sdist
+from wheelcache._cli.console import ProgressLine, render_table
+from wheelcache._cli.main import build_parser, main
+from wheelcache._cli.units import format_age, format_size, iso_utc, parse_duration, parse_size
+from wheelcache._gc.stats import collect_stats
 from wheelfactory import make_wheel
 
-RACY_SECONDS = 3.2  # wheelcache._tree.RACY_WINDOW_NS, and a little more
+RACY_SECONDS = 3.2  # wheelcache._tree.fingerprint.RACY_WINDOW_NS, and a little more
 
 
 # -- fixtures and helpers ----------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_hit_imports_no_build_front_end_per_importtime(project: Path, cached: Pa
     }
     assert result.returncode == 0
     assert "wheelcache._cache" in imported  # the measurement works
-    assert not {"build", "pyproject_hooks", "wheelcache._builder", "tarfile"} & imported
+    assert not {"build", "pyproject_hooks", "wheelcache._build.builder", "tarfile"} & imported
 
 
 def test_bad_source_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:

@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 from packaging.tags import Tag
 
-from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache, _copying
+from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
+from wheelcache._store import copying as _copying
 from wheelfactory import corrupt_crc, make_wheel
 
 if TYPE_CHECKING:

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
-from wheelcache import _builder
-from wheelcache._cli import main
+from wheelcache._build import builder as _builder
+from wheelcache._cli.main import main
 
 if TYPE_CHECKING:
     import subprocess

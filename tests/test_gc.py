@@ -21,8 +21,8 @@ from filelock import FileLock, Timeout
 
 import procs
 import wheelcache._cache
-import wheelcache._retire
-import wheelcache._verify
+import wheelcache._gc.retire
+import wheelcache._gc.verify
 from ondisk import DAY, HOUR, age, flip_a_byte, sha256_of
 from wheelcache import (
     CachedWheel,
@@ -32,8 +32,8 @@ from wheelcache import (
     WheelCache,
 )
 from wheelcache._cache import USE_INTERVAL
+from wheelcache._gc.prune import DEFAULT_GRACE
 from wheelcache._layout import Layout
-from wheelcache._prune import DEFAULT_GRACE
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -656,7 +656,7 @@ def test_prune_deletes_nothing_when_a_pointer_cannot_be_read(
     def refuse(path: object, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(wheelcache._retire, "open", refuse, raising=False)
+    monkeypatch.setattr(wheelcache._gc.retire, "open", refuse, raising=False)
     with pytest.raises(CacheError, match="deleted nothing"):
         cache.prune(grace=0)
 
@@ -795,7 +795,7 @@ def test_verify_repair_leaves_a_pointer_rewritten_since_it_was_read(
     pointer = pointer_path(cache, source)
     pointer.write_bytes(b"{not json")
     writer = WheelCache(cache.root)
-    real_decode = wheelcache._verify.decode
+    real_decode = wheelcache._gc.verify.decode
 
     def decode_then_rewrite(data: bytes) -> object:
         found = real_decode(data)
@@ -803,7 +803,7 @@ def test_verify_repair_leaves_a_pointer_rewritten_since_it_was_read(
             writer.add(source, wheel)  # rewrites the pointer, under its lock
         return found
 
-    monkeypatch.setattr(wheelcache._verify, "decode", decode_then_rewrite)
+    monkeypatch.setattr(wheelcache._gc.verify, "decode", decode_then_rewrite)
     report = cache.verify(repair=True)
 
     assert report.unreadable_pointers == (pointer,)
@@ -817,9 +817,9 @@ def test_verify_reports_a_pointer_it_cannot_read(
     """A pointer that exists but cannot be read (permissions, injected: we run as root)."""
     cache.add(source, wheel)
     pointer = pointer_path(cache, source)
-    real_read_bytes = wheelcache._verify.read_bytes
+    real_read_bytes = wheelcache._gc.verify.read_bytes
     monkeypatch.setattr(
-        wheelcache._verify,
+        wheelcache._gc.verify,
         "read_bytes",
         lambda path: None if Path(path) == pointer else real_read_bytes(path),
     )
@@ -849,13 +849,13 @@ def test_verify_repair_keeps_a_wheel_published_again_meanwhile(
     os.chmod(added.path.parent, 0o755)
     os.unlink(added.path)
     os.rmdir(added.path.parent)
-    real_drop = wheelcache._verify.drop_wheels
+    real_drop = wheelcache._gc.verify.drop_wheels
 
     def readd_then_drop(*args: Any, **kwargs: Any) -> bool:
         WheelCache(cache.root).add(source, wheel)
         return real_drop(*args, **kwargs)
 
-    monkeypatch.setattr(wheelcache._verify, "drop_wheels", readd_then_drop)
+    monkeypatch.setattr(wheelcache._gc.verify, "drop_wheels", readd_then_drop)
     cache.verify(repair=True)
 
     assert named(cache, source) == {added.sha256}

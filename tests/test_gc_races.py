@@ -1,6 +1,6 @@
 """Garbage collection against real concurrent processes, in chosen interleavings.
 
-Each test pauses one child at a named sync point (wheelcache._syncpoints),
+Each test pauses one child at a named sync point (wheelcache._fs.syncpoints),
 lets another process act, then releases it, so the interleaving is the same
 on every run however busy the machine. Every wait is bounded by
 procs.DEADLINE, and the autouse fixture in conftest.py reaps every child.

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from procs import DEADLINE, wait_for_file
-from wheelcache import _locking
-from wheelcache._locking import LockTimeout, hold, try_hold
+from wheelcache._fs import locking as _locking
+from wheelcache._fs.locking import LockTimeout, hold, try_hold
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

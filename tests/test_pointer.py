@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from wheelcache import _pointer
-from wheelcache._pointer import (
+from wheelcache._pointers import pointer as _pointer
+from wheelcache._pointers.pointer import (
     MAX_POINTER_BYTES,
     Pointer,
     WheelRef,

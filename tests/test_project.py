@@ -1,4 +1,4 @@
-"""The promises of wheelcache._project: a declared project name is read, or None, never a guess."""
+"""The promises of wheelcache._tree.project: a declared name is read, or None, never a guess."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Callable
 
 import pytest
 
-from wheelcache import _project
-from wheelcache._project import project_name
+from wheelcache._tree import project as _project
+from wheelcache._tree.project import project_name
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -12,9 +12,10 @@ import pytest
 from packaging.tags import Tag
 
 from ondisk import flip_a_byte
-from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache, _fsutil
+from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
+from wheelcache._fs import fsutil as _fsutil
 from wheelcache._layout import Layout
-from wheelcache._store import Store
+from wheelcache._store.store import Store
 from wheelfactory import corrupt_crc, make_wheel
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def test_publish_validates_the_staged_copy_not_the_callers_file(
 ) -> None:
     """What is validated is exactly what gets published: the bytes in staging."""
     seen: list[Path] = []
-    from wheelcache import _wheelfile
+    from wheelcache._wheels import wheelfile as _wheelfile
 
     real = _wheelfile.validate_wheel
 

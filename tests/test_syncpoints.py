@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from wheelcache import _syncpoints
+from wheelcache._fs import syncpoints as _syncpoints
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from packaging.tags import Tag, sys_tags
 
-from wheelcache._pointer import WheelRef
+from wheelcache._pointers.pointer import WheelRef
 from wheelcache._tags import default_ranks, rank_tags, ranked_compatible, ranks_for
 
 

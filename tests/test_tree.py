@@ -1,4 +1,4 @@
-"""The promises of wheelcache._tree: a tree fingerprint notices every source change."""
+"""The promises of wheelcache._tree.fingerprint: a tree fingerprint notices every source change."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wheelcache import _tree
 from wheelcache._errors import CacheError, InvalidSourceError
-from wheelcache._tree import (
+from wheelcache._tree import fingerprint as _tree
+from wheelcache._tree.fingerprint import (
     BUILD_OUTPUT_DIR_NAMES,
     IGNORED_DIR_NAMES,
     RACY_WINDOW_NS,

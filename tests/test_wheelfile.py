@@ -1,4 +1,4 @@
-"""The promises of wheelcache._wheelfile: wheel names parse, and only real wheels validate."""
+"""The promises of wheelcache._wheels.wheelfile: names parse, and only real wheels validate."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from wheelcache._errors import CacheError, InvalidWheelError
-from wheelcache._wheelfile import (
+from wheelcache._wheels.wheelfile import (
     CHUNK_SIZE,
     WheelInfo,
     parse_wheel_name,

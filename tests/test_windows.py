@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 from packaging.tags import Tag
 
-from wheelcache import CacheError, Source, WheelCache, _fsutil, _store
+from wheelcache import CacheError, Source, WheelCache
+from wheelcache._fs import fsutil as _fsutil
+from wheelcache._store import store as _store
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:

@@ -20,14 +20,14 @@ from ._errors import (
     InvalidWheelError,
     NoCompatibleWheelError,
 )
-from ._locking import LockTimeout
+from ._fs.locking import LockTimeout
 from ._source import Source
 from ._version import __version__
 from ._wheel import CachedWheel
 
 if _typing.TYPE_CHECKING:
-    from ._reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
-    from ._stats import CacheStats
+    from ._gc.reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
+    from ._gc.stats import CacheStats
 
 __all__ = [
     "CacheError",
@@ -51,11 +51,11 @@ __all__ = [
 # Garbage-collection and statistics types load on first use: a lookup never
 # needs them, and importing them would slow down every process that only reads.
 _LAZY = {
-    "CorruptEntry": "_reports",
-    "DanglingPointer": "_reports",
-    "PruneReport": "_reports",
-    "VerifyReport": "_reports",
-    "CacheStats": "_stats",
+    "CorruptEntry": "_gc.reports",
+    "DanglingPointer": "_gc.reports",
+    "PruneReport": "_gc.reports",
+    "VerifyReport": "_gc.reports",
+    "CacheStats": "_gc.stats",
 }
 
 

@@ -9,18 +9,18 @@ from pathlib import Path
 from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import _syncpoints
 from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError
+from ._fs import syncpoints as _syncpoints
+from ._fs.locking import hold
 from ._layout import Layout
-from ._locking import hold
-from ._pointer import (
+from ._pointers.pointer import (
     WheelRef,
     open_pointer,
     read_open_pointer,
     read_pointer,
 )
-from ._revision import record_wheels
-from ._store import Published, Store
+from ._pointers.revision import record_wheels
+from ._store.store import Published, Store
 from ._tags import TagRanks, ranked_compatible, ranks_for
 from ._wheel import CachedWheel
 
@@ -29,9 +29,9 @@ if TYPE_CHECKING:
 
     from packaging.tags import Tag
 
-    from ._reports import Progress, PruneReport, VerifyReport
+    from ._gc.reports import Progress, PruneReport, VerifyReport
+    from ._gc.stats import CacheStats
     from ._source import Source
-    from ._stats import CacheStats
 
 __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache", "default_root"]
 
@@ -368,7 +368,7 @@ class WheelCache:
         ``dry_run`` reports without changing anything. Readers and writers are
         never blocked; two prunes never run at once.
         """
-        from . import _prune
+        from ._gc import prune as _prune
 
         return _prune.prune(
             self._layout,
@@ -385,7 +385,7 @@ class WheelCache:
         Concurrent lookups see misses, never exceptions. Paths handed out
         earlier may vanish: the one exception to the grace contract.
         """
-        from . import _prune
+        from ._gc import prune as _prune
 
         _prune.clean(self._layout)
 
@@ -396,13 +396,13 @@ class WheelCache:
         quarantine (never deleting them) and removes references to missing or
         corrupt entries from pointers.
         """
-        from . import _verify
+        from ._gc import verify as _verify
 
         return _verify.verify(self._layout, repair=repair, progress=progress)
 
     def stats(self, *, progress: Progress | None = None) -> CacheStats:
         """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
-        from ._stats import collect_stats
+        from ._gc.stats import collect_stats
 
         return collect_stats(self, progress=progress)
 
@@ -416,7 +416,7 @@ class WheelCache:
 
 def _wheelfile() -> Any:
     """The wheel-file module, imported on first use (it pulls in zipfile and email)."""
-    from . import _wheelfile
+    from ._wheels import wheelfile as _wheelfile
 
     return _wheelfile
 

@@ -25,7 +25,7 @@ import os
 from typing import TYPE_CHECKING
 
 from ._errors import cache_error
-from ._fsutil import make_directories, write_file_atomic
+from ._fs.fsutil import make_directories, write_file_atomic
 
 if TYPE_CHECKING:
     from pathlib import Path

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._errors import InvalidSourceError
-from ._fsutil import CHUNK_SIZE
+from ._fs.fsutil import CHUNK_SIZE
 from ._layout import source_digest
 
 if TYPE_CHECKING:
@@ -118,8 +118,8 @@ class Source:
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
-        from ._project import project_name
-        from ._tree import fingerprint_tree
+        from ._tree.fingerprint import fingerprint_tree
+        from ._tree.project import project_name
 
         tree = Path(path).resolve()
         freshness = fingerprint_tree(tree, cache_keys)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, TypeVar
 if TYPE_CHECKING:
     from packaging.tags import Tag
 
-    from ._pointer import WheelRef
+    from ._pointers.pointer import WheelRef
 
 __all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible"]
 

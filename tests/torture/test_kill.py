@@ -7,7 +7,7 @@ staging area and trash, no pointer temp files, no entry that no pointer
 names, and no lock that cannot be taken. After that, operations succeed.
 
 Deterministic kills pause a child at each named sync point first (see
-``wheelcache._syncpoints``); random kills hit children doing random work.
+``wheelcache._fs.syncpoints``); random kills hit children doing random work.
 """
 
 from __future__ import annotations
@@ -38,7 +38,8 @@ from torture_kit import (
 )
 
 from procs import SyncPoints
-from wheelcache import Source, WheelCache, _syncpoints
+from wheelcache import Source, WheelCache
+from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:

@@ -13,15 +13,15 @@ import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from ._layout import LAYOUT_VERSION
-from ._pointer import read_bytes, referenced_digests
+from .._layout import LAYOUT_VERSION
+from .._pointers.pointer import read_bytes, referenced_digests
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from ._cache import WheelCache
-    from ._layout import Layout
+    from .._cache import WheelCache
+    from .._layout import Layout
 
 __all__ = ["CacheStats", "collect_stats"]
 

@@ -2,10 +2,10 @@
 
 Everything here is about *one* filesystem operation done carefully (or, for
 garbage collection, one quiet unlink, one tree's size, one bucket's listing);
-copying a wheel in is :mod:`wheelcache._copying`, and the protocols built
-from these live in :mod:`wheelcache._store` (entries),
-:mod:`wheelcache._pointer` (pointer files) and the garbage collection modules
-(:mod:`wheelcache._prune` and the modules it names).
+copying a wheel in is :mod:`wheelcache._store.copying`, and the protocols built
+from these live in :mod:`wheelcache._store.store` (entries),
+:mod:`wheelcache._pointers.pointer` (pointer files) and the garbage collection modules
+(:mod:`wheelcache._gc.prune` and the modules it names).
 
 Windows differs from POSIX in two ways that matter to a shared cache:
 

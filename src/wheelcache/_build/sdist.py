@@ -23,7 +23,7 @@ import zlib
 from pathlib import Path, PurePosixPath
 from typing import IO, TYPE_CHECKING
 
-from ._errors import CacheError, InvalidSourceError, cache_error
+from .._errors import CacheError, InvalidSourceError, cache_error
 
 if TYPE_CHECKING:
     from collections.abc import Callable

@@ -1,7 +1,7 @@
 """The ``wheelcache`` command: build, dir, info, list, prune, clean and verify.
 
-:func:`build_parser` (:mod:`wheelcache._cli_parser`) builds the argument
-parser; :func:`main` runs one command (:mod:`wheelcache._cli_commands`) and
+:func:`build_parser` (:mod:`wheelcache._cli.parser`) builds the argument
+parser; :func:`main` runs one command (:mod:`wheelcache._cli.commands`) and
 returns its exit status (tests call it in-process). The library raises and
 logs; this module alone configures logging and turns exceptions into one-line
 messages and exit statuses (:func:`_report`):
@@ -16,7 +16,7 @@ Errors are one line on stderr, ``wheelcache: error: ...``; ``-v`` adds the
 traceback. Logging goes to stderr: INFO by default (build backends' output
 included), WARNING with ``-q``, DEBUG with ``-v``. Stdout carries only results,
 so ``pip install "$(wheelcache build .)"`` works; ``--json`` output is described
-in :mod:`wheelcache._cli_reports`.
+in :mod:`wheelcache._cli.reports`.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import sys
 import traceback
 from typing import TYPE_CHECKING, TextIO
 
-from ._cli_commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
-from ._cli_console import Console, use_color
-from ._cli_parser import PROG, build_parser
-from ._errors import CacheError, InvalidSourceError
+from .._errors import CacheError, InvalidSourceError
+from .commands import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_USAGE
+from .console import Console, use_color
+from .parser import PROG, build_parser
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

@@ -20,7 +20,7 @@ import os
 import re
 from pathlib import Path, PureWindowsPath
 
-from ._errors import InvalidSourceError
+from .._errors import InvalidSourceError
 
 __all__ = ["KeyPattern", "compile_key", "matches"]
 

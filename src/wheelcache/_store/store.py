@@ -39,10 +39,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from . import _syncpoints
-from ._copying import copy_and_hash
-from ._errors import InvalidWheelError, cache_error
-from ._fsutil import (
+from .._errors import InvalidWheelError, cache_error
+from .._fs import syncpoints as _syncpoints
+from .._fs.fsutil import (
     CHUNK_SIZE,
     RETRY_SECONDS,
     fsync_dir,
@@ -51,13 +50,14 @@ from ._fsutil import (
     touch,
     unlink_quietly,
 )
-from ._layout import Layout, unique_token
-from ._locking import hold
+from .._fs.locking import hold
+from .._layout import Layout, unique_token
+from .copying import copy_and_hash
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ._wheelfile import WheelInfo
+    from .._wheels.wheelfile import WheelInfo
 
 __all__ = ["Published", "Store", "file_sha256"]
 
@@ -149,7 +149,7 @@ class Store:
 
         def validate() -> None:
             _syncpoints.reach("publish.staged")
-            from ._wheelfile import validate_wheel
+            from .._wheels.wheelfile import validate_wheel
 
             try:
                 validate_wheel(staged)
@@ -177,7 +177,7 @@ class Store:
         target = self.layout.entry_dir(sha256)
         reused, filename = self._move_into_place(stage, target, info.filename, sha256, size)
         if filename != info.filename:  # identical bytes, cached under another name
-            from ._wheelfile import parse_wheel_name
+            from .._wheels.wheelfile import parse_wheel_name
 
             info = parse_wheel_name(filename)
         return Published(sha256, size, target / filename, info, reused)
@@ -345,7 +345,7 @@ class Store:
 
 def _precheck(wheel: Path) -> WheelInfo:
     """Cheap checks before any copying: a parseable name and a regular file."""
-    from ._wheelfile import parse_wheel_name
+    from .._wheels.wheelfile import parse_wheel_name
 
     try:
         info = parse_wheel_name(wheel.name)
@@ -365,7 +365,7 @@ def _precheck(wheel: Path) -> WheelInfo:
 
 
 def _valid_name(filename: str) -> bool:
-    from ._wheelfile import parse_wheel_name
+    from .._wheels.wheelfile import parse_wheel_name
 
     try:
         parse_wheel_name(filename)

@@ -14,21 +14,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import InvalidWheelError
-from ._fsutil import retry_transient, shard_entries
-from ._layout import unique_token
-from ._locking import hold
-from ._pointer import POINTER_VERSION, decode, read_bytes
-from ._reports import CorruptEntry, DanglingPointer, VerifyReport
-from ._revision import drop_wheels
-from ._store import Store, file_sha256
-from ._wheelfile import parse_wheel_name
+from .._errors import InvalidWheelError
+from .._fs.fsutil import retry_transient, shard_entries
+from .._fs.locking import hold
+from .._layout import unique_token
+from .._pointers.pointer import POINTER_VERSION, decode, read_bytes
+from .._pointers.revision import drop_wheels
+from .._store.store import Store, file_sha256
+from .._wheels.wheelfile import parse_wheel_name
+from .reports import CorruptEntry, DanglingPointer, VerifyReport
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ._layout import Layout
-    from ._reports import Progress
+    from .._layout import Layout
+    from .reports import Progress
 
 __all__ = ["verify"]
 

@@ -6,7 +6,7 @@ METADATA's ``Name`` and ``Version`` must name the project and version the file
 name does (names compared canonicalised, versions compared as versions), and
 WHEEL must declare a ``Wheel-Version`` 1.x, the only major version this cache
 (like installers) understands. Each check returns a list of problems (empty when all is well), for
-:func:`wheelcache._wheelfile.validate_wheel` to report together.
+:func:`wheelcache._wheels.wheelfile.validate_wheel` to report together.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import zipfile
     from collections.abc import Sequence
 
-    from ._wheelfile import WheelInfo
+    from .wheelfile import WheelInfo
 
 __all__ = [
     "dist_info_name_problems",

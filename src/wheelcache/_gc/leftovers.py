@@ -12,15 +12,15 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._fsutil import shard_entries, tree_size, unlink_quietly
-from ._layout import is_digest
-from ._locking import try_hold
-from ._retire import lock_if_free
-from ._trash import delete_or_warn
+from .._fs.fsutil import shard_entries, tree_size, unlink_quietly
+from .._fs.locking import try_hold
+from .._layout import is_digest
+from .retire import lock_if_free
+from .trash import delete_or_warn
 
 if TYPE_CHECKING:
-    from ._layout import Layout
-    from ._reports import Tally
+    from .._layout import Layout
+    from .reports import Tally
 
 __all__ = ["SETTLE_SECONDS", "reclaim_pointer_temps", "reclaim_staging", "remove_orphan_locks"]
 

@@ -32,9 +32,9 @@ The contract (argued in docs/design.md, "Garbage collection"):
   later prune, once ``grace`` has passed.
 
 :func:`prune` takes the steps in order; each lives in the module named after
-it: :mod:`wheelcache._retire` reads every pointer and retires sources,
-:mod:`wheelcache._trash` sweeps entries through the trash (and finishes what
-a killed prune or clean left there), and :mod:`wheelcache._leftovers`
+it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
+:mod:`wheelcache._gc.trash` sweeps entries through the trash (and finishes what
+a killed prune or clean left there), and :mod:`wheelcache._gc.leftovers`
 reclaims what dead processes left behind.
 """
 
@@ -46,20 +46,20 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import _syncpoints
-from ._errors import cache_error
-from ._fsutil import fsync_dir, remove_tree, retry_transient, unlink_quietly
-from ._layout import unique_token
-from ._leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
-from ._locking import hold
-from ._reports import PruneReport, Tally
-from ._retire import choose_retirees, retire, scan_sources, sync_directories
-from ._store import Store
-from ._trash import finish_trash, sweep_entries
+from .._errors import cache_error
+from .._fs import syncpoints as _syncpoints
+from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, unlink_quietly
+from .._fs.locking import hold
+from .._layout import unique_token
+from .._store.store import Store
+from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
+from .reports import PruneReport, Tally
+from .retire import choose_retirees, retire, scan_sources, sync_directories
+from .trash import finish_trash, sweep_entries
 
 if TYPE_CHECKING:
-    from ._layout import Layout
-    from ._reports import Progress
+    from .._layout import Layout
+    from .reports import Progress
 
 __all__ = ["DEFAULT_GRACE", "clean", "prune"]
 

@@ -17,15 +17,15 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from . import _syncpoints
-from ._errors import cache_error
-from ._fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
-from ._layout import is_digest, unique_token
+from .._errors import cache_error
+from .._fs import syncpoints as _syncpoints
+from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
+from .._layout import is_digest, unique_token
 
 if TYPE_CHECKING:
-    from ._layout import Layout
-    from ._reports import Progress, Tally
-    from ._store import Store
+    from .._layout import Layout
+    from .._store.store import Store
+    from .reports import Progress, Tally
 
 __all__ = ["delete_or_warn", "finish_trash", "sweep_entries"]
 

@@ -14,7 +14,7 @@ capture uses :func:`warnings.catch_warnings`, which is process-wide, so builds
 are best not run from several threads at once.
 
 An sdist is unpacked into a temporary directory first, by
-:func:`wheelcache._sdist.extract_sdist`, which refuses any member that could
+:func:`wheelcache._build.sdist.extract_sdist`, which refuses any member that could
 land outside it.
 """
 
@@ -30,9 +30,9 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ._errors import CacheError
-from ._project import project_name
-from ._sdist import extract_sdist
+from .._errors import CacheError
+from .._tree.project import project_name
+from .sdist import extract_sdist
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._cli_console import render_table
-from ._cli_units import format_age, format_size, iso_utc
+from .console import render_table
+from .units import format_age, format_size, iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from ._reports import PruneReport, VerifyReport
-    from ._stats import CacheStats
-    from ._wheel import CachedWheel
+    from .._gc.reports import PruneReport, VerifyReport
+    from .._gc.stats import CacheStats
+    from .._wheel import CachedWheel
 
 __all__ = [
     "ListedWheel",

@@ -33,7 +33,7 @@ import sys
 import threading
 from typing import TYPE_CHECKING, Callable
 
-from ._fsutil import CHUNK_SIZE
+from .._fs.fsutil import CHUNK_SIZE
 
 if TYPE_CHECKING:
     from io import FileIO

@@ -31,7 +31,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from ._errors import CacheError, cache_error
+from .._errors import CacheError, cache_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

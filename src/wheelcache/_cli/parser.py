@@ -1,7 +1,7 @@
 """The argument parser of the ``wheelcache`` command: its commands, options and help.
 
 :func:`build_parser` builds a fresh parser each call. Each command's parser
-names its handler (in :mod:`wheelcache._cli_commands`) as the ``handler``
+names its handler (in :mod:`wheelcache._cli.commands`) as the ``handler``
 default; the global options (``--cache-dir``, ``-q``, ``-v``) are accepted
 before the command and after it.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 import argparse
 from typing import Any, Callable
 
-from ._cli_commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
-from ._cli_units import parse_duration, parse_size
-from ._version import __version__
+from .._version import __version__
+from .commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
+from .units import parse_duration, parse_size
 
 __all__ = ["PROG", "build_parser"]
 

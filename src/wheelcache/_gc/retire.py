@@ -19,16 +19,16 @@ from typing import TYPE_CHECKING
 
 from filelock import FileLock, Timeout
 
-from . import _syncpoints
-from ._errors import CacheError, cache_error
-from ._fsutil import fsync_dir, retry_transient
-from ._pointer import decode, referenced_digests
+from .._errors import CacheError, cache_error
+from .._fs import syncpoints as _syncpoints
+from .._fs.fsutil import fsync_dir, retry_transient
+from .._pointers.pointer import decode, referenced_digests
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from ._layout import Layout
-    from ._store import Store
+    from .._layout import Layout
+    from .._store.store import Store
 
 __all__ = [
     "ScannedSource",

@@ -30,7 +30,7 @@ WAIT_SECONDS = 120.0
 
 POINTS = frozenset(
     {
-        # publishing an entry (wheelcache._store)
+        # publishing an entry (wheelcache._store.store)
         "publish.staged",
         "publish.before-rename",
         "publish.after-rename",
@@ -41,7 +41,7 @@ POINTS = frozenset(
         "pointer.after-replace",
         # building (wheelcache._cache.get_or_build)
         "build.locked",
-        # garbage collection (wheelcache._prune, wheelcache._retire, wheelcache._trash)
+        # garbage collection (wheelcache._gc.prune, wheelcache._gc.retire, wheelcache._gc.trash)
         "prune.locked",
         "prune.scanned",
         "prune.before-trash",

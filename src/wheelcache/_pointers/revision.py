@@ -16,12 +16,12 @@ import stat
 import time
 from typing import TYPE_CHECKING
 
-from . import _syncpoints
-from ._errors import cache_error
-from ._fsutil import make_directories, touch, write_file_atomic
-from ._layout import Layout, unique_token
-from ._locking import hold
-from ._pointer import (
+from .._errors import cache_error
+from .._fs import syncpoints as _syncpoints
+from .._fs.fsutil import make_directories, touch, write_file_atomic
+from .._fs.locking import hold
+from .._layout import Layout, unique_token
+from .pointer import (
     Pointer,
     WheelRef,
     decode,
@@ -34,8 +34,8 @@ from ._pointer import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from ._source import Source
-    from ._store import Store
+    from .._source import Source
+    from .._store.store import Store
 
 __all__ = ["drop_wheels", "record_wheels"]
 

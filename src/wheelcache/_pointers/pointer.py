@@ -18,7 +18,7 @@ current revision::
 
 Pointers are never modified in place: a writer builds the new text, writes it
 to a temp file in the same directory, fsyncs it and ``os.replace``-s it over
-the old one (see :func:`wheelcache._fsutil.write_file_atomic`). A reader
+the old one (see :func:`wheelcache._fs.fsutil.write_file_atomic`). A reader
 therefore sees the old pointer or the new one, never a mix.
 
 Compatibility rules, so old and new wheelcache versions can share a cache:

@@ -6,7 +6,7 @@ the gate every file must pass before the cache accepts it: it reads the archive
 once, end to end, so that a damaged, truncated or mislabelled wheel is refused
 at the door rather than discovered by an installer later. Everything wrong with
 a file is collected and reported in one :class:`InvalidWheelError`. What the
-``.dist-info`` directory must hold and say is checked by :mod:`wheelcache._dist_info`.
+``.dist-info`` directory must hold and say is checked by :mod:`wheelcache._wheels.dist_info`.
 """
 
 from __future__ import annotations
@@ -28,13 +28,13 @@ from packaging.tags import Tag  # noqa: TC002
 from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename
 from packaging.version import Version  # noqa: TC002
 
-from wheelcache._dist_info import (
+from wheelcache._errors import InvalidWheelError
+from wheelcache._wheels.dist_info import (
     dist_info_name_problems,
     find_dist_info,
     metadata_problems,
     wheel_file_problems,
 )
-from wheelcache._errors import InvalidWheelError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence

@@ -57,7 +57,7 @@ directory that cannot be listed raises :class:`InvalidSourceError`: silently
 skipping it could hide edits, and a build could not read it either.
 
 With ``cache_keys`` only matching entries count; see :func:`fingerprint_tree`,
-and :mod:`wheelcache._cache_keys` for what a key selects.
+and :mod:`wheelcache._tree.cache_keys` for what a key selects.
 Keys are matched against the paths of this same walk rather than with
 :meth:`pathlib.Path.glob`: so the ignore rules and the error handling (``glob``
 silently skips unreadable directories) are the same, and so is the meaning of
@@ -77,13 +77,13 @@ from pathlib import Path
 from stat import S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING
 
-from ._cache_keys import compile_key, matches
-from ._errors import InvalidSourceError
+from .._errors import InvalidSourceError
+from .cache_keys import compile_key, matches
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-    from ._cache_keys import KeyPattern
+    from .cache_keys import KeyPattern
 
 __all__ = [
     "BUILD_OUTPUT_DIR_NAMES",

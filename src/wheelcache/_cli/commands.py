@@ -2,8 +2,8 @@
 
 Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
 prints its results and returns its exit status (the statuses are described in
-:mod:`wheelcache._cli`). Bad input raises :class:`InvalidSourceError`; the
-commands never catch errors, :func:`wheelcache._cli.main` reports them.
+:mod:`wheelcache._cli.main`). Bad input raises :class:`InvalidSourceError`; the
+commands never catch errors, :func:`wheelcache._cli.main.main` reports them.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from ._cache import WheelCache
-from ._cli_reports import (
+from .._cache import WheelCache
+from .._errors import InvalidSourceError
+from .._source import Source
+from .reports import (
     ListedWheel,
     info_json,
     info_lines,
@@ -28,14 +30,12 @@ from ._cli_reports import (
     verify_lines,
     wheel_json,
 )
-from ._errors import InvalidSourceError
-from ._source import Source
 
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
 
-    from ._cli_console import Console, ProgressLine
+    from .console import Console, ProgressLine
 
 __all__ = [
     "EXIT_FAILED",
@@ -101,7 +101,7 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     def build(output_dir: Path) -> None:
         nonlocal built
         built = True
-        from . import _builder  # a cache hit never imports the builder
+        from .._build import builder as _builder  # a cache hit never imports the builder
 
         _builder.build_wheel(path, output_dir, isolation=isolation)
 

@@ -139,6 +139,29 @@ def test_probe_never_creates_a_missing_lock_file(tmp_path: Path, probe: Probe) -
     assert not lock.exists()
 
 
+@pytest.mark.parametrize("probe", PROBES)
+def test_probe_with_create_creates_and_holds_a_missing_lock_file(
+    tmp_path: Path, probe: Callable[..., AbstractContextManager[bool]]
+) -> None:
+    """Prune retires a pointer under its lock even when no writer ever made the file."""
+    lock = tmp_path / "shard" / "absent.lock"
+    with probe(lock, create=True) as held:
+        assert held is True
+        assert lock.exists()
+        with probe(lock) as again:
+            assert again is False  # held by us: another attempt must not get it
+
+
+@pytest.mark.parametrize("probe", PROBES)
+def test_probe_with_create_does_not_take_a_lock_held_by_another_process(
+    holder: tuple[Path, subprocess.Popen[bytes]],
+    probe: Callable[..., AbstractContextManager[bool]],
+) -> None:
+    lock, _process = holder
+    with probe(lock, create=True) as held:
+        assert held is False
+
+
 @pytest.mark.skipif(os.name != "posix", reason="the flock probe is the POSIX one")
 def test_probe_refuses_a_lock_file_replaced_while_it_was_being_locked(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -18,9 +18,9 @@ from ._errors import (
     DiskFullError,
     InvalidSourceError,
     InvalidWheelError,
+    LockTimeout,
     NoCompatibleWheelError,
 )
-from ._fs.locking import LockTimeout
 from ._source import Source
 from ._version import __version__
 from ._wheel import CachedWheel

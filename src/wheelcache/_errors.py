@@ -16,6 +16,7 @@ __all__ = [
     "DiskFullError",
     "InvalidSourceError",
     "InvalidWheelError",
+    "LockTimeout",
     "NoCompatibleWheelError",
 ]
 
@@ -53,6 +54,10 @@ class InvalidSourceError(CacheError, ValueError):
 
 class NoCompatibleWheelError(CacheError):
     """A build finished but wrote no wheel compatible with the requested tags."""
+
+
+class LockTimeout(CacheError, TimeoutError):
+    """A lock could not be acquired within the allowed time (``lock_timeout``)."""
 
 
 class DiskFullError(CacheError, OSError):

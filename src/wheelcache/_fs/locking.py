@@ -31,7 +31,7 @@ import os
 import time
 from typing import TYPE_CHECKING
 
-from .._errors import CacheError, cache_error
+from .._errors import LockTimeout, cache_error
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -50,10 +50,6 @@ timeout. At filelock's default (50 ms) a process waiting for another's build
 sleeps through most of the moment the lock is free, and eight waiters queue
 up for several polls each. A retry is an open and a ``flock``, so 5 ms costs
 nothing."""
-
-
-class LockTimeout(CacheError):
-    """A lock could not be acquired within the allowed time."""
 
 
 @contextlib.contextmanager
@@ -132,30 +128,41 @@ def _timed_out(path: Path, purpose: str, started: float) -> LockTimeout:
 
 
 @contextlib.contextmanager
-def try_hold(path: Path) -> Iterator[bool]:
+def try_hold(path: Path, *, create: bool = False) -> Iterator[bool]:
     """Try the lock at *path* without waiting; yield whether it is held.
 
-    The lock file is not created when it does not exist (yields False), so
-    probing another process's lock leaves no debris. Yields False as well when
+    Without *create* a missing lock file is not created (yields False), so
+    probing another process's lock leaves no debris. With *create* a missing
+    lock file (and its directory) is created and taken, so that no process
+    can start the work it guards while we hold it. Yields False as well when
     the file was replaced while being locked: what is held must be the file
     that is at *path* now, since callers go on to delete it.
     """
     if os.name != "posix":
-        with _try_hold_portably(path) as held:
+        with _try_hold_portably(path, create) as held:
             yield held
         return
     # On POSIX a probe is one open and one non-blocking flock, the same lock
     # filelock takes; garbage collection probes every orphan lock file, and a
     # FileLock object costs several times that.
+    fd: int | None = None
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        if create:
+            fd = _flock_now(path)
+        else:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+            if not _flock_if_free(fd, path):
+                os.close(fd)
+                fd = None
     except OSError:
+        fd = None
+    if fd is None:
         yield False
         return
     try:
-        yield _flock_if_free(fd, path)
+        yield True
     finally:
-        os.close(fd)  # releases the lock, if taken
+        _unflock(fd)
 
 
 def _flock_now(path: Path) -> int | None:
@@ -230,14 +237,16 @@ def _flock_if_free(fd: int, path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def _try_hold_portably(path: Path) -> Iterator[bool]:
-    if not path.exists():
+def _try_hold_portably(path: Path, create: bool = False) -> Iterator[bool]:
+    if not create and not path.exists():
         yield False
         return
     from filelock import FileLock, Timeout
 
     lock = FileLock(path)
     try:
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
         lock.acquire(timeout=0)
     except (Timeout, OSError):
         yield False

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 from .._fs.fsutil import shard_entries, tree_size, unlink_quietly
 from .._fs.locking import try_hold
 from .._layout import is_digest
-from .retire import lock_if_free
 from .trash import delete_or_warn
 
 if TYPE_CHECKING:
@@ -85,8 +84,9 @@ def reclaim_pointer_temps(layout: Layout, tally: Tally, dry_run: bool) -> None:
         if not is_digest(digest):
             continue  # not a pointer writer's temp file
         lock = layout.pointer_lock(digest)
-        with lock_if_free(lock, create=not dry_run) as held:
-            if not held:
+        with try_hold(lock, create=not dry_run) as held:
+            # A dry run creates nothing; a missing lock file has no holder.
+            if not held and not (dry_run and not lock.exists()):
                 continue  # its writer is still at work
             tally.staging += 1
             tally.freed += tree_size(Path(temp.path))
@@ -98,9 +98,9 @@ def remove_orphan_locks(layout: Layout) -> None:
     """Remove the lock files of sources that have no pointer and no lock holder.
 
     Safe against a process that opened a lock file just before it was
-    removed only because filelock (4.x) re-checks, after locking, that the
-    file it locked is still linked, and otherwise starts over with a new file
-    (docs/design.md, "Leftovers of dead processes").
+    removed only because every lock, once taken, is checked to be the file
+    still at its path, and otherwise taken again on the file now there
+    (:mod:`wheelcache._fs.locking`; docs/design.md, "Leftovers of dead processes").
     """
     for lock in shard_entries(layout.locks, follow_symlinks=False):
         digest = lock.name.split(".", 1)[0]

@@ -10,30 +10,25 @@ period has passed (docs/design.md, "Garbage collection").
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from filelock import FileLock, Timeout
-
 from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient
+from .._fs.locking import try_hold
 from .._pointers.pointer import decode, referenced_digests
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .._layout import Layout
     from .._store.store import Store
 
 __all__ = [
     "ScannedSource",
     "choose_retirees",
-    "lock_if_free",
     "retire",
     "scan_sources",
     "sync_directories",
@@ -149,36 +144,10 @@ def choose_retirees(
     return chosen
 
 
-@contextlib.contextmanager
-def lock_if_free(path: Path, *, create: bool) -> Iterator[bool]:
-    """Hold the lock at *path* if no process does, without waiting; yield whether held.
-
-    With *create* a missing lock file is created and taken, so no writer can
-    start while we hold it. Without it, a missing lock file counts as free
-    (nobody can hold it) and nothing is written.
-    """
-    if not create and not path.exists():
-        yield True
-        return
-    lock = FileLock(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        lock.acquire(timeout=0)
-    except (Timeout, OSError):
-        held = False
-    else:
-        held = True
-    try:
-        yield held
-    finally:
-        if held:
-            lock.release()
-
-
 def retire(layout: Layout, store: Store, source: ScannedSource) -> bool:
     """Remove a source's pointer; its entries stay until they age out."""
     lock = layout.pointer_lock(source.digest)
-    with lock_if_free(lock, create=True) as held:
+    with try_hold(lock, create=True) as held:
         if not held:
             return False  # a writer is updating it right now: it is in use
         try:

@@ -656,7 +656,7 @@ def test_prune_deletes_nothing_when_a_pointer_cannot_be_read(
     def refuse(path: object, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(wheelcache._gc.retire, "open", refuse, raising=False)
+    monkeypatch.setattr(wheelcache._gc.retire, "read_bytes", refuse)
     with pytest.raises(CacheError, match="deleted nothing"):
         cache.prune(grace=0)
 

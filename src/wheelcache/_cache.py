@@ -312,28 +312,24 @@ class WheelCache:
 
     def sources(self) -> Iterator[SourceRecord]:
         """Every source with a readable pointer, in no particular order."""
-        try:
-            shards = sorted(self._layout.pointers.iterdir())
-        except OSError:
-            return
-        for shard in shards:
-            try:
-                files = sorted(shard.glob("*.json"))
-            except OSError:
+        for _digest, path in self._layout.pointer_files():
+            found = read_pointer(path)
+            if found is None:
                 continue
-            for path in files:
-                found = read_pointer(path)
-                if found is None:
-                    continue
-                pointer, info = found
-                wheels = []
-                for ref in pointer.wheels:
-                    entry = self._store.entry_stat(ref.sha256, ref.filename)
-                    if entry is not None:
-                        wheels.append(_cached_ref(self._layout, ref))
-                yield SourceRecord(
-                    pointer.key, pointer.name, pointer.freshness, tuple(wheels), info.st_mtime, path
-                )
+            pointer, info = found
+            wheels = []
+            for ref in pointer.wheels:
+                entry = self._store.entry_stat(ref.sha256, ref.filename)
+                if entry is not None:
+                    wheels.append(_cached_ref(self._layout, ref))
+            yield SourceRecord(
+                pointer.key,
+                pointer.name,
+                pointer.freshness,
+                tuple(wheels),
+                info.st_mtime,
+                Path(path),
+            )
 
     def wheels(self) -> Iterator[CachedWheel]:
         """Every entry in the cache, referenced or not, in no particular order."""

@@ -22,12 +22,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 from ._errors import cache_error
 from ._fs.fsutil import make_directories, write_file_atomic
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from pathlib import Path
 
 __all__ = ["LAYOUT_VERSION", "Layout", "is_digest", "source_digest"]
@@ -132,16 +133,41 @@ class Layout:
         """The lock that keeps two prunes from running at once."""
         return self.locks / "prune.lock"
 
-    def buckets(self) -> tuple[Path, ...]:
-        """Every directory this layout version owns below the root."""
-        return (
-            self.wheels,
-            self.pointers,
-            self.locks,
-            self.staging,
-            self.trash,
-            self.quarantine,
-        )
+    def pointer_files(
+        self, on_error: Callable[[str, OSError], None] | None = None
+    ) -> Iterator[tuple[str, str]]:
+        """Every pointer file as ``(digest, path)``, in no particular order.
+
+        The one listing of pointers that lookups, listing, statistics, verify
+        and garbage collection share, so they agree on what exists: a pointer
+        is a file ``<digest>.json`` in a shard directory; writers' temp files
+        (``.<digest>.<token>.tmp``) and anything else are not pointers, and a
+        shard that is not a real directory (a symlink) is not followed. A
+        directory that cannot be listed is skipped, or passed with the error
+        to *on_error* (which may raise); a missing one is simply empty.
+        """
+        try:
+            with os.scandir(self.pointers) as listing:
+                shards = [s.path for s in listing if s.is_dir(follow_symlinks=False)]
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            if on_error is not None:
+                on_error(os.fspath(self.pointers), exc)
+            return
+        for shard in sorted(shards):
+            try:
+                with os.scandir(shard) as listing:
+                    names = [item.name for item in listing]
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                if on_error is not None:
+                    on_error(shard, exc)
+                continue
+            for name in sorted(names):
+                if name.endswith(".json") and is_digest(name[: -len(".json")]):
+                    yield name[: -len(".json")], os.path.join(shard, name)
 
     # -- creation ------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient
 from .._fs.locking import try_hold
-from .._pointers.pointer import decode, referenced_digests
+from .._pointers.pointer import decode, read_bytes, referenced_digests
 
 if TYPE_CHECKING:
     from .._layout import Layout
@@ -61,59 +61,34 @@ def _unscannable(path: str | os.PathLike[str], exc: OSError) -> CacheError:
 
 def scan_sources(layout: Layout) -> list[ScannedSource]:
     """Every pointer file and what it names; raises if any cannot be read."""
-    try:
-        shards = [s for s in os.scandir(layout.pointers) if s.is_dir(follow_symlinks=False)]
-    except FileNotFoundError:
-        return []
-    except OSError as exc:
-        raise _unscannable(layout.pointers, exc) from exc
-    sources = []
-    for shard in shards:
-        try:
-            items = list(os.scandir(shard.path))
-        except FileNotFoundError:
-            continue
-        except OSError as exc:
-            raise _unscannable(shard.path, exc) from exc
-        for item in items:
-            if not item.name.endswith(".json") or item.name.startswith("."):
-                continue
-            found = _read_pointer_file(item.path)
-            if found is None:
-                continue  # removed since the listing
-            data, info = found
-            pointer = decode(data)
-            wheels = pointer.wheels if pointer is not None else ()
-            sources.append(
-                ScannedSource(
-                    path=Path(item.path),
-                    digest=item.name[: -len(".json")],
-                    key=pointer.key if pointer is not None else None,
-                    references=referenced_digests(data),
-                    filenames={w.sha256: w.filename for w in wheels},
-                    sizes={w.sha256: w.size for w in wheels},
-                    last_used=info.st_mtime,
-                    identity=(info.st_dev, info.st_ino, info.st_mtime_ns),
-                )
-            )
-    return sources
 
-
-def _read_pointer_file(path: str) -> tuple[bytes, os.stat_result] | None:
-    """A pointer's bytes and stat, whatever its size; None if it no longer exists."""
-
-    def read() -> tuple[bytes, os.stat_result]:
-        with open(path, "rb") as handle:
-            return handle.read(), os.fstat(handle.fileno())
-
-    try:
-        return retry_transient(read)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        return None  # not a pointer at all
-    except OSError as exc:
+    def unscannable(path: str, exc: OSError) -> None:
         raise _unscannable(path, exc) from exc
+
+    sources = []
+    for digest, path in layout.pointer_files(on_error=unscannable):
+        try:
+            found = retry_transient(lambda: read_bytes(path, limit=None, strict=True))  # noqa: B023
+        except OSError as exc:
+            raise _unscannable(path, exc) from exc
+        if found is None:
+            continue  # removed since the listing
+        data, info = found
+        pointer = decode(data)
+        wheels = pointer.wheels if pointer is not None else ()
+        sources.append(
+            ScannedSource(
+                path=Path(path),
+                digest=digest,
+                key=pointer.key if pointer is not None else None,
+                references=referenced_digests(data),
+                filenames={w.sha256: w.filename for w in wheels},
+                sizes={w.sha256: w.size for w in wheels},
+                last_used=info.st_mtime,
+                identity=(info.st_dev, info.st_ino, info.st_mtime_ns),
+            )
+        )
+    return sources
 
 
 def choose_retirees(

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._cache import WheelCache
-    from .._layout import Layout
 
 __all__ = ["CacheStats", "collect_stats"]
 
@@ -63,7 +62,7 @@ def collect_stats(
     layout = cache._layout
     sources = 0
     referenced: set[str] = set()
-    for pointer in _pointer_files(layout):
+    for _digest, pointer in layout.pointer_files():
         found = read_bytes(pointer)
         if found is not None:
             sources += 1
@@ -101,14 +100,6 @@ def collect_stats(
         trash_bytes=sum(_tree_size(path) for path in trash),
         quarantine_items=sum(1 for _ in _children(layout.quarantine)),
     )
-
-
-def _pointer_files(layout: Layout) -> Iterator[Path]:
-    """Every pointer file (temp files of writers at work excluded)."""
-    for shard in _children(layout.pointers):
-        for path in _children(shard):
-            if path.name.endswith(".json") and not path.name.startswith("."):
-                yield path
 
 
 def _children(directory: Path) -> Iterator[Path]:

@@ -8,25 +8,22 @@ entries from pointers, each under its pointer lock (docs/design.md,
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidWheelError
-from .._fs.fsutil import retry_transient, shard_entries
+from .._fs.fsutil import retry_transient
 from .._fs.locking import hold
 from .._layout import unique_token
-from .._pointers.pointer import POINTER_VERSION, decode, read_bytes
+from .._pointers.pointer import decode, is_newer_format, read_bytes
 from .._pointers.revision import drop_wheels
 from .._store.store import Store, file_sha256
 from .._wheels.wheelfile import parse_wheel_name
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .._layout import Layout
     from .reports import Progress
 
@@ -113,7 +110,8 @@ def _verify_pointers(
     unreadable: list[Path] = []
     moved: list[Path] = []
     mended = 0
-    for source in list(_scan_all_pointer_files(layout)):
+    for _digest, found_at in list(layout.pointer_files()):
+        source = Path(found_at)
         try:
             info = os.stat(source)
         except OSError:
@@ -124,7 +122,7 @@ def _verify_pointers(
         if pointer is None:
             if data is None and not source.exists():
                 continue  # removed while we looked
-            if data is not None and _is_newer_format(data):
+            if data is not None and is_newer_format(data):
                 continue  # a newer wheelcache's pointer: not ours to judge
             unreadable.append(source)
             if repair:
@@ -177,19 +175,3 @@ def _quarantine_pointer(
             return None
     logger.warning("moved unreadable pointer %s to %s", source, destination)
     return destination
-
-
-def _is_newer_format(data: bytes) -> bool:
-    """True for a pointer a newer wheelcache wrote (whatever else it holds)."""
-    try:
-        document = json.loads(data)
-    except (ValueError, RecursionError):
-        return False
-    version = document.get("version") if isinstance(document, dict) else None
-    return isinstance(version, int) and not isinstance(version, bool) and version > POINTER_VERSION
-
-
-def _scan_all_pointer_files(layout: Layout) -> Iterator[Path]:
-    for item in shard_entries(layout.pointers):
-        if item.name.endswith(".json") and not item.name.startswith("."):
-            yield Path(item.path)

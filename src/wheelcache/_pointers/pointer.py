@@ -33,7 +33,6 @@ import json
 import logging
 import os
 import re
-import time
 from functools import lru_cache
 from typing import Any, NamedTuple
 
@@ -44,6 +43,10 @@ __all__ = [
     "WheelRef",
     "decode",
     "encode",
+    "is_newer_format",
+    "open_pointer",
+    "read_bytes",
+    "read_open_pointer",
     "read_pointer",
     "referenced_digests",
 ]
@@ -219,36 +222,70 @@ def referenced_digests(data: bytes) -> frozenset[str]:
     return frozenset(found)
 
 
-def read_bytes(path: str | os.PathLike[str]) -> tuple[bytes, os.stat_result] | None:
+def is_newer_format(data: bytes) -> bool:
+    """True for a pointer a newer wheelcache wrote (whatever else it holds).
+
+    Such a pointer is a miss for this reader and is not this version's to
+    judge: verify leaves it alone.
+    """
+    document = _parse(data)
+    version = document.get("version") if type(document) is dict else None
+    return type(version) is int and version > POINTER_VERSION
+
+
+def read_bytes(
+    path: str | os.PathLike[str], *, limit: int | None = MAX_POINTER_BYTES, strict: bool = False
+) -> tuple[bytes, os.stat_result] | None:
     """Read a pointer file whole, with the stat of the file actually read.
 
-    Returns None when there is no such file or it cannot be read right now
-    (another process replacing it on Windows, permissions, a directory in its
-    place, absurd size): to a reader, all of those are a miss.
+    The one reader of pointer files by path. Returns None when there is no
+    such file (or a directory in its place). By default every other failure
+    is a miss too (another process replacing it on Windows, permissions, a
+    file over *limit* bytes): that is what a reader wants. Garbage collection
+    passes ``strict=True`` and ``limit=None``: it must know what every pointer
+    names, so a pointer it cannot read raises :class:`OSError` instead.
     """
     try:
         fd = os.open(path, _READ_FLAGS)
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
     except OSError:
+        if strict:
+            raise
         return None
     try:
         info = os.fstat(fd)
-        if info.st_size > MAX_POINTER_BYTES:
+        if limit is not None and info.st_size > limit:
             logger.debug("pointer %s is too large (%d bytes)", path, info.st_size)
             return None
         # Pointers are replaced, never rewritten in place, so the size from
         # fstat is the size of what we read; one read normally gets it all.
-        data = os.read(fd, info.st_size + 1)
-        while len(data) < info.st_size:
-            chunk = os.read(fd, info.st_size - len(data))
-            if not chunk:
-                break
-            data += chunk
+        data = _read_all(fd, info.st_size + 1, limit)
+    except IsADirectoryError:
+        return None
     except OSError:
+        if strict:
+            raise
         logger.debug("could not read pointer %s", path, exc_info=True)
         return None
     finally:
         os.close(fd)
-    return data, info
+    return (data, info) if data is not None else None
+
+
+def _read_all(fd: int, first: int, limit: int | None) -> bytes | None:
+    """Everything left in the file open at *fd*; None if it is over *limit* bytes."""
+    data = os.read(fd, first)
+    if len(data) < first:
+        return data
+    parts = [data]
+    size = len(data)
+    while chunk := os.read(fd, _FIRST_READ):
+        parts.append(chunk)
+        size += len(chunk)
+        if limit is not None and size > limit:
+            return None
+    return b"".join(parts)
 
 
 def open_pointer(path: str) -> int | None:
@@ -267,17 +304,10 @@ def read_open_pointer(fd: int) -> Pointer | None:
     whether this very file has since been replaced (its link count drops to 0).
     """
     try:
-        data = os.read(fd, _FIRST_READ)
-        if len(data) == _FIRST_READ:
-            rest = [data]
-            while chunk := os.read(fd, _FIRST_READ):
-                rest.append(chunk)
-                if sum(map(len, rest)) > MAX_POINTER_BYTES:
-                    return None
-            data = b"".join(rest)
+        data = _read_all(fd, _FIRST_READ, MAX_POINTER_BYTES)
     except OSError:
         return None
-    return decode(data)
+    return decode(data) if data is not None else None
 
 
 def read_pointer(path: str | os.PathLike[str]) -> tuple[Pointer, os.stat_result] | None:
@@ -291,8 +321,3 @@ def read_pointer(path: str | os.PathLike[str]) -> tuple[Pointer, os.stat_result]
         logger.debug("ignoring unusable pointer %s", path)
         return None
     return pointer, info
-
-
-def now() -> float:
-    """Wall-clock seconds, the unit of ``written`` (a seam for tests)."""
-    return time.time()

@@ -181,8 +181,10 @@ class WheelCache:
         filename = self._store.wheel_filename(digest)
         if filename is None:
             return None
+        from ._wheels.wheelfile import parse_wheel_name  # zipfile and email: not on the hit path
+
         try:
-            _wheelfile().parse_wheel_name(filename)
+            parse_wheel_name(filename)
         except InvalidWheelError:
             return None
         info = self._store.entry_stat(digest, filename)
@@ -222,10 +224,7 @@ class WheelCache:
         again. Once the pointer names an entry, prune keeps it.
         """
         for _attempt in range(_REPUBLISH_ATTEMPTS):
-            refs = [
-                WheelRef(p.sha256, p.info.filename, p.size, tuple(str(t) for t in p.info.tags))
-                for p in published
-            ]
+            refs = [p.ref() for p in published]
             record_wheels(self._layout, self._store, source, refs)
             vanished = [
                 p for p in published if self._store.entry_stat(p.sha256, p.info.filename) is None
@@ -278,6 +277,8 @@ class WheelCache:
             return self._build(source, build, ranks)
 
     def _build(self, source: Source, build: Callable[[Path], Any], ranks: TagRanks) -> CachedWheel:
+        from ._wheels.wheelfile import parse_wheel_name
+
         with self._store.workspace("build") as output_dir:
             logger.info("building %s", source.name or source.key)
             build(output_dir)
@@ -286,7 +287,7 @@ class WheelCache:
             )
             names = []
             for path in built:
-                info = _wheelfile().parse_wheel_name(path.name)
+                info = parse_wheel_name(path.name)
                 names.append(WheelRef("", path.name, 0, tuple(str(t) for t in info.tags)))
             if not ranked_compatible(names, ranks):
                 found = ", ".join(path.name for path in built) or "no wheel at all"
@@ -297,13 +298,7 @@ class WheelCache:
             self._record(
                 source, list(published), republish={p.sha256: w for p, w in zip(published, built)}
             )
-        best = ranked_compatible(
-            [
-                WheelRef(p.sha256, p.info.filename, p.size, tuple(str(t) for t in p.info.tags))
-                for p in published
-            ],
-            ranks,
-        )[0]
+        best = ranked_compatible([p.ref() for p in published], ranks)[0]
         return CachedWheel(
             self._layout.entry_file(best.sha256, best.filename), best.sha256, best.size
         )
@@ -408,13 +403,6 @@ class WheelCache:
         if not self._root_ready or not self.root.exists():
             self._layout.ensure_root()
             self._root_ready = True
-
-
-def _wheelfile() -> Any:
-    """The wheel-file module, imported on first use (it pulls in zipfile and email)."""
-    from ._wheels import wheelfile as _wheelfile
-
-    return _wheelfile
 
 
 def _cached(published: Published) -> CachedWheel:

@@ -7,7 +7,7 @@
       wheelcache-layout.json            the newest layout version that wrote here
       wheels-v1/<aa>/<sha256>/<file>.whl  immutable entries, named by the wheel's SHA-256
       sources-v1/<bb>/<key digest>.json   one pointer per source distribution
-      locks-v1/                         filelocks: one per source, one for prune
+      locks-v1/                         flock locks: two per source, one for prune
       staging-v1/<token>/ + <token>.lock  entries being published, and their owners' locks
       trash-v1/                         entries being deleted by prune or clean
       quarantine-v1/                    corrupt entries moved aside by verify/add

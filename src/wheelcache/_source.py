@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._errors import InvalidSourceError
-from ._fs.fsutil import CHUNK_SIZE
+from ._fs.fsutil import file_sha256
 from ._layout import source_digest
 
 if TYPE_CHECKING:
@@ -86,13 +85,8 @@ class Source:
             raise InvalidSourceError(archive, f"cannot read the archive ({exc.strerror})") from None
         if not stat.S_ISREG(mode):
             raise InvalidSourceError(archive, "not a file")
-        digest = hashlib.sha256()
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
         try:
-            with open(archive, "rb", buffering=0) as handle:
-                while count := handle.readinto(buffer):
-                    digest.update(view[:count])
+            digest = file_sha256(archive)
         except OSError as exc:
             raise InvalidSourceError(archive, f"cannot read the archive ({exc.strerror})") from None
         from packaging.utils import InvalidSdistFilename, parse_sdist_filename
@@ -101,7 +95,7 @@ class Source:
             name: str | None = parse_sdist_filename(archive.name)[0]
         except InvalidSdistFilename:
             name = None
-        return cls(f"sha256:{digest.hexdigest()}", "", name)
+        return cls(f"sha256:{digest}", "", name)
 
     @classmethod
     def from_tree(

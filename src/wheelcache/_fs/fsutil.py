@@ -1,4 +1,4 @@
-"""Small filesystem primitives: durable writes, directory fsync, hashing copies, retries.
+"""Small filesystem primitives: durable writes, directory fsync, hashing, retries.
 
 Everything here is about *one* filesystem operation done carefully (or, for
 garbage collection, one quiet unlink, one tree's size, one bucket's listing);
@@ -26,7 +26,6 @@ errors Windows raises.
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import os
 import shutil
@@ -42,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = [
     "CHUNK_SIZE",
     "RETRY_SECONDS",
+    "backoff",
+    "file_sha256",
     "fsync_dir",
     "is_transient",
     "make_directories",
@@ -81,7 +82,8 @@ def is_transient(exc: OSError) -> bool:
     return IS_WINDOWS and isinstance(exc, PermissionError)
 
 
-def _backoff() -> Iterator[float]:
+def backoff() -> Iterator[float]:
+    """Delays for a retry loop: 5 ms, doubling up to a quarter of a second."""
     delay = 0.005
     while True:
         yield delay
@@ -97,7 +99,7 @@ def retry_transient(operation: Callable[[], T], *, seconds: float | None = None)
     propagates unchanged.
     """
     deadline = time.monotonic() + (RETRY_SECONDS if seconds is None else seconds)
-    delays = _backoff()
+    delays = backoff()
     while True:
         try:
             return operation()
@@ -212,20 +214,37 @@ def remove_tree(path: Path) -> None:
         pass
 
 
-def tree_size(path: Path) -> int:
-    """Bytes of the files at or below *path* (0 if it is gone)."""
+def tree_size(path: str | os.PathLike[str]) -> int:
+    """Bytes of the regular files at or below *path*, not following symlinks (0 if gone)."""
     try:
         info = os.lstat(path)
     except OSError:
         return 0
-    if not stat.S_ISDIR(info.st_mode):
+    if stat.S_ISREG(info.st_mode):
         return info.st_size
+    if not stat.S_ISDIR(info.st_mode):
+        return 0
     total = 0
     for directory, _dirs, files in os.walk(path):
         for name in files:
             with contextlib.suppress(OSError):
-                total += os.lstat(os.path.join(directory, name)).st_size
+                child = os.lstat(os.path.join(directory, name))
+                if stat.S_ISREG(child.st_mode):
+                    total += child.st_size
     return total
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """Hex SHA-256 of a file's bytes, read in :data:`CHUNK_SIZE` pieces into one buffer."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    buffer = bytearray(CHUNK_SIZE)
+    view = memoryview(buffer)
+    with open(path, "rb", buffering=0) as handle:
+        while count := handle.readinto(buffer):
+            digest.update(view[:count])
+    return digest.hexdigest()
 
 
 def shard_entries(bucket: Path, *, follow_symlinks: bool = True) -> Iterator[os.DirEntry[str]]:
@@ -247,8 +266,3 @@ def shard_entries(bucket: Path, *, follow_symlinks: bool = True) -> Iterator[os.
         except OSError:
             continue
         yield from items
-
-
-def missing(exc: OSError) -> bool:
-    """Say whether *exc* means a path (or one of its parents) does not exist."""
-    return exc.errno in (errno.ENOENT, errno.ENOTDIR)

@@ -52,6 +52,10 @@ up for several polls each. A retry is an open and a ``flock``, so 5 ms costs
 nothing."""
 
 
+_REPLACED_ATTEMPTS = 3
+"""Lock files found replaced in a row before an attempt counts as "held" (see _flock_now)."""
+
+
 @contextlib.contextmanager
 def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
     """Hold the lock at *path* (creating its directory); wait up to *timeout* (None: forever).
@@ -178,7 +182,7 @@ def _flock_now(path: Path) -> int | None:
     import fcntl
 
     flags = os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK
-    for _attempt in range(3):
+    for _attempt in range(_REPLACED_ATTEMPTS):
         try:
             fd = os.open(path, flags, 0o666)
         except FileNotFoundError:

@@ -35,7 +35,7 @@ POINTS = frozenset(
         "publish.before-rename",
         "publish.after-rename",
         "publish.found-existing",
-        # updating a pointer (wheelcache._cache)
+        # updating a pointer (wheelcache._pointers.revision)
         "pointer.locked",
         "pointer.before-replace",
         "pointer.after-replace",

@@ -48,14 +48,14 @@ from typing import TYPE_CHECKING
 
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
-from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, unlink_quietly
+from .._fs.fsutil import fsync_dir, retry_transient, unlink_quietly
 from .._fs.locking import hold
 from .._layout import unique_token
 from .._store.store import Store
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
 from .reports import PruneReport, Tally
 from .retire import choose_retirees, retire, scan_sources, sync_directories
-from .trash import finish_trash, sweep_entries
+from .trash import delete_or_warn, finish_trash, sweep_entries
 
 if TYPE_CHECKING:
     from .._layout import Layout
@@ -171,11 +171,19 @@ def clean(layout: Layout) -> None:
                 continue
             except OSError as exc:
                 raise cache_error(bucket, "move to the trash", exc) from exc
-        fsync_dir(layout.root)
+        try:
+            fsync_dir(layout.root)
+        except OSError as exc:
+            raise cache_error(layout.root, "sync", exc) from exc
         _syncpoints.reach("clean.after-rename")
-        for item in list(os.scandir(layout.trash)):
+        try:
+            items = list(os.scandir(layout.trash))
+        except OSError as exc:
+            raise cache_error(layout.trash, "list", exc) from exc
+        for item in items:
+            # What cannot be deleted now stays in the trash for the next prune.
             if item.is_dir(follow_symlinks=False):
-                remove_tree(Path(item.path))
+                delete_or_warn(Path(item.path))
             else:
                 unlink_quietly(Path(item.path))
     logger.info("emptied the cache at %s", layout.root)

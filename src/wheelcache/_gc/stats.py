@@ -9,10 +9,10 @@ the scan is skipped, never an error.
 from __future__ import annotations
 
 import os
-import stat
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .._fs.fsutil import tree_size
 from .._layout import LAYOUT_VERSION
 from .._pointers.pointer import read_bytes, referenced_digests
 
@@ -95,9 +95,9 @@ def collect_stats(
         referenced_bytes=referenced_bytes,
         reclaimable_bytes=wheel_bytes - referenced_bytes,
         staging_items=len(staging),
-        staging_bytes=sum(_tree_size(path) for path in staging),
+        staging_bytes=sum(tree_size(path) for path in staging),
         trash_items=len(trash),
-        trash_bytes=sum(_tree_size(path) for path in trash),
+        trash_bytes=sum(tree_size(path) for path in trash),
         quarantine_items=sum(1 for _ in _children(layout.quarantine)),
     )
 
@@ -111,25 +111,3 @@ def _children(directory: Path) -> Iterator[Path]:
         return
     for name in sorted(found):
         yield directory / name
-
-
-def _tree_size(path: Path) -> int:
-    """Bytes of the regular files at or below *path*, not following symlinks."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return 0
-    if stat.S_ISREG(info.st_mode):
-        return info.st_size
-    if not stat.S_ISDIR(info.st_mode):
-        return 0
-    total = 0
-    for top, _dirs, files in os.walk(path):
-        for name in files:
-            try:
-                child = os.lstat(os.path.join(top, name))
-            except OSError:
-                continue
-            if stat.S_ISREG(child.st_mode):
-                total += child.st_size
-    return total

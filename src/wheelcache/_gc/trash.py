@@ -179,7 +179,10 @@ def _restore(trashed: Path, entry: Path) -> bool:
         if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
             return False  # re-published meanwhile: the identical copy in place wins
         raise cache_error(entry, "restore", exc) from exc
-    fsync_dir(entry.parent)
+    try:
+        fsync_dir(entry.parent)
+    except OSError as exc:
+        raise cache_error(entry.parent, "sync", exc) from exc
     logger.info("restored entry %s, which is still wanted", entry.name)
     return True
 

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidWheelError
-from .._fs.fsutil import retry_transient
+from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
 from .._layout import unique_token
 from .._pointers.pointer import decode, is_newer_format, read_bytes
 from .._pointers.revision import drop_wheels
-from .._store.store import Store, file_sha256
+from .._store.store import Store
 from .._wheels.wheelfile import parse_wheel_name
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
 

@@ -41,6 +41,9 @@ __all__ = ["drop_wheels", "record_wheels"]
 
 logger = logging.getLogger("wheelcache")
 
+_WRITE_ATTEMPTS = 3
+"""Tries at a pointer write whose directory vanished under it (a concurrent clean())."""
+
 
 def record_wheels(layout: Layout, store: Store, source: Source, refs: list[WheelRef]) -> None:
     """Name *refs* in the pointer of *source*, merging with a revision of equal freshness.
@@ -58,13 +61,13 @@ def record_wheels(layout: Layout, store: Store, source: Source, refs: list[Wheel
         purpose="updating the pointer of the same source",
     ):
         _syncpoints.reach("pointer.locked")
-        for attempt in range(3):
+        for attempt in range(1, _WRITE_ATTEMPTS + 1):
             try:
                 _replace(layout, store, source, refs, pointer_path)
                 return
             except FileNotFoundError as exc:
                 # clean() renamed the bucket away mid-write; start over.
-                if attempt == 2:
+                if attempt == _WRITE_ATTEMPTS:
                     raise cache_error(pointer_path, "write", exc) from exc
             except OSError as exc:
                 raise cache_error(pointer_path, "write", exc) from exc

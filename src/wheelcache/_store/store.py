@@ -31,19 +31,19 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import logging
 import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 from .._errors import InvalidWheelError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import (
-    CHUNK_SIZE,
     RETRY_SECONDS,
+    backoff,
+    file_sha256,
     fsync_dir,
     is_transient,
     remove_tree,
@@ -52,6 +52,7 @@ from .._fs.fsutil import (
 )
 from .._fs.locking import hold
 from .._layout import Layout, unique_token
+from .._pointers.pointer import WheelRef
 from .copying import copy_and_hash
 
 if TYPE_CHECKING:
@@ -59,11 +60,21 @@ if TYPE_CHECKING:
 
     from .._wheels.wheelfile import WheelInfo
 
-__all__ = ["Published", "Store", "file_sha256"]
+__all__ = ["EntryState", "Published", "Store"]
 
 logger = logging.getLogger("wheelcache")
 
 _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+
+MAX_RENAME_ATTEMPTS = 50
+"""How often a publisher tries to rename its entry into place before giving up.
+
+Each failed attempt has a reason that resolves itself (a shard created, a
+damaged entry quarantined, an entry pruned between two looks); fifty in a
+row means something keeps undoing them, and the publisher reports it."""
+
+EntryState = Literal["intact", "damaged", "absent"]
+"""What a publisher finds at an entry's path when its rename fails."""
 
 
 class Published(NamedTuple):
@@ -73,22 +84,12 @@ class Published(NamedTuple):
     size: int
     path: Path
     info: WheelInfo
-    reused: bool
-    """True when identical bytes were already in the cache."""
 
-
-def file_sha256(path: Path) -> str:
-    """Hex SHA-256 of a file's bytes, read in large chunks."""
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
-        while True:
-            count = handle.readinto(buffer)
-            if not count:
-                break
-            digest.update(view[:count])
-    return digest.hexdigest()
+    def ref(self) -> WheelRef:
+        """The record of this wheel in a pointer."""
+        return WheelRef(
+            self.sha256, self.info.filename, self.size, tuple(str(t) for t in self.info.tags)
+        )
 
 
 class Store:
@@ -175,22 +176,23 @@ class Store:
         except OSError as exc:
             raise cache_error(stage, "write", exc) from exc
         target = self.layout.entry_dir(sha256)
-        reused, filename = self._move_into_place(stage, target, info.filename, sha256, size)
+        filename = self._move_into_place(stage, target, info.filename, sha256, size)
         if filename != info.filename:  # identical bytes, cached under another name
             from .._wheels.wheelfile import parse_wheel_name
 
             info = parse_wheel_name(filename)
-        return Published(sha256, size, target / filename, info, reused)
+        return Published(sha256, size, target / filename, info)
 
     def _move_into_place(
         self, stage: Path, target: Path, filename: str, sha256: str, size: int
-    ) -> tuple[bool, str]:
-        """Rename *stage* to *target*; return (identical bytes were there already, file name).
+    ) -> str:
+        """Rename *stage* to *target*; return the wheel's file name in the entry.
 
-        The file name is the wheel's in the entry: the existing one's when it is reused.
+        That is *filename*, or the existing entry's name when identical bytes
+        were already published under another name.
         """
         deadline = time.monotonic() + RETRY_SECONDS
-        delay = 0.005
+        delays = backoff()
         attempts = 0
         while True:
             attempts += 1
@@ -202,8 +204,8 @@ class Store:
             else:
                 _syncpoints.reach("publish.after-rename")
                 self._sync_shard(target)
-                return False, filename
-            if attempts > 50:
+                return filename
+            if attempts > MAX_RENAME_ATTEMPTS:
                 raise cache_error(target, "publish", error)
             if error.errno in (errno.ENOENT, errno.ENOTDIR) and not _exists(target):
                 # The shard (or the whole bucket, after clean()) is missing.
@@ -214,7 +216,7 @@ class Store:
                 _syncpoints.reach("publish.found-existing")
                 if touch(target / existing):
                     logger.debug("entry %s already published; reusing it", sha256)
-                    return True, existing
+                    return existing
                 continue  # garbage collection took it just now: publish ours
             if state == "damaged":
                 self.quarantine(target, reason="damaged entry found while publishing")
@@ -222,8 +224,7 @@ class Store:
             if state == "absent" and error.errno in _EXISTS_ERRNOS:
                 continue  # it vanished between the rename and our look
             if is_transient(error) and time.monotonic() < deadline:
-                time.sleep(delay)
-                delay = min(delay * 2, 0.25)
+                time.sleep(next(delays))
                 continue
             raise cache_error(target, "publish", error)
 
@@ -245,8 +246,8 @@ class Store:
 
     def _existing_state(
         self, target: Path, filename: str, sha256: str, size: int
-    ) -> tuple[str, str]:
-        """Judge a present target: "intact", "damaged" or "absent", and the wheel's name in it.
+    ) -> tuple[EntryState, str]:
+        """Judge a present target, and say the wheel's name in it.
 
         An entry is named by its bytes alone: identical bytes under another
         valid wheel file name (a renamed copy) are the same entry, intact.

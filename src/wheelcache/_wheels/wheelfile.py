@@ -28,8 +28,9 @@ from packaging.tags import Tag  # noqa: TC002
 from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename
 from packaging.version import Version  # noqa: TC002
 
-from wheelcache._errors import InvalidWheelError
-from wheelcache._wheels.dist_info import (
+from .._errors import InvalidWheelError
+from .._fs.fsutil import CHUNK_SIZE
+from .dist_info import (
     dist_info_name_problems,
     find_dist_info,
     metadata_problems,
@@ -39,12 +40,9 @@ from wheelcache._wheels.dist_info import (
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ["CHUNK_SIZE", "WheelInfo", "parse_wheel_name", "read_chunks", "validate_wheel"]
+__all__ = ["WheelInfo", "parse_wheel_name", "read_chunks", "validate_wheel"]
 
 logger = logging.getLogger("wheelcache")
-
-#: How many bytes to read at a time when streaming a file or an archive member.
-CHUNK_SIZE = 1 << 20
 
 # What reading a damaged archive can raise: a bad header or CRC (BadZipFile), a
 # corrupt deflate stream (zlib.error), data that ends early (EOFError), an I/O
@@ -87,7 +85,7 @@ def read_chunks(stream: _Readable, size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """Yield the rest of *stream* in pieces of at most *size* bytes.
 
     Streaming keeps memory flat however large the file is. This module reads
-    METADATA and WHEEL with it; the publish path can copy and hash with it.
+    METADATA and WHEEL with it.
     """
     while chunk := stream.read(size):
         yield chunk

@@ -30,7 +30,6 @@ from wheelcache._build.sdist import extract_sdist
 from wheelcache._cli.console import ProgressLine, render_table
 from wheelcache._cli.main import build_parser, main
 from wheelcache._cli.units import format_age, format_size, iso_utc, parse_duration, parse_size
-from wheelcache._gc.stats import collect_stats
 from wheelfactory import make_wheel
 
 RACY_SECONDS = 3.2  # wheelcache._tree.fingerprint.RACY_WINDOW_NS, and a little more
@@ -591,7 +590,7 @@ def test_info_human_output_is_aligned_with_human_sizes(
 
 
 def test_collect_stats_matches_the_cache(busy_cache: dict[str, int], cache_dir: Path) -> None:
-    stats = collect_stats(WheelCache(cache_dir))
+    stats = WheelCache(cache_dir).stats()
 
     assert stats.root == cache_dir
     assert (stats.wheels, stats.sources, stats.referenced_entries) == (3, 2, 2)

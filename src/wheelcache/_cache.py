@@ -7,19 +7,19 @@ import os
 import time
 from pathlib import Path
 from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
-from ._errors import CacheError, InvalidWheelError, NoCompatibleWheelError
+from ._errors import InvalidWheelError, NoCompatibleWheelError
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
 from ._layout import Layout
+from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.pointer import (
     WheelRef,
     open_pointer,
     read_open_pointer,
-    read_pointer,
 )
-from ._pointers.revision import record_wheels
+from ._pointers.revision import record_published
 from ._store.store import Published, Store
 from ._tags import TagRanks, ranked_compatible, ranks_for
 from ._wheel import CachedWheel
@@ -42,7 +42,6 @@ ENVIRONMENT_VARIABLE = "WHEELCACHE_DIR"
 USE_INTERVAL = 60.0
 """Seconds between two "last used" updates of one source; hits in between write nothing."""
 
-_REPUBLISH_ATTEMPTS = 5
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
@@ -54,19 +53,6 @@ def default_root() -> Path:
     from platformdirs import user_cache_path
 
     return user_cache_path("wheelcache", appauthor=False)
-
-
-class SourceRecord(NamedTuple):
-    """What the cache knows about one source (for listing)."""
-
-    key: str
-    name: str | None
-    freshness: str
-    wheels: tuple[CachedWheel, ...]
-    """The wheels of the current revision that are present in the cache."""
-    last_used: float
-    """Seconds since the epoch of the last hit or add (to :data:`USE_INTERVAL`)."""
-    pointer: Path
 
 
 class WheelCache:
@@ -181,7 +167,7 @@ class WheelCache:
         filename = self._store.wheel_filename(digest)
         if filename is None:
             return None
-        from ._wheels.wheelfile import parse_wheel_name  # zipfile and email: not on the hit path
+        from ._wheels.names import parse_wheel_name  # zipfile and email: not on the hit path
 
         try:
             parse_wheel_name(filename)
@@ -211,34 +197,8 @@ class WheelCache:
         wheel = Path(wheel_path)
         self._ensure_root()
         published = self._store.publish(wheel)
-        self._record(source, [published], republish={published.sha256: wheel})
+        record_published(self._store, source, [published], republish={published.sha256: wheel})
         return _cached(published)
-
-    def _record(
-        self, source: Source, published: list[Published], *, republish: dict[str, Path]
-    ) -> None:
-        """Name *published* in the source's pointer, and make sure they still exist.
-
-        An entry can vanish between its publication and the pointer update only
-        through ``clean()`` or a prune with zero grace; then it is published
-        again. Once the pointer names an entry, prune keeps it.
-        """
-        for _attempt in range(_REPUBLISH_ATTEMPTS):
-            refs = [p.ref() for p in published]
-            record_wheels(self._layout, self._store, source, refs)
-            vanished = [
-                p for p in published if self._store.entry_stat(p.sha256, p.info.filename) is None
-            ]
-            if not vanished:
-                return
-            logger.info("entries vanished before they were recorded; publishing again")
-            self._ensure_root()
-            for item in vanished:
-                published[published.index(item)] = self._store.publish(republish[item.sha256])
-        raise CacheError(
-            f"entries for {source.key!r} kept vanishing while being added;"
-            " is another process cleaning the cache in a loop?"
-        )
 
     # -- building ------------------------------------------------------------------
 
@@ -277,7 +237,7 @@ class WheelCache:
             return self._build(source, build, ranks)
 
     def _build(self, source: Source, build: Callable[[Path], Any], ranks: TagRanks) -> CachedWheel:
-        from ._wheels.wheelfile import parse_wheel_name
+        from ._wheels.names import parse_wheel_name
 
         with self._store.workspace("build") as output_dir:
             logger.info("building %s", source.name or source.key)
@@ -295,8 +255,11 @@ class WheelCache:
                     f"building {source.name or source.key} produced no compatible wheel ({found})"
                 )
             published = [self._store.publish(path) for path in built]
-            self._record(
-                source, list(published), republish={p.sha256: w for p, w in zip(published, built)}
+            record_published(
+                self._store,
+                source,
+                list(published),
+                republish={p.sha256: w for p, w in zip(published, built)},
             )
         best = ranked_compatible([p.ref() for p in published], ranks)[0]
         return CachedWheel(
@@ -307,34 +270,11 @@ class WheelCache:
 
     def sources(self) -> Iterator[SourceRecord]:
         """Every source with a readable pointer, in no particular order."""
-        for _digest, path in self._layout.pointer_files():
-            found = read_pointer(path)
-            if found is None:
-                continue
-            pointer, info = found
-            wheels = []
-            for ref in pointer.wheels:
-                entry = self._store.entry_stat(ref.sha256, ref.filename)
-                if entry is not None:
-                    wheels.append(_cached_ref(self._layout, ref))
-            yield SourceRecord(
-                pointer.key,
-                pointer.name,
-                pointer.freshness,
-                tuple(wheels),
-                info.st_mtime,
-                Path(path),
-            )
+        return iter_sources(self._store)
 
     def wheels(self) -> Iterator[CachedWheel]:
         """Every entry in the cache, referenced or not, in no particular order."""
-        for sha256, _path in self._store.entries():
-            filename = self._store.wheel_filename(sha256)
-            if filename is None:
-                continue
-            info = self._store.entry_stat(sha256, filename)
-            if info is not None:
-                yield CachedWheel(self._layout.entry_file(sha256, filename), sha256, info.st_size)
+        return iter_wheels(self._store)
 
     # -- garbage collection ----------------------------------------------------------
 
@@ -395,7 +335,7 @@ class WheelCache:
         """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
         from ._gc.stats import collect_stats
 
-        return collect_stats(self, progress=progress)
+        return collect_stats(self._store, progress=progress)
 
     # -- internals -------------------------------------------------------------------
 
@@ -407,7 +347,3 @@ class WheelCache:
 
 def _cached(published: Published) -> CachedWheel:
     return CachedWheel(published.path, published.sha256, published.size)
-
-
-def _cached_ref(layout: Layout, ref: WheelRef) -> CachedWheel:
-    return CachedWheel(layout.entry_file(ref.sha256, ref.filename), ref.sha256, ref.size)

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from packaging.utils import NormalizedName
     from packaging.version import Version
 
-    from ._wheels.wheelfile import WheelInfo
+    from ._wheels.names import WheelInfo
 
 __all__ = ["CachedWheel"]
 
@@ -50,7 +50,7 @@ class CachedWheel:
         return os.path.basename(self._location)
 
     def _info(self) -> WheelInfo:
-        from ._wheels.wheelfile import parse_wheel_name
+        from ._wheels.names import parse_wheel_name
 
         return parse_wheel_name(self.filename)
 

@@ -20,7 +20,8 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
-    from .._cache import WheelCache
+    from .._store.store import Store
+
 
 __all__ = ["CacheStats", "collect_stats"]
 
@@ -53,13 +54,13 @@ class CacheStats:
 
 
 def collect_stats(
-    cache: WheelCache, *, progress: Callable[[str, int, int], None] | None = None
+    store: Store, *, progress: Callable[[str, int, int], None] | None = None
 ) -> CacheStats:
-    """Count what *cache* holds; see the module docstring for what "snapshot" means.
+    """Count what the cache of *store* holds; see the module docstring for what "snapshot" means.
 
     ``progress(phase, done, total)`` is called as the entries are counted.
     """
-    layout = cache._layout
+    layout = store.layout
     sources = 0
     referenced: set[str] = set()
     for _digest, pointer in layout.pointer_files():
@@ -68,12 +69,12 @@ def collect_stats(
             sources += 1
             referenced |= referenced_digests(found[0])
     wheels = wheel_bytes = referenced_entries = referenced_bytes = 0
-    entries = list(cache._store.entries())
+    entries = list(store.entries())
     for done, (sha256, _entry) in enumerate(entries, 1):
         if progress is not None and done % 256 == 0:
             progress("info", done, len(entries))
-        filename = cache._store.wheel_filename(sha256)
-        info = cache._store.entry_stat(sha256, filename) if filename is not None else None
+        filename = store.wheel_filename(sha256)
+        info = store.entry_stat(sha256, filename) if filename is not None else None
         if info is None:
             continue
         wheels += 1
@@ -86,7 +87,7 @@ def collect_stats(
     staging = [p for p in _children(layout.staging) if not p.name.endswith(".lock")]
     trash = list(_children(layout.trash))
     return CacheStats(
-        root=cache.root,
+        root=layout.root,
         layout_version=LAYOUT_VERSION,
         wheels=wheels,
         wheel_bytes=wheel_bytes,

@@ -20,7 +20,7 @@ from .._layout import unique_token
 from .._pointers.pointer import decode, is_newer_format, read_bytes
 from .._pointers.revision import drop_wheels
 from .._store.store import Store
-from .._wheels.wheelfile import parse_wheel_name
+from .._wheels.names import parse_wheel_name
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
 
 if TYPE_CHECKING:

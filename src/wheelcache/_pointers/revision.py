@@ -16,7 +16,7 @@ import stat
 import time
 from typing import TYPE_CHECKING
 
-from .._errors import cache_error
+from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import make_directories, touch, write_file_atomic
 from .._fs.locking import hold
@@ -35,14 +35,17 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._source import Source
-    from .._store.store import Store
+    from .._store.store import Published, Store
 
-__all__ = ["drop_wheels", "record_wheels"]
+__all__ = ["drop_wheels", "record_published", "record_wheels"]
 
 logger = logging.getLogger("wheelcache")
 
 _WRITE_ATTEMPTS = 3
 """Tries at a pointer write whose directory vanished under it (a concurrent clean())."""
+
+_REPUBLISH_ATTEMPTS = 5
+"""Publishes of an entry that keeps vanishing before its pointer names it (clean() in a loop)."""
 
 
 def record_wheels(layout: Layout, store: Store, source: Source, refs: list[WheelRef]) -> None:
@@ -71,6 +74,31 @@ def record_wheels(layout: Layout, store: Store, source: Source, refs: list[Wheel
                     raise cache_error(pointer_path, "write", exc) from exc
             except OSError as exc:
                 raise cache_error(pointer_path, "write", exc) from exc
+
+
+def record_published(
+    store: Store, source: Source, published: list[Published], *, republish: dict[str, Path]
+) -> None:
+    """Name *published* in the source's pointer, and make sure they still exist.
+
+    An entry can vanish between its publication and the pointer update only
+    through ``clean()`` or a prune with zero grace; then it is published
+    again from *republish* (the wheel file each digest came from). Once the
+    pointer names an entry, prune keeps it.
+    """
+    for _attempt in range(_REPUBLISH_ATTEMPTS):
+        record_wheels(store.layout, store, source, [p.ref() for p in published])
+        vanished = [p for p in published if store.entry_stat(p.sha256, p.info.filename) is None]
+        if not vanished:
+            return
+        logger.info("entries vanished before they were recorded; publishing again")
+        store.layout.ensure_root()
+        for item in vanished:
+            published[published.index(item)] = store.publish(republish[item.sha256])
+    raise CacheError(
+        f"entries for {source.key!r} kept vanishing while being added;"
+        " is another process cleaning the cache in a loop?"
+    )
 
 
 def _replace(

@@ -36,14 +36,13 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from .._errors import InvalidWheelError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import (
     RETRY_SECONDS,
     backoff,
-    file_sha256,
     fsync_dir,
     is_transient,
     remove_tree,
@@ -54,13 +53,14 @@ from .._fs.locking import hold
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
 from .copying import copy_and_hash
+from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .._wheels.wheelfile import WheelInfo
+    from .._wheels.names import WheelInfo
 
-__all__ = ["EntryState", "Published", "Store"]
+__all__ = ["Published", "Store"]
 
 logger = logging.getLogger("wheelcache")
 
@@ -72,9 +72,6 @@ MAX_RENAME_ATTEMPTS = 50
 Each failed attempt has a reason that resolves itself (a shard created, a
 damaged entry quarantined, an entry pruned between two looks); fifty in a
 row means something keeps undoing them, and the publisher reports it."""
-
-EntryState = Literal["intact", "damaged", "absent"]
-"""What a publisher finds at an entry's path when its rename fails."""
 
 
 class Published(NamedTuple):
@@ -137,7 +134,7 @@ class Store:
         wheel, :class:`CacheError` (or :class:`DiskFullError`) when the cache
         cannot be written. Nothing is left behind on failure.
         """
-        info = _precheck(wheel)
+        info = precheck(wheel)
         with self.workspace("publish") as workspace:
             return self._publish_staged(wheel, info, workspace / "entry")
 
@@ -178,7 +175,7 @@ class Store:
         target = self.layout.entry_dir(sha256)
         filename = self._move_into_place(stage, target, info.filename, sha256, size)
         if filename != info.filename:  # identical bytes, cached under another name
-            from .._wheels.wheelfile import parse_wheel_name
+            from .._wheels.names import parse_wheel_name
 
             info = parse_wheel_name(filename)
         return Published(sha256, size, target / filename, info)
@@ -207,11 +204,11 @@ class Store:
                 return filename
             if attempts > MAX_RENAME_ATTEMPTS:
                 raise cache_error(target, "publish", error)
-            if error.errno in (errno.ENOENT, errno.ENOTDIR) and not _exists(target):
+            if error.errno in (errno.ENOENT, errno.ENOTDIR) and not exists(target):
                 # The shard (or the whole bucket, after clean()) is missing.
                 self._make_shard(target.parent)
                 continue
-            state, existing = self._existing_state(target, filename, sha256, size)
+            state, existing = judge_existing(target, filename, sha256, size)
             if state == "intact":
                 _syncpoints.reach("publish.found-existing")
                 if touch(target / existing):
@@ -243,34 +240,6 @@ class Store:
             fsync_dir(target.parent)
         except OSError as exc:
             raise cache_error(target.parent, "sync", exc) from exc
-
-    def _existing_state(
-        self, target: Path, filename: str, sha256: str, size: int
-    ) -> tuple[EntryState, str]:
-        """Judge a present target, and say the wheel's name in it.
-
-        An entry is named by its bytes alone: identical bytes under another
-        valid wheel file name (a renamed copy) are the same entry, intact.
-        """
-        if not _exists(target / filename):
-            other = self.wheel_filename(sha256)
-            if other is not None and _valid_name(other):
-                filename = other
-        try:
-            info = os.stat(target / filename)
-        except FileNotFoundError:
-            return ("damaged" if _exists(target) else "absent"), filename
-        except OSError:
-            return "damaged", filename
-        if not stat.S_ISREG(info.st_mode) or info.st_size != size:
-            return "damaged", filename
-        try:
-            actual = file_sha256(target / filename)
-        except FileNotFoundError:
-            return "absent", filename
-        except OSError:
-            return "damaged", filename
-        return ("intact" if actual == sha256 else "damaged"), filename
 
     def quarantine(self, entry: Path, *, reason: str) -> Path | None:
         """Move a damaged entry aside (never delete it); return where it went."""
@@ -319,12 +288,7 @@ class Store:
 
     def wheel_filename(self, sha256: str) -> str | None:
         """The name of the wheel inside an entry, or None if there is none."""
-        try:
-            names = os.listdir(self.layout.entry_dir(sha256))
-        except OSError:
-            return None
-        wheels = [name for name in names if name.endswith(".whl")]
-        return wheels[0] if len(wheels) == 1 else None
+        return wheel_filename(self.layout.entry_dir(sha256))
 
     def entries(self) -> Iterator[tuple[str, Path]]:
         """Every entry directory as (sha256, path), in no particular order."""
@@ -342,42 +306,3 @@ class Store:
             for child in children:
                 if len(child.name) == 64 and child.name.startswith(shard.name):
                     yield child.name, Path(child.path)
-
-
-def _precheck(wheel: Path) -> WheelInfo:
-    """Cheap checks before any copying: a parseable name and a regular file."""
-    from .._wheels.wheelfile import parse_wheel_name
-
-    try:
-        info = parse_wheel_name(wheel.name)
-    except InvalidWheelError as exc:
-        raise InvalidWheelError(wheel, exc.problem) from None
-    try:
-        mode = os.stat(wheel).st_mode
-    except FileNotFoundError:
-        raise InvalidWheelError(wheel, "no such file") from None
-    except OSError as exc:
-        raise InvalidWheelError(wheel, f"cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(mode):
-        raise InvalidWheelError(wheel, "is a directory, not a file")
-    if not stat.S_ISREG(mode):
-        raise InvalidWheelError(wheel, "is not a regular file")
-    return info
-
-
-def _valid_name(filename: str) -> bool:
-    from .._wheels.wheelfile import parse_wheel_name
-
-    try:
-        parse_wheel_name(filename)
-    except InvalidWheelError:
-        return False
-    return True
-
-
-def _exists(path: Path) -> bool:
-    try:
-        os.lstat(path)
-    except OSError:
-        return False
-    return True

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     import zipfile
     from collections.abc import Sequence
 
-    from .wheelfile import WheelInfo
+    from .names import WheelInfo
 
 __all__ = [
     "dist_info_name_problems",

@@ -11,7 +11,6 @@ a file is collected and reported in one :class:`InvalidWheelError`. What the
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
 import os
@@ -20,14 +19,9 @@ import re
 import stat
 import zipfile
 import zlib
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, BinaryIO, Protocol
 
 # Imported at run time, not only for mypy, so typing.get_type_hints(WheelInfo) works.
-from packaging.tags import Tag  # noqa: TC002
-from packaging.utils import BuildTag, NormalizedName, parse_wheel_filename
-from packaging.version import Version  # noqa: TC002
-
 from .._errors import InvalidWheelError
 from .._fs.fsutil import CHUNK_SIZE
 from .dist_info import (
@@ -36,6 +30,7 @@ from .dist_info import (
     metadata_problems,
     wheel_file_problems,
 )
+from .names import WheelInfo, describe, parse_wheel_name
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
@@ -51,7 +46,6 @@ logger = logging.getLogger("wheelcache")
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
 _LOCAL_FILE_HEADER = b"PK\x03\x04"
 _ENCRYPTED_FLAG = 0x1
-_WHEEL_FILENAME_DETAIL = re.compile(r"^Invalid wheel filename \((.*)\)$")
 _DRIVE = re.compile(r"[A-Za-z]:")
 _MAX_LISTED_PROBLEMS = 10
 _FILE_KINDS = {
@@ -60,21 +54,6 @@ _FILE_KINDS = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
-
-
-@dataclass(frozen=True)
-class WheelInfo:
-    """What a wheel's file name says about it.
-
-    ``name`` is the canonical project name, ``build`` the parsed build tag (``()``
-    when the name has none) and ``tags`` every tag the compressed tag set expands to.
-    """
-
-    filename: str
-    name: NormalizedName
-    version: Version
-    build: BuildTag
-    tags: frozenset[Tag]
 
 
 class _Readable(Protocol):
@@ -89,35 +68,6 @@ def read_chunks(stream: _Readable, size: int = CHUNK_SIZE) -> Iterator[bytes]:
     """
     while chunk := stream.read(size):
         yield chunk
-
-
-def parse_wheel_name(filename: str) -> WheelInfo:
-    """Parse a wheel's base file name, such as ``foo_bar-1.0-py3-none-any.whl``.
-
-    Raises :class:`InvalidWheelError` (a :class:`ValueError`) naming *filename*
-    when it is not a valid wheel file name. Results are memoised.
-    """
-    return _parse_wheel_name(filename)
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_wheel_name(filename: str) -> WheelInfo:
-    try:
-        name, version, build, tags = parse_wheel_filename(filename)
-    except ValueError as exc:
-        # InvalidWheelFilename, and (packaging < 23.2) a bare InvalidVersion.
-        raise InvalidWheelError(filename, _name_problem(filename, exc)) from exc
-    return WheelInfo(filename, name, version, build, tags)
-
-
-def _name_problem(filename: str, exc: ValueError) -> str:
-    """Say why *filename* was refused, without packaging's echo of the name."""
-    detail = str(exc)
-    stem = filename.removesuffix(".whl")
-    for echo in (f": {filename!r}", f": {stem!r}", f" in {stem!r}"):
-        detail = detail.removesuffix(echo)
-    detail = _WHEEL_FILENAME_DETAIL.sub(r"\1", detail)
-    return f"bad file name: {_describe(ValueError(detail))}"
 
 
 class _UnusableFileError(Exception):
@@ -164,7 +114,7 @@ def _open_regular_file(path: pathlib.Path) -> tuple[BinaryIO, int]:
         problem = "it is a dangling symbolic link" if path.is_symlink() else "no such file"
         raise _UnusableFileError(problem) from None
     except OSError as exc:
-        raise _UnusableFileError(f"cannot examine the file ({_describe(exc)})") from None
+        raise _UnusableFileError(f"cannot examine the file ({describe(exc)})") from None
     if stat.S_ISDIR(status.st_mode):
         raise _UnusableFileError("it is a directory, not a file")
     if not stat.S_ISREG(status.st_mode):
@@ -176,7 +126,7 @@ def _open_regular_file(path: pathlib.Path) -> tuple[BinaryIO, int]:
     try:
         fd = os.open(path, flags)
     except OSError as exc:
-        raise _UnusableFileError(f"cannot read the file ({_describe(exc)})") from None
+        raise _UnusableFileError(f"cannot read the file ({describe(exc)})") from None
     try:
         status = os.fstat(fd)
         if not stat.S_ISREG(status.st_mode):
@@ -221,15 +171,8 @@ def _not_a_zip_problem(stream: BinaryIO, exc: BaseException) -> str:
     except OSError:
         looks_like_zip = False
     if looks_like_zip:
-        return f"the zip archive is truncated or damaged ({_describe(exc)})"
+        return f"the zip archive is truncated or damaged ({describe(exc)})"
     return "it is not a zip archive"
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, OSError) and exc.strerror:
-        return exc.strerror.lower()
-    text = str(exc)
-    return f"{text[:1].lower()}{text[1:]}" if text else type(exc).__name__
 
 
 def _member_name_problems(members: Sequence[zipfile.ZipInfo]) -> list[str]:
@@ -285,7 +228,7 @@ def _read_members(
             if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
                 problems.append(f"member {name!r} fails its CRC check (its data is corrupt)")
             else:
-                problems.append(f"member {name!r} cannot be read ({_describe(exc)})")
+                problems.append(f"member {name!r} cannot be read ({describe(exc)})")
     return contents, problems
 
 

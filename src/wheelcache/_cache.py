@@ -12,13 +12,9 @@ from typing import TYPE_CHECKING, Any
 from ._errors import InvalidWheelError, NoCompatibleWheelError
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
-from ._layout import Layout
+from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
-from ._pointers.pointer import (
-    WheelRef,
-    open_pointer,
-    read_open_pointer,
-)
+from ._pointers.pointer import Pointer, WheelRef, open_pointer, read_open_pointer, replaced
 from ._pointers.revision import record_published
 from ._store.store import Published, Store
 from ._tags import TagRanks, ranked_compatible, ranks_for
@@ -37,22 +33,10 @@ __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache",
 
 logger = logging.getLogger("wheelcache")
 
-ENVIRONMENT_VARIABLE = "WHEELCACHE_DIR"
-
 USE_INTERVAL = 60.0
 """Seconds between two "last used" updates of one source; hits in between write nothing."""
 
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
-
-
-def default_root() -> Path:
-    """``$WHEELCACHE_DIR`` if set, else the platform's user cache directory."""
-    configured = os.environ.get(ENVIRONMENT_VARIABLE)
-    if configured:
-        return Path(configured).expanduser()
-    from platformdirs import user_cache_path
-
-    return user_cache_path("wheelcache", appauthor=False)
 
 
 class WheelCache:
@@ -78,6 +62,7 @@ class WheelCache:
         self._layout = Layout(self.root)
         self._store = Store(self._layout)
         self._root_ready = False
+        self._remote_fs: bool | None = None  # judged on first hit: see _fs.mounts
 
     def __repr__(self) -> str:
         return f"WheelCache(root={str(self.root)!r})"
@@ -126,34 +111,46 @@ class WheelCache:
                 ):
                     logger.debug("cached wheel %s cannot be read", ref.filename)
                     continue
-                self._handed_out(fd, pointer_path, ref)
+                self._handed_out(fd, pointer_path, ref, pointer)
                 return CachedWheel(location, ref.sha256, ref.size)
             return None
         finally:
             os.close(fd)
 
-    def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef) -> None:
+    def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef, pointer: Pointer) -> None:
         """Keep the garbage-collection promises for an entry a lookup returns.
 
-        *fd* is the pointer file this lookup read, still open. If it has been
-        replaced or retired since (its link count is now 0), the entry may no
-        longer be referenced and the writer's freshening may predate this
-        hand-out: freshen it again, now. Otherwise the pointer still names the
-        entry, and whoever drops it later freshens it then. Separately, record
-        the source as used, at most once per :data:`USE_INTERVAL`. Neither step
-        takes a lock, and on the common path neither writes anything.
+        *fd* is the pointer file this lookup read, still open. If it was
+        replaced or retired since (locally: its link count is 0; on a network
+        filesystem, which keeps reporting 1: the pointer read again differs),
+        the writer's freshening may predate this hand-out: freshen the entry
+        again, now. Otherwise whoever drops it later freshens it then. Also
+        record the source as used, at most once per :data:`USE_INTERVAL`. No
+        lock, and on the common path no write (docs/design.md §6.3, §13).
         """
         try:
             current = os.fstat(fd)
         except OSError:
             current = None
-        if current is None or current.st_nlink == 0:
+        if (
+            current is None
+            or current.st_nlink == 0
+            or self._replaced_remotely(pointer_path, pointer)
+        ):
             self._store.freshen(ref.sha256, ref.filename)
         elif time.time() - current.st_mtime > USE_INTERVAL:
             try:
                 os.utime(pointer_path)
             except OSError:
                 logger.debug("could not record use of %s", pointer_path, exc_info=True)
+
+    def _replaced_remotely(self, pointer_path: str, pointer: Pointer) -> bool:
+        """On a network filesystem: whether the pointer at the path is no longer *pointer*."""
+        if self._remote_fs is None:
+            from ._fs.mounts import is_network_filesystem
+
+            self._remote_fs = is_network_filesystem(str(self.root))
+        return self._remote_fs and replaced(pointer_path, pointer)
 
     def find(self, sha256: str) -> CachedWheel | None:
         """The entry whose wheel has this SHA-256 (hex), whatever source it came from.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from ._errors import cache_error
@@ -29,9 +30,18 @@ from ._fs.fsutil import make_directories, write_file_atomic
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
-__all__ = ["LAYOUT_VERSION", "Layout", "is_digest", "source_digest"]
+__all__ = [
+    "ENVIRONMENT_VARIABLE",
+    "LAYOUT_VERSION",
+    "Layout",
+    "default_root",
+    "is_digest",
+    "source_digest",
+]
+
+ENVIRONMENT_VARIABLE = "WHEELCACHE_DIR"
+"""Where the cache lives when no root is given."""
 
 LAYOUT_VERSION = 1
 
@@ -44,6 +54,16 @@ _CACHEDIR_TAG = (
 _SOURCE_DIGEST_PREFIX = b"wheelcache-source-key-v1\0"
 
 _HEX = frozenset("0123456789abcdef")
+
+
+def default_root() -> Path:
+    """``$WHEELCACHE_DIR`` if set, else the platform's user cache directory."""
+    configured = os.environ.get(ENVIRONMENT_VARIABLE)
+    if configured:
+        return Path(configured).expanduser()
+    from platformdirs import user_cache_path
+
+    return user_cache_path("wheelcache", appauthor=False)
 
 
 def source_digest(key: str) -> str:

@@ -7,7 +7,8 @@ from these live in :mod:`wheelcache._store.store` (entries),
 :mod:`wheelcache._pointers.pointer` (pointer files) and the garbage collection modules
 (:mod:`wheelcache._gc.prune` and the modules it names).
 
-Windows differs from POSIX in two ways that matter to a shared cache:
+Windows differs from POSIX in two ways that matter to a shared cache (and a
+network filesystem in a third, ``ESTALE``; docs/design.md, "Network filesystems"):
 
 * renaming onto an existing directory fails (``FileExistsError``, or
   ``PermissionError`` when the target is busy) instead of replacing an empty
@@ -26,6 +27,7 @@ errors Windows raises.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -66,16 +68,22 @@ RETRY_SECONDS = 10.0
 IS_WINDOWS = sys.platform == "win32"
 
 _TRANSIENT_WINERRORS = frozenset({5, 32, 33})  # access denied, sharing violation, lock violation
+_ESTALE = getattr(errno, "ESTALE", 116)
 
 T = TypeVar("T")
 
 
 def is_transient(exc: OSError) -> bool:
-    """Say whether *exc* is a momentary Windows sharing error worth retrying.
+    """Say whether *exc* is a momentary error worth retrying.
 
-    On POSIX a ``PermissionError`` is a real permission problem and is never
-    retried; an error carrying a Windows error code is judged by that code.
+    Two kinds are: a Windows sharing error, and ``ESTALE`` from a network
+    filesystem (a file handle that another host's rename or delete made
+    stale; the next attempt looks the path up afresh). On POSIX a
+    ``PermissionError`` is a real permission problem and is never retried;
+    an error carrying a Windows error code is judged by that code.
     """
+    if exc.errno == _ESTALE:
+        return True
     winerror = getattr(exc, "winerror", None)
     if winerror is not None:
         return winerror in _TRANSIENT_WINERRORS

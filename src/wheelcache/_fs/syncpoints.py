@@ -34,6 +34,7 @@ POINTS = frozenset(
         "publish.staged",
         "publish.before-rename",
         "publish.after-rename",
+        "publish.rename-failed",
         "publish.found-existing",
         # updating a pointer (wheelcache._pointers.revision)
         "pointer.locked",

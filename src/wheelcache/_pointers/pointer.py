@@ -49,6 +49,7 @@ __all__ = [
     "read_open_pointer",
     "read_pointer",
     "referenced_digests",
+    "replaced",
 ]
 
 logger = logging.getLogger("wheelcache")
@@ -321,3 +322,9 @@ def read_pointer(path: str | os.PathLike[str]) -> tuple[Pointer, os.stat_result]
         logger.debug("ignoring unusable pointer %s", path)
         return None
     return pointer, info
+
+
+def replaced(path: str, pointer: Pointer) -> bool:
+    """Whether the pointer file at *path* no longer holds *pointer* (read afresh)."""
+    again = read_pointer(path)
+    return again is None or again[0] != pointer

@@ -65,6 +65,12 @@ __all__ = ["Published", "Store"]
 logger = logging.getLogger("wheelcache")
 
 _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+# How other filesystems refuse a rename onto an existing, non-empty directory:
+# SFTP (sshfs) answers EPERM, some NFS and SMB servers EACCES or EBUSY. Each
+# may also be a real permission problem, so "the target may exist" is judged
+# by looking, and only retried for a bounded time when the target looks absent
+# (a network filesystem's attribute cache can lag the server).
+_MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
 
 MAX_RENAME_ATTEMPTS = 50
 """How often a publisher tries to rename its entry into place before giving up.
@@ -202,6 +208,7 @@ class Store:
                 _syncpoints.reach("publish.after-rename")
                 self._sync_shard(target)
                 return filename
+            _syncpoints.reach("publish.rename-failed")
             if attempts > MAX_RENAME_ATTEMPTS:
                 raise cache_error(target, "publish", error)
             if error.errno in (errno.ENOENT, errno.ENOTDIR) and not exists(target):
@@ -220,7 +227,8 @@ class Store:
                 continue
             if state == "absent" and error.errno in _EXISTS_ERRNOS:
                 continue  # it vanished between the rename and our look
-            if is_transient(error) and time.monotonic() < deadline:
+            retry = is_transient(error) or error.errno in _MAY_EXIST_ERRNOS
+            if retry and time.monotonic() < deadline:
                 time.sleep(next(delays))
                 continue
             raise cache_error(target, "publish", error)

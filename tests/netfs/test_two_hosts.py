@@ -217,3 +217,46 @@ def test_the_cache_knows_it_is_on_a_network_filesystem(shared: Hosts) -> None:
 
     assert filesystem_type(str(shared.a / "cache")) == "fuse.sshfs"
     assert is_network_filesystem(str(shared.b / "cache" / "not-yet"))
+
+
+def test_prune_on_one_host_keeps_the_live_workspace_of_the_other(
+    shared: Hosts, tmp_path: Path
+) -> None:
+    """flock is invisible across hosts; the owner lock's heartbeat says "alive" instead."""
+    builds = tmp_path / "builds"
+    builds.mkdir()
+    points = SyncPoints(tmp_path / "sync")
+    points.arm("build.locked")
+    op = {"op": "get_or_build", "root": str(shared.b / "cache"), "builds_dir": str(builds)}
+    child = start(op, points.env)
+    points.wait_reached("build.locked")
+    staging = shared.a / "cache" / "staging-v1"
+    points.release("build.locked")
+    deadline = time.monotonic() + DEADLINE
+    while not (builds / "count").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    # The build runs in its workspace now; host A prunes as hard as it can.
+    report = WheelCache(shared.a / "cache").prune(grace=0)
+    assert report.reclaimed_staging == 0, sorted(p.name for p in staging.iterdir())
+    assert child.result()["sha256"]
+
+
+def test_a_dead_workspace_of_the_other_host_is_reclaimed_once_its_heartbeat_stops(
+    shared: Hosts, tmp_path: Path
+) -> None:
+    points = SyncPoints(tmp_path / "sync")
+    points.arm("build.locked")
+    op = {"op": "get_or_build", "root": str(shared.b / "cache"), "builds_dir": str(tmp_path)}
+    child = start(op, points.env)
+    points.wait_reached("build.locked")
+    child.kill()  # leaves its build lock; no workspace yet
+    points.release("build.locked")
+    stale = shared.a / "cache" / "staging-v1"
+    stale.mkdir(parents=True, exist_ok=True)
+    (stale / "build-1-dead").mkdir()
+    (stale / "build-1-dead.lock").touch()
+    cache_a = WheelCache(shared.a / "cache")
+    assert cache_a.prune(grace=0).reclaimed_staging == 0  # beat recently: maybe alive
+    _age(stale / "build-1-dead.lock", LONG_AGO)
+    assert cache_a.prune(grace=0).reclaimed_staging == 1
+    assert sorted(p.name for p in stale.iterdir()) == []

@@ -32,6 +32,7 @@ import time
 from typing import TYPE_CHECKING
 
 from .._errors import LockTimeout, cache_error
+from .mounts import is_network_filesystem
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -68,12 +69,29 @@ def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
     fd = _hold_directly(path, timeout, purpose) if os.name == "posix" else None
     if fd is not None:
         try:
-            yield
+            with _alive(path):
+                yield
         finally:
             _unflock(fd)
         return
-    with _hold_with_filelock(path, timeout, purpose):
+    with _hold_with_filelock(path, timeout, purpose), _alive(path):
         yield
+
+
+@contextlib.contextmanager
+def _alive(path: Path) -> Iterator[None]:
+    """On a network filesystem, where other hosts cannot see the lock: beat while held."""
+    location = os.fspath(path)
+    if not is_network_filesystem(os.path.dirname(location)):
+        yield
+        return
+    from . import heartbeat
+
+    heartbeat.start(location)
+    try:
+        yield
+    finally:
+        heartbeat.stop(location)
 
 
 def _hold_directly(path: Path, timeout: float | None, purpose: str) -> int | None:

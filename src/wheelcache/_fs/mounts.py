@@ -7,14 +7,15 @@ another host replaced stays 1, and even a fresh ``stat`` of the path can show
 the old file's attributes for a while, so a lookup there re-reads the pointer
 instead (docs/design.md, "Network filesystems").
 
-The kind is read from ``/proc/self/mountinfo`` on Linux, once per cache root and
-process. ``$WHEELCACHE_NETWORK_FS`` overrides it: ``1`` treats the cache as
+The kind is read from ``/proc/self/mountinfo`` on Linux, once per directory
+asked about and process. ``$WHEELCACHE_NETWORK_FS`` overrides it: ``1`` treats the cache as
 shared over a network wherever it is (for systems where it cannot be told,
 such as NFS on macOS), ``0`` as local.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 
 __all__ = ["ENVIRONMENT_VARIABLE", "filesystem_type", "is_network_filesystem"]
@@ -34,6 +35,12 @@ def is_network_filesystem(path: str) -> bool:
     forced = os.environ.get(ENVIRONMENT_VARIABLE)
     if forced in ("0", "1"):
         return forced == "1"
+    return _detected(path)
+
+
+@functools.lru_cache(maxsize=128)
+def _detected(path: str) -> bool:
+    """Remembered per path: a lock's directory is asked about on every acquisition."""
     kind = filesystem_type(path)
     return kind is not None and (kind in _NETWORK_TYPES or kind.split(".")[0] == "fuse")
 

@@ -12,8 +12,10 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .._fs import heartbeat
 from .._fs.fsutil import shard_entries, tree_size, unlink_quietly
 from .._fs.locking import try_hold
+from .._fs.mounts import is_network_filesystem
 from .._layout import is_digest
 from .trash import delete_or_warn
 
@@ -38,11 +40,15 @@ def reclaim_staging(layout: Layout, now: float, settle: float, tally: Tally, dry
     at most :data:`SETTLE_SECONDS`): a publisher creates the file an instant
     before it locks it, and probing it in that instant would make the
     publisher's own lock attempt fail.
+
+    On a network filesystem a lock taken here says nothing about holders on
+    other hosts, so an owner lock whose heartbeat is recent also means "alive".
     """
     try:
         items = list(os.scandir(layout.staging))
     except OSError:
         return
+    network = is_network_filesystem(os.fspath(layout.staging))
     directories = {i.name for i in items if i.is_dir(follow_symlinks=False)}
     locks = {i.name[: -len(".lock")] for i in items if i.name.endswith(".lock")}
     for token in sorted(directories | locks):
@@ -50,6 +56,8 @@ def reclaim_staging(layout: Layout, now: float, settle: float, tally: Tally, dry
         owner = layout.staging / f"{token}.lock"
         if token not in directories and not _settled(owner, now, settle):
             continue
+        if network and _beating(owner, now):
+            continue  # alive on some host, whatever the lock says here
         with try_hold(owner) as held:
             if not held and owner.exists():
                 continue  # a live process owns it
@@ -70,13 +78,23 @@ def _settled(path: Path, now: float, settle: float) -> bool:
         return False
 
 
-def reclaim_pointer_temps(layout: Layout, tally: Tally, dry_run: bool) -> None:
+def _beating(lock: Path, now: float) -> bool:
+    """Whether *lock* was touched within :data:`heartbeat.STALE_AFTER` of *now*."""
+    try:
+        return now - os.stat(lock).st_mtime < heartbeat.STALE_AFTER
+    except OSError:
+        return False
+
+
+def reclaim_pointer_temps(layout: Layout, now: float, tally: Tally, dry_run: bool) -> None:
     """Remove temp files of pointer writers that died mid-write.
 
     A writer holds the source's pointer lock from before it creates its temp
     file until the file is renamed or removed, so a temp file whose lock we
-    can take has no live writer.
+    can take has no live writer (on a network filesystem: and whose lock's
+    heartbeat is not recent).
     """
+    network = is_network_filesystem(os.fspath(layout.pointers))
     for temp in shard_entries(layout.pointers):
         if not temp.name.endswith(".tmp"):
             continue
@@ -84,6 +102,8 @@ def reclaim_pointer_temps(layout: Layout, tally: Tally, dry_run: bool) -> None:
         if not is_digest(digest):
             continue  # not a pointer writer's temp file
         lock = layout.pointer_lock(digest)
+        if network and _beating(lock, now):
+            continue
         with try_hold(lock, create=not dry_run) as held:
             # A dry run creates nothing; a missing lock file has no holder.
             if not held and not (dry_run and not lock.exists()):
@@ -94,19 +114,24 @@ def reclaim_pointer_temps(layout: Layout, tally: Tally, dry_run: bool) -> None:
                 unlink_quietly(Path(temp.path))
 
 
-def remove_orphan_locks(layout: Layout) -> None:
+def remove_orphan_locks(layout: Layout, now: float) -> None:
     """Remove the lock files of sources that have no pointer and no lock holder.
 
     Safe against a process that opened a lock file just before it was
     removed only because every lock, once taken, is checked to be the file
     still at its path, and otherwise taken again on the file now there
     (:mod:`wheelcache._fs.locking`; docs/design.md, "Leftovers of dead processes").
+    On a network filesystem a lock with a recent heartbeat is kept: another
+    host may be building under it.
     """
+    network = is_network_filesystem(os.fspath(layout.locks))
     for lock in shard_entries(layout.locks, follow_symlinks=False):
         digest = lock.name.split(".", 1)[0]
         if not is_digest(digest) or layout.pointer_file(digest).exists():
             continue
         path = Path(lock.path)
+        if network and _beating(path, now):
+            continue
         with try_hold(path) as held:
             if held and not layout.pointer_file(digest).exists():
                 unlink_quietly(path)

@@ -114,9 +114,9 @@ def prune(
         finish_trash(layout, protected, horizon, tally, dry_run)
         sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
         reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
-        reclaim_pointer_temps(layout, tally, dry_run)
+        reclaim_pointer_temps(layout, now, tally, dry_run)
         if not dry_run:
-            remove_orphan_locks(layout)
+            remove_orphan_locks(layout, now)
     return PruneReport(
         removed_entries=tally.removed,
         freed_bytes=tally.freed,

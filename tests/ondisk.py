@@ -9,14 +9,30 @@ Import it as ``from ondisk import age``; pytest's default import mode puts
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from typing import TYPE_CHECKING
 
+from wheelcache._layout import Layout
+
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["DAY", "HOUR", "age", "flip_a_byte", "sha256_of"]
+    from wheelcache import Source, WheelCache
+
+__all__ = [
+    "DAY",
+    "HOUR",
+    "age",
+    "flip_a_byte",
+    "is_fresh",
+    "named",
+    "pointer_path",
+    "sha256_of",
+    "snapshot",
+    "staging_is_empty",
+]
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -39,3 +55,41 @@ def flip_a_byte(path: Path) -> None:
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     os.chmod(path, 0o444)
+
+
+def is_fresh(path: Path) -> bool:
+    """Modified within the last minute (tests age things by far more)."""
+    return path.stat().st_mtime > time.time() - 60
+
+
+def pointer_path(cache: WheelCache, source: Source) -> Path:
+    return Layout(cache.root).pointer_file(source.digest)
+
+
+def named(cache: WheelCache, source: Source) -> set[str]:
+    """The digests the source's pointer names (empty when it has none)."""
+    path = pointer_path(cache, source)
+    if not path.exists():
+        return set()
+    return {w["sha256"] for w in json.loads(path.read_bytes())["wheels"]}
+
+
+def staging_is_empty(cache: WheelCache) -> bool:
+    staging = Layout(cache.root).staging
+    return not staging.exists() or os.listdir(staging) == []
+
+
+def snapshot(root: Path) -> dict[str, tuple[bytes, int] | None]:
+    """Every path below *root* except the lock area: a file's bytes and mtime, None for the rest.
+
+    Lock files are left out: they are created empty on first use and reclaimed
+    by prune, so they come and go without changing what the cache holds.
+    """
+    found: dict[str, tuple[bytes, int] | None] = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if relative.parts[0] == Layout(root).locks.name:
+            continue
+        is_file = path.is_file() and not path.is_symlink()
+        found[str(relative)] = (path.read_bytes(), path.stat().st_mtime_ns) if is_file else None
+    return found

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import stat
@@ -16,6 +15,7 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 import wheelcache
+from ondisk import sha256_of
 from wheelcache import (
     CachedWheel,
     CacheError,
@@ -31,10 +31,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
 PY3 = [Tag("py3", "none", "any")]
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def pointer_of(cache: WheelCache, source: Source) -> dict[str, object]:

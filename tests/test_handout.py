@@ -1,80 +1,99 @@
-"""Lookups keep the grace promise for what they hand out, without locks or routine writes."""
+"""Lookups keep the grace promise for what they hand out, without locks or routine writes.
+
+The hit path (``WheelCache.get``) only reads, except for two writes it is
+allowed: freshening an entry it hands out after a writer dropped it, and
+recording the source's last use at most once per interval. Ages are set with
+``os.utime``, never by sleeping.
+"""
 
 from __future__ import annotations
 
-import os
-import time
 from typing import TYPE_CHECKING, Any
 
-from packaging.tags import Tag
-
-from wheelcache import Source, WheelCache, _cache
-from wheelcache._layout import Layout
-from wheelfactory import make_wheel
+import wheelcache._cache
+from lockaudit import record_locks
+from ondisk import DAY, age, is_fresh, pointer_path
+from wheelcache import Source, WheelCache
+from wheelcache._cache import USE_INTERVAL
+from wheelfactory import wheel_with_seed
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     import pytest
 
-PY3 = [Tag("py3", "none", "any")]
-LONG_AGO = time.time() - 10 * 3600
-
-
-def age(path: Path) -> None:
-    os.utime(path, (LONG_AGO, LONG_AGO))
-
 
 def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
     cache: WheelCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The writer replaced the pointer after this lookup read it: the lookup freshens."""
-    old = cache.add(Source("k", "one"), make_wheel(tmp_path / "a", seed=1))
-    new_wheel = make_wheel(tmp_path / "b", seed=2)
-    real_ranked_compatible = _cache.ranked_compatible
+    """A get() that read the old pointer hands out an entry the writer already dropped.
 
-    def replace_pointer_mid_lookup(wheels: Any, ranks: Any) -> Any:
-        # Runs after the lookup read the pointer, before it checks the entry.
-        cache.add(Source("k", "two"), new_wheel)  # drops `old`, freshening it
-        age(old.path)  # as if the writer had freshened long ago and then stalled
-        return real_ranked_compatible(wheels, ranks)
+    The writer's freshening happened before the hand-out, so the lookup must
+    freshen again. The replace is injected after get() has read the pointer
+    (when it ranks the wheels by tag), and the entry made to look as if the
+    writer's freshening were half an hour old.
+    """
+    old_rev = Source("src", "rev-1")
+    first = cache.add(old_rev, wheel_with_seed(tmp_path, 1))
+    writer = WheelCache(cache.root)
+    real_ranked = wheelcache._cache.ranked_compatible
 
-    monkeypatch.setattr(_cache, "ranked_compatible", replace_pointer_mid_lookup)
-    before = time.time() - 5
-    hit = cache.get(Source("k", "one"), PY3)
-    assert hit == old
-    assert old.path.stat().st_mtime >= before
+    def replace_then_rank(*args: Any, **kwargs: Any) -> Any:
+        writer.add(Source("src", "rev-2"), wheel_with_seed(tmp_path, 2))
+        age(first.path, 30 * 60)
+        return real_ranked(*args, **kwargs)
+
+    monkeypatch.setattr(wheelcache._cache, "ranked_compatible", replace_then_rank)
+    handed_out = cache.get(old_rev)
+
+    assert handed_out == first
+    assert is_fresh(first.path)
 
 
-def test_ordinary_hit_writes_nothing(cache: WheelCache, source: Source, wheel: Path) -> None:
+def test_hit_on_a_current_pointer_does_not_write_the_entry(
+    cache: WheelCache, source: Source, wheel: Path
+) -> None:
     added = cache.add(source, wheel)
-    pointer = Layout(cache.root).pointer_file(source.digest)
-    entry_before = added.path.stat().st_mtime_ns
-    pointer_before = pointer.stat().st_mtime_ns
-    for _ in range(100):
-        assert cache.get(source, PY3) == added
-    assert added.path.stat().st_mtime_ns == entry_before
-    assert pointer.stat().st_mtime_ns == pointer_before
+    age(added.path, DAY)
+    before = added.path.stat().st_mtime_ns
+
+    for _ in range(5):
+        assert cache.get(source) == added
+
+    assert added.path.stat().st_mtime_ns == before
 
 
-def test_hit_records_last_use_once_the_interval_has_passed(
+def test_hits_update_last_used_at_most_once_per_interval(
     cache: WheelCache, source: Source, wheel: Path
 ) -> None:
     cache.add(source, wheel)
-    pointer = Layout(cache.root).pointer_file(source.digest)
-    stale = time.time() - _cache.USE_INTERVAL - 5
-    os.utime(pointer, (stale, stale))
-    cache.get(source, PY3)
-    first = pointer.stat().st_mtime
-    assert first > stale + _cache.USE_INTERVAL
-    cache.get(source, PY3)
-    assert pointer.stat().st_mtime == first  # at most one update per interval
+    pointer = pointer_path(cache, source)
+
+    age(pointer, USE_INTERVAL / 2)
+    recent = pointer.stat().st_mtime_ns
+    assert cache.get(source) is not None
+    assert pointer.stat().st_mtime_ns == recent, "used within the interval: no write"
+
+    age(pointer, USE_INTERVAL + 60)
+    assert cache.get(source) is not None
+    bumped = pointer.stat().st_mtime_ns
+    assert is_fresh(pointer)
+    for _ in range(10):
+        assert cache.get(source) is not None
+    assert pointer.stat().st_mtime_ns == bumped, "one update per interval, not one per hit"
+    assert [r.last_used for r in cache.sources()] == [pointer.stat().st_mtime]
 
 
-def test_lookup_does_not_freshen_an_entry_its_pointer_still_names(
-    cache: WheelCache, source: Source, wheel: Path
+def test_last_used_update_takes_no_lock(
+    cache: WheelCache, source: Source, wheel: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    added = cache.add(source, wheel)
-    age(added.path)
-    cache.get(source, PY3)
-    assert added.path.stat().st_mtime == LONG_AGO
+    """Neither an ordinary hit nor one that records the last use takes any lock."""
+    cache.add(source, wheel)
+    taken = record_locks(monkeypatch)
+
+    assert cache.get(source) is not None  # used just now: an ordinary hit
+    age(pointer_path(cache, source), DAY)
+    assert cache.get(source) is not None  # records the use
+
+    assert is_fresh(pointer_path(cache, source))
+    assert taken == []

@@ -5,24 +5,18 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import tarfile
 from typing import TYPE_CHECKING
 
 import pytest
 
 from wheelcache import InvalidSourceError, Source
+from wheelfactory import make_sdist
 
 if TYPE_CHECKING:
     from pathlib import Path
 
 
-def make_sdist(directory: Path, name: str = "demo-1.0.tar.gz") -> Path:
-    payload = directory / "payload.txt"
-    payload.write_text("hello")
-    path = directory / name
-    with tarfile.open(path, "w:gz") as archive:
-        archive.add(payload, arcname="demo-1.0/payload.txt")
-    return path
+DEMO_SDIST = {"demo-1.0/payload.txt": b"hello"}
 
 
 def test_source_is_an_immutable_value() -> None:
@@ -55,7 +49,7 @@ def test_distinct_keys_have_distinct_digests() -> None:
 
 
 def test_from_archive_keys_by_content_hash(tmp_path: Path) -> None:
-    sdist = make_sdist(tmp_path)
+    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", DEMO_SDIST)
     source = Source.from_archive(sdist)
     assert source.key == "sha256:" + hashlib.sha256(sdist.read_bytes()).hexdigest()
     assert source.freshness == ""
@@ -63,7 +57,7 @@ def test_from_archive_keys_by_content_hash(tmp_path: Path) -> None:
 
 
 def test_from_archive_same_bytes_elsewhere_is_the_same_source(tmp_path: Path) -> None:
-    sdist = make_sdist(tmp_path)
+    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", DEMO_SDIST)
     copy = tmp_path / "copy" / sdist.name
     copy.parent.mkdir()
     copy.write_bytes(sdist.read_bytes())
@@ -71,7 +65,7 @@ def test_from_archive_same_bytes_elsewhere_is_the_same_source(tmp_path: Path) ->
 
 
 def test_from_archive_with_unconventional_name_has_no_name(tmp_path: Path) -> None:
-    odd = make_sdist(tmp_path, "snapshot.tar.gz")
+    odd = make_sdist(tmp_path / "snapshot.tar.gz", DEMO_SDIST)
     assert Source.from_archive(odd).name is None
 
 

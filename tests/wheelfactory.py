@@ -18,6 +18,7 @@ import random
 import re
 import stat
 import struct
+import tarfile
 import threading
 import warnings
 import zipfile
@@ -32,9 +33,11 @@ __all__ = [
     "DATE_TIME",
     "corrupt_crc",
     "escape_name",
+    "make_sdist",
     "make_wheel",
     "remove_members",
     "truncate",
+    "wheel_with_seed",
     "write_zip",
 ]
 
@@ -241,3 +244,20 @@ def truncate(path: pathlib.Path, keep: int) -> None:
     if not 0 <= keep <= size:
         raise ValueError(f"cannot keep {keep} bytes of {path}, which has {size}")
     os.truncate(path, keep)
+
+
+def wheel_with_seed(directory: pathlib.Path, seed: int, *, payload_size: int = 0) -> pathlib.Path:
+    """A wheel of demo 1.0 whose bytes (and digest) differ with *seed*, in its own folder."""
+    return make_wheel(directory / f"w{seed}", "demo", "1.0", seed=seed, payload_size=payload_size)
+
+
+def make_sdist(path: pathlib.Path, members: Mapping[str, bytes]) -> pathlib.Path:
+    """A gzipped tar at *path* holding *members* (name: bytes), as an sdist is shipped."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            info.mode = 0o644
+            archive.addfile(info, io.BytesIO(data))
+    return path

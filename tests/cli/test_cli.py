@@ -30,7 +30,7 @@ from wheelcache._build.sdist import extract_sdist
 from wheelcache._cli.console import ProgressLine, render_table
 from wheelcache._cli.main import build_parser, main
 from wheelcache._cli.units import format_age, format_size, iso_utc, parse_duration, parse_size
-from wheelfactory import make_wheel
+from wheelfactory import make_sdist, make_wheel
 
 RACY_SECONDS = 3.2  # wheelcache._tree.fingerprint.RACY_WINDOW_NS, and a little more
 
@@ -77,17 +77,6 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def sdist(tmp_path: Path) -> Path:
     """A well-formed sdist of a project named "demo"."""
     return make_sdist(tmp_path / "demo-1.0.tar.gz", {"demo-1.0/pyproject.toml": b"[project]\n"})
-
-
-def make_sdist(path: Path, members: dict[str, bytes]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as archive:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            info.mode = 0o644
-            archive.addfile(info, io.BytesIO(data))
-    return path
 
 
 class FakeBuilds:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import stat
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,7 +22,7 @@ import procs
 import wheelcache._cache
 import wheelcache._gc.retire
 import wheelcache._gc.verify
-from ondisk import DAY, HOUR, age, flip_a_byte, sha256_of
+from ondisk import DAY, HOUR, age, flip_a_byte, is_fresh, named, pointer_path, sha256_of, snapshot
 from wheelcache import (
     CachedWheel,
     CacheError,
@@ -34,7 +33,7 @@ from wheelcache import (
 from wheelcache._cache import USE_INTERVAL
 from wheelcache._gc.prune import DEFAULT_GRACE
 from wheelcache._layout import Layout
-from wheelfactory import make_wheel
+from wheelfactory import wheel_with_seed
 
 if TYPE_CHECKING:
     from procs import SyncPoints
@@ -43,25 +42,8 @@ if TYPE_CHECKING:
 # -- helpers ---------------------------------------------------------------------------
 
 
-def is_fresh(path: Path) -> bool:
-    """Modified within the last minute (every test ages things by far more)."""
-    return path.stat().st_mtime > time.time() - 60
-
-
 def layout(cache: WheelCache) -> Layout:
     return Layout(cache.root)
-
-
-def pointer_path(cache: WheelCache, source: Source) -> Path:
-    return layout(cache).pointer_file(source.digest)
-
-
-def named(cache: WheelCache, source: Source) -> set[str]:
-    """The digests the source's pointer names (empty when it has none)."""
-    path = pointer_path(cache, source)
-    if not path.exists():
-        return set()
-    return {w["sha256"] for w in json.loads(path.read_bytes())["wheels"]}
 
 
 def unreferenced(cache: WheelCache, wheel: Path, *, aged: float) -> CachedWheel:
@@ -71,23 +53,6 @@ def unreferenced(cache: WheelCache, wheel: Path, *, aged: float) -> CachedWheel:
     os.unlink(pointer_path(cache, throwaway))
     age(added.path, aged)
     return added
-
-
-def wheel_with_seed(tmp_path: Path, seed: int, *, payload_size: int = 0) -> Path:
-    return make_wheel(tmp_path / f"w{seed}", "demo", "1.0", seed=seed, payload_size=payload_size)
-
-
-def snapshot(root: Path) -> dict[str, tuple[int, int]]:
-    """Every path below *root* except the lock area, with its size and mtime."""
-    found = {}
-    for directory, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != "locks-v1")
-        for name in [*dirs, *files]:
-            path = os.path.join(directory, name)
-            info = os.lstat(path)
-            size = info.st_size if stat.S_ISREG(info.st_mode) else 0
-            found[os.path.relpath(path, root)] = (size, info.st_mtime_ns)
-    return found
 
 
 # -- grace -----------------------------------------------------------------------------
@@ -180,84 +145,6 @@ def test_find_freshens_entry(cache: WheelCache, wheel: Path) -> None:
 def test_find_of_an_absent_entry_is_a_miss_and_writes_nothing(cache: WheelCache) -> None:
     assert cache.find("0" * 64) is None
     assert not cache.root.exists()
-
-
-def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
-    cache: WheelCache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A get() that read the old pointer hands out an entry the writer already dropped.
-
-    The writer's freshening happened before the hand-out, so the lookup must
-    freshen again. The replace is injected after get() has read the pointer
-    (when it ranks the wheels by tag), and the entry made to look as if the
-    writer's freshening were half an hour old.
-    """
-    old_rev = Source("src", "rev-1")
-    first = cache.add(old_rev, wheel_with_seed(tmp_path, 1))
-    writer = WheelCache(cache.root)
-    real_ranked = wheelcache._cache.ranked_compatible
-
-    def replace_then_rank(*args: Any, **kwargs: Any) -> Any:
-        writer.add(Source("src", "rev-2"), wheel_with_seed(tmp_path, 2))
-        age(first.path, 30 * 60)
-        return real_ranked(*args, **kwargs)
-
-    monkeypatch.setattr(wheelcache._cache, "ranked_compatible", replace_then_rank)
-    handed_out = cache.get(old_rev)
-
-    assert handed_out == first
-    assert is_fresh(first.path)
-
-
-def test_hit_on_a_current_pointer_does_not_write_the_entry(
-    cache: WheelCache, source: Source, wheel: Path
-) -> None:
-    added = cache.add(source, wheel)
-    age(added.path, DAY)
-    before = added.path.stat().st_mtime_ns
-
-    for _ in range(5):
-        assert cache.get(source) == added
-
-    assert added.path.stat().st_mtime_ns == before
-
-
-# -- last used ---------------------------------------------------------------------------
-
-
-def test_hits_update_last_used_at_most_once_per_interval(
-    cache: WheelCache, source: Source, wheel: Path
-) -> None:
-    cache.add(source, wheel)
-    pointer = pointer_path(cache, source)
-
-    age(pointer, USE_INTERVAL / 2)
-    recent = pointer.stat().st_mtime_ns
-    assert cache.get(source) is not None
-    assert pointer.stat().st_mtime_ns == recent, "used within the interval: no write"
-
-    age(pointer, USE_INTERVAL + 60)
-    assert cache.get(source) is not None
-    bumped = pointer.stat().st_mtime_ns
-    assert is_fresh(pointer)
-    for _ in range(10):
-        assert cache.get(source) is not None
-    assert pointer.stat().st_mtime_ns == bumped, "one update per interval, not one per hit"
-    assert [r.last_used for r in cache.sources()] == [pointer.stat().st_mtime]
-
-
-def test_last_used_update_takes_no_lock(
-    cache: WheelCache, source: Source, wheel: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    cache.add(source, wheel)
-    age(pointer_path(cache, source), DAY)
-
-    def no_lock(*args: object, **kwargs: object) -> None:
-        raise AssertionError("a lookup took a lock")
-
-    monkeypatch.setattr(FileLock, "acquire", no_lock)
-    assert cache.get(source) is not None
-    assert is_fresh(pointer_path(cache, source))
 
 
 def test_repeated_add_counts_as_a_use(cache: WheelCache, source: Source, wheel: Path) -> None:

@@ -8,7 +8,6 @@ procs.DEADLINE, and the autouse fixture in conftest.py reaps every child.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -17,35 +16,20 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import procs
-from ondisk import DAY, HOUR, age, sha256_of
+from ondisk import DAY, HOUR, age, named, pointer_path, sha256_of
 from wheelcache import Source, WheelCache
 from wheelcache._layout import Layout
-from wheelfactory import make_wheel
+from wheelfactory import make_wheel, wheel_with_seed
 
 if TYPE_CHECKING:
     from procs import SyncPoints
-
-
-def wheel_with_seed(tmp_path: Path, seed: int) -> Path:
-    return make_wheel(tmp_path / f"w{seed}", "demo", "1.0", seed=seed)
-
-
-def pointer_path(root: Path, source: Source) -> Path:
-    return Layout(root).pointer_file(source.digest)
-
-
-def named(root: Path, source: Source) -> set[str]:
-    path = pointer_path(root, source)
-    if not path.exists():
-        return set()
-    return {w["sha256"] for w in json.loads(path.read_bytes())["wheels"]}
 
 
 def unreferenced_old(cache: WheelCache, wheel: Path) -> Path:
     """Publish *wheel* with no pointer naming it, last freshened a day ago; its path."""
     throwaway = Source(f"throwaway:{wheel}")
     added = cache.add(throwaway, wheel)
-    os.unlink(pointer_path(cache.root, throwaway))
+    os.unlink(pointer_path(cache, throwaway))
     age(added.path, DAY)
     return added.path
 
@@ -98,7 +82,7 @@ def test_prune_between_publish_and_pointer_update_keeps_the_added_wheel(
     result = adder.result()
     assert Path(result["path"]) == entry
     assert sha256_of(entry) == digest
-    assert named(cache.root, Source("new")) == {digest}
+    assert named(cache, Source("new")) == {digest}
 
 
 def test_prune_racing_a_publisher_that_finds_the_entry_present_restores_it(
@@ -134,7 +118,7 @@ def test_prune_racing_a_publisher_that_finds_the_entry_present_restores_it(
 
     assert (report["restored_entries"], report["removed_entries"]) == (1, 0)
     assert sha256_of(entry) == published["sha256"]
-    assert named(cache.root, Source("publisher")) == {published["sha256"]}
+    assert named(cache, Source("publisher")) == {published["sha256"]}
     assert cache.get(Source("publisher")) is not None
     assert list(Layout(cache.root).trash.iterdir()) == []
 
@@ -154,7 +138,7 @@ def test_publisher_arriving_after_the_prunes_rename_publishes_its_own_copy(
     assert report["removed_entries"] == 1  # its own, old copy in the trash
     assert Path(published["path"]) == entry
     assert sha256_of(entry) == published["sha256"]
-    assert named(cache.root, Source("publisher")) == {published["sha256"]}
+    assert named(cache, Source("publisher")) == {published["sha256"]}
     assert list(Layout(cache.root).trash.iterdir()) == []
 
 
@@ -198,7 +182,7 @@ def test_reader_holding_an_old_path_keeps_it_readable_for_grace(
     old_rev, new_rev = Source("src", "rev-1"), Source("src", "rev-2")
     old = cache.add(old_rev, wheel_with_seed(tmp_path, 1))
     age(old.path, 2 * HOUR)
-    pointer = pointer_path(cache.root, old_rev)
+    pointer = pointer_path(cache, old_rev)
     age(pointer, 2 * HOUR)
     go = tmp_path / "go"
     reader = procs.start(
@@ -330,7 +314,7 @@ def test_max_age_retiring_is_two_phase_for_a_reader_racing_the_retirement(
     source = Source("stale")
     added = cache.add(source, wheel_with_seed(tmp_path, 1))
     age(added.path, 30 * DAY)
-    age(pointer_path(cache.root, source), 30 * DAY)
+    age(pointer_path(cache, source), 30 * DAY)
     pruner = paused_prune(cache, syncpoints, "prune.retire-before-unlink", max_age=DAY)
 
     hit = procs.start({"op": "get", "root": str(cache.root), "key": "stale"}).result()
@@ -339,7 +323,7 @@ def test_max_age_retiring_is_two_phase_for_a_reader_racing_the_retirement(
 
     assert hit["path"] == str(added.path)
     assert report["retired_sources"] == ["stale"]
-    assert not pointer_path(cache.root, source).exists()
+    assert not pointer_path(cache, source).exists()
     assert added.path.stat().st_mtime > time.time() - 60
     assert cache.prune(grace=HOUR).removed_entries == 0
     assert sha256_of(added.path) == added.sha256
@@ -352,7 +336,7 @@ def test_source_used_between_scan_and_retirement_is_not_retired(
 ) -> None:
     source = Source("stale")
     added = cache.add(source, wheel_with_seed(tmp_path, 1))
-    age(pointer_path(cache.root, source), 30 * DAY)
+    age(pointer_path(cache, source), 30 * DAY)
     # Paused once it has read the old "last used":
     pruner = paused_prune(cache, syncpoints, "prune.scanned", max_age=DAY)
 
@@ -361,7 +345,7 @@ def test_source_used_between_scan_and_retirement_is_not_retired(
     report = pruner.result()
 
     assert report["retired_sources"] == []
-    assert named(cache.root, source) == {added.sha256}
+    assert named(cache, source) == {added.sha256}
 
 
 def test_max_size_retiring_skips_a_source_rewritten_since_the_scan_and_is_two_phase(
@@ -378,8 +362,8 @@ def test_max_size_retiring_skips_a_source_rewritten_since_the_scan_and_is_two_ph
     report = pruner.result()
 
     assert report["retired_sources"] == ["idle"]
-    assert named(cache.root, busy) == {first.sha256, second["sha256"]}
-    assert not pointer_path(cache.root, idle).exists()
+    assert named(cache, busy) == {first.sha256, second["sha256"]}
+    assert not pointer_path(cache, idle).exists()
     assert dropped.path.exists(), "phase two comes after grace"
     age(dropped.path, HOUR + 300)
     assert cache.prune(grace=HOUR).removed_entries == 1

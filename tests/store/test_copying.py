@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import pytest
 from packaging.tags import Tag
 
+from ondisk import sha256_of, staging_is_empty
 from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
 from wheelcache._store import copying as _copying
 from wheelfactory import corrupt_crc, make_wheel
@@ -33,15 +34,6 @@ SIZES = [
     pytest.param(MEDIUM, id="medium"),
     pytest.param(LARGE, id="large"),
 ]
-
-
-def sha256_of(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def staging_is_empty(cache: WheelCache) -> bool:
-    staging = cache.root / "staging-v1"
-    return not staging.exists() or os.listdir(staging) == []
 
 
 def assert_the_add_fails_and_leaves_nothing(

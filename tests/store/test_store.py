@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from packaging.tags import Tag
 
-from ondisk import flip_a_byte
+from ondisk import flip_a_byte, staging_is_empty
 from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
 from wheelcache._fs import fsutil as _fsutil
 from wheelcache._layout import Layout
@@ -22,11 +22,6 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 PY3 = [Tag("py3", "none", "any")]
-
-
-def staging_is_empty(cache: WheelCache) -> bool:
-    staging = cache.root / "staging-v1"
-    return not staging.exists() or os.listdir(staging) == []
 
 
 def test_publish_validates_the_staged_copy_not_the_callers_file(

@@ -3,31 +3,37 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
-import wheelcache
-from procs import SyncPoints, reap_all
+from procs import SRC, SyncPoints, reap_all, settle
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
-SRC = Path(wheelcache.__file__).resolve().parent.parent
-"""The directory holding the wheelcache under test, for children's PYTHONPATH."""
+NOT_INHERITED = (
+    "NO_COLOR",
+    "FORCE_COLOR",
+    "TERM",
+    "COLUMNS",
+    "PYTHONWARNINGS",
+    "WHEELCACHE_SYNCPOINTS",
+)
+"""Environment variables that would change what the code under test (or a child) does."""
 
 
 @pytest.fixture(autouse=True)
 def _hermetic(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[None]:
-    """No test sees the developer's cache, colour settings or sync points."""
+    """No test sees the developer's cache, terminal and colour settings or sync points."""
     monkeypatch.setenv("WHEELCACHE_DIR", str(tmp_path_factory.mktemp("default-cache")))
-    for name in ("NO_COLOR", "FORCE_COLOR", "WHEELCACHE_SYNCPOINTS"):
+    for name in NOT_INHERITED:
         monkeypatch.delenv(name, raising=False)
     _syncpoints.reset()
     yield
@@ -35,16 +41,21 @@ def _hermetic(
 
 
 @pytest.fixture
-def hermetic_children(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Children get their own cache, see this checkout, and no colour settings.
+def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """This test's own cache, also the ``wheelcache`` command's default (``WHEELCACHE_DIR``)."""
+    path = tmp_path / "cache"
+    monkeypatch.setenv("WHEELCACHE_DIR", str(path))
+    return path
+
+
+@pytest.fixture
+def hermetic_children(cache_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Children get this test's cache and see this checkout.
 
     Modules whose tests run the ``wheelcache`` command as a child process use
     it for every test: ``pytestmark = pytest.mark.usefixtures("hermetic_children")``.
     """
-    monkeypatch.setenv("WHEELCACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]))
-    for name in ("NO_COLOR", "FORCE_COLOR", "TERM", "PYTHONWARNINGS"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)
@@ -67,6 +78,20 @@ def wheel(tmp_path: Path) -> Path:
 @pytest.fixture
 def source() -> Source:
     return Source("https://example.invalid/demo-1.0.tar.gz", "rev-1", "demo")
+
+
+@pytest.fixture(scope="module")
+def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small project tree, settled (its fingerprint is stable) and left untouched by tests."""
+    root = tmp_path_factory.mktemp("project") / "demo"
+    (root / "demo").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n\n'
+        '[project]\nname = "demo"\nversion = "1.0"\ndescription = "demo"\n'
+    )
+    (root / "demo" / "__init__.py").write_text('"""Demo."""\n')
+    settle(root)
+    return root
 
 
 @pytest.fixture

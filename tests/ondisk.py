@@ -1,9 +1,9 @@
-"""Arrange and inspect the files a cache keeps: their age, their digest, damage to their bytes.
+"""Arrange and inspect the files a cache keeps: their age, digest, pointers, damage.
 
 Ages are set with ``os.utime`` (never by sleeping), so a test of what garbage
 collection keeps can use margins of minutes or hours and still run at once.
-Import it as ``from ondisk import age``; pytest's default import mode puts
-``tests/`` on ``sys.path``.
+Import it as ``from ondisk import age``; pytest's ``pythonpath`` setting
+(pyproject.toml) puts ``tests/`` on ``sys.path`` for every test folder.
 """
 
 from __future__ import annotations
@@ -12,12 +12,15 @@ import hashlib
 import json
 import os
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from wheelcache._layout import Layout
 
 if TYPE_CHECKING:
     from pathlib import Path
+    from types import ModuleType
+
+    import pytest
 
     from wheelcache import Source, WheelCache
 
@@ -29,6 +32,7 @@ __all__ = [
     "is_fresh",
     "named",
     "pointer_path",
+    "replace_os_calls",
     "sha256_of",
     "snapshot",
     "staging_is_empty",
@@ -93,3 +97,25 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int] | None]:
         is_file = path.is_file() and not path.is_symlink()
         found[str(relative)] = (path.read_bytes(), path.stat().st_mtime_ns) if is_file else None
     return found
+
+
+class _OsAsSeenBy:
+    """The ``os`` module with some functions replaced, as one module of wheelcache sees it."""
+
+    def __init__(self, replacements: dict[str, Callable[..., Any]]) -> None:
+        self.__dict__.update(replacements)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(os, name)
+
+
+def replace_os_calls(
+    monkeypatch: pytest.MonkeyPatch, module: ModuleType, **replacements: Callable[..., Any]
+) -> None:
+    """Make *module* (and only it) call *replacements* instead of the ``os`` functions so named.
+
+    Every other module, the test itself and pytest keep the real ``os``: a fault
+    injected into the store's renames does not also hit the pointer writer, the
+    test's own checks, or a child process being started.
+    """
+    monkeypatch.setattr(module, "os", _OsAsSeenBy(replacements))

@@ -19,10 +19,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+import wheelcache
+
 __all__ = [
     "AUDITED",
     "CONSOLE_SCRIPT",
     "DEADLINE",
+    "SRC",
     "Child",
     "SyncPoints",
     "answer",
@@ -38,6 +41,9 @@ DEADLINE = 120.0
 """The longest any single wait in a concurrency test may take (generous: a busy 2-core CI box)."""
 
 WORKER = Path(__file__).resolve().parent / "worker.py"
+
+SRC = Path(wheelcache.__file__).resolve().parent.parent
+"""The directory holding the wheelcache under test, for children's PYTHONPATH."""
 
 RACY_SECONDS = 3.2  # wheelcache._tree.fingerprint.RACY_WINDOW_NS, and a little more
 
@@ -144,7 +150,7 @@ def wait_for_file(path: Path, deadline: float = DEADLINE) -> None:
     wait_until(path.exists, f"the creation of {path}", deadline)
 
 
-def run_command(command: list[str], deadline: float) -> subprocess.CompletedProcess[str]:
+def run_command(command: list[str], deadline: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """Run *command* to its end (within *deadline* seconds), no stdin, capturing its text."""
     return subprocess.run(
         command,

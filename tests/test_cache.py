@@ -25,12 +25,10 @@ from wheelcache import (
     WheelCache,
 )
 from wheelcache._layout import Layout
-from wheelfactory import make_wheel
+from wheelfactory import PY3, make_wheel
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-
-PY3 = [Tag("py3", "none", "any")]
 
 
 def pointer_of(cache: WheelCache, source: Source) -> dict[str, object]:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import wheelcache._cache
 from lockaudit import record_locks
 from ondisk import DAY, age, is_fresh, pointer_path
-from wheelcache import Source, WheelCache
+from wheelcache import Source, WheelCache, _tags
 from wheelcache._cache import USE_INTERVAL
 from wheelfactory import wheel_with_seed
 
@@ -36,7 +36,7 @@ def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
     old_rev = Source("src", "rev-1")
     first = cache.add(old_rev, wheel_with_seed(tmp_path, 1))
     writer = WheelCache(cache.root)
-    real_ranked = wheelcache._cache.ranked_compatible
+    real_ranked = _tags.ranked_compatible
 
     def replace_then_rank(*args: Any, **kwargs: Any) -> Any:
         writer.add(Source("src", "rev-2"), wheel_with_seed(tmp_path, 2))

@@ -24,7 +24,7 @@ def test_source_is_an_immutable_value() -> None:
     assert source == Source("key", "fresh", "demo")
     assert hash(source) == hash(Source("key", "fresh", "demo"))
     with pytest.raises(AttributeError, match="immutable"):
-        source.key = "other"  # type: ignore[misc]
+        source.key = "other"
     assert pickle.loads(pickle.dumps(source)) == source
     assert repr(source) == "Source(key='key', freshness='fresh', name='demo')"
 

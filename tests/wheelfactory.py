@@ -3,7 +3,8 @@
 Everything here is deterministic: the same arguments always produce the same
 bytes (fixed timestamps and permissions, members in a fixed order), so tests can
 compare files and digests. Import it as ``from wheelfactory import make_wheel``;
-pytest's default import mode puts ``tests/`` on ``sys.path``.
+pytest's ``pythonpath`` setting (pyproject.toml) puts ``tests/`` on ``sys.path``
+for every test folder.
 """
 
 from __future__ import annotations
@@ -26,11 +27,14 @@ import zlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Union
 
+from packaging.tags import Tag
+
 if TYPE_CHECKING:
     import pathlib
 
 __all__ = [
     "DATE_TIME",
+    "PY3",
     "corrupt_crc",
     "escape_name",
     "make_sdist",
@@ -49,6 +53,10 @@ _UNIX = 3  # ZipInfo.create_system; the default depends on the platform building
 _LOCAL_HEADER = struct.Struct("<4s5H3L2H")
 
 Members = Union[Mapping[str, bytes], Iterable[tuple[str, bytes]]]
+
+
+PY3 = [Tag("py3", "none", "any")]
+"""The tags a default (pure Python 3) wheel from :func:`make_wheel` matches."""
 
 
 def escape_name(name: str) -> str:

@@ -31,6 +31,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -47,7 +48,7 @@ def _wait_for(path: Path, seconds: float = 60.0) -> None:
         time.sleep(0.002)
 
 
-def run(op: dict[str, object]) -> dict[str, object]:
+def perform(op: dict[str, object]) -> dict[str, object]:
     cache = WheelCache(str(op["root"]))
     source = Source(str(op.get("key", "k")), str(op.get("freshness", "")), "demo")
     kind = op["op"]
@@ -119,7 +120,11 @@ def run(op: dict[str, object]) -> dict[str, object]:
         errors: list[str] = []
         deadline = time.monotonic() + float(op.get("max_seconds", 60.0))  # type: ignore[arg-type]
         while True:
-            for lookup in (lambda: cache.get(source), lambda: cache.find(sha256)):
+            lookups: tuple[Callable[[], object], ...] = (
+                lambda: cache.get(source),
+                lambda: cache.find(sha256),
+            )
+            for lookup in lookups:
                 try:
                     found = lookup()
                 except Exception as exc:  # the promise under test: never raises
@@ -134,7 +139,7 @@ def run(op: dict[str, object]) -> dict[str, object]:
 
 def main() -> int:
     op = json.loads(sys.argv[1])
-    return answer(lambda: run(op))
+    return answer(lambda: perform(op))
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("hermetic_children")]
 
 pytest.importorskip("build", reason="building needs pypa/build (the 'build' extra)")
 
-DEADLINE = 240.0  # seconds one build command may take (isolated builds download)
+BUILD_DEADLINE = 240.0  # seconds one build command may take (isolated builds download)
 
 BACKENDS: dict[str, dict[str, Any]] = {
     "flit_core": {
@@ -121,10 +121,6 @@ def metadata_name(wheel: Path) -> str:
     )
 
 
-def run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return run_command(command, DEADLINE)
-
-
 # -- builds of project directories -------------------------------------------------------
 
 
@@ -177,9 +173,10 @@ def test_sdist_made_by_pypa_build_twice_second_is_a_hit(
 ) -> None:
     need("flit_core")
     dist = tmp_path / "dist"
-    made = run(
+    made = run_command(
         [sys.executable, "-m", "build", "--sdist", "--no-isolation", "--outdir", str(dist),
-         str(projects["flit_core"])]
+         str(projects["flit_core"])],
+        BUILD_DEADLINE,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     (sdist,) = dist.glob("*.tar.gz")
@@ -217,8 +214,8 @@ def test_console_script_builds_then_hits_without_starting_a_build(
     need("hatchling")
     project = str(projects["hatchling"])
 
-    first = run([sys.executable, "-c", CONSOLE_SCRIPT, "build", "--no-isolation", project])
-    second = run([sys.executable, "-c", AUDITED, "build", "--no-isolation", project])
+    first = run_command([sys.executable, "-c", CONSOLE_SCRIPT, "build", "--no-isolation", project], BUILD_DEADLINE)
+    second = run_command([sys.executable, "-c", AUDITED, "build", "--no-isolation", project], BUILD_DEADLINE)
 
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.splitlines()) == 1
@@ -234,9 +231,10 @@ def test_backend_output_goes_to_stderr_never_stdout(
     need("setuptools")
     command = [sys.executable, "-m", "wheelcache", "--cache-dir", str(tmp_path / "loud")]
 
-    loud = run([*command, "build", "--no-isolation", str(projects["setuptools"])])
-    quiet = run([*command[:-1], str(tmp_path / "quiet"), "-q", "build", "--no-isolation",
-                 str(projects["setuptools"])])  # fmt: skip
+    loud = run_command([*command, "build", "--no-isolation", str(projects["setuptools"])],
+                       BUILD_DEADLINE)  # fmt: skip
+    quiet = run_command([*command[:-1], str(tmp_path / "quiet"), "-q", "build", "--no-isolation",
+                         str(projects["setuptools"])], BUILD_DEADLINE)  # fmt: skip
 
     assert loud.returncode == 0, loud.stderr
     assert len(loud.stdout.splitlines()) == 1
@@ -269,8 +267,9 @@ def broken_project(tmp_path: Path) -> Path:
 
 
 def test_failing_backend_exits_1_with_one_line(broken_project: Path) -> None:
-    result = run(
-        [sys.executable, "-m", "wheelcache", "-q", "build", "--no-isolation", str(broken_project)]
+    result = run_command(
+        [sys.executable, "-m", "wheelcache", "-q", "build", "--no-isolation", str(broken_project)],
+        BUILD_DEADLINE,
     )
 
     assert result.returncode == 1
@@ -282,8 +281,9 @@ def test_failing_backend_exits_1_with_one_line(broken_project: Path) -> None:
 
 
 def test_failing_backend_output_is_shown_on_stderr_by_default(broken_project: Path) -> None:
-    result = run(
-        [sys.executable, "-m", "wheelcache", "build", "--no-isolation", str(broken_project)]
+    result = run_command(
+        [sys.executable, "-m", "wheelcache", "build", "--no-isolation", str(broken_project)],
+        BUILD_DEADLINE,
     )
 
     assert result.returncode == 1

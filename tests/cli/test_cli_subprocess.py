@@ -17,40 +17,21 @@ from typing import TYPE_CHECKING
 import pytest
 
 import wheelcache
-from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
+from procs import AUDITED, CONSOLE_SCRIPT, run_command
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    import subprocess
     from pathlib import Path
 
 pytestmark = pytest.mark.usefixtures("hermetic_children")
 
-DEADLINE = 60.0  # seconds any one command may take
-
 
 @pytest.fixture
-def cache_dir(tmp_path: Path) -> Path:
-    return tmp_path / "cache"
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A project tree whose fingerprint is stable (its files are older than the racy window)."""
-    root = tmp_path_factory.mktemp("project") / "demo"
-    (root / "demo").mkdir(parents=True)
-    (root / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
-    (root / "demo" / "__init__.py").write_text("")
-    settle(root)
-    return root
-
-
-@pytest.fixture
-def cached(project: Path, cache_dir: Path, tmp_path: Path) -> Path:
+def cached(demo_project: Path, cache_dir: Path, tmp_path: Path) -> Path:
     """The project's wheel, already in the cache; returns the cached path."""
     built = make_wheel(tmp_path / "built", "demo", "1.0")
-    return WheelCache(cache_dir).add(Source.from_tree(project), built).path
+    return WheelCache(cache_dir).add(Source.from_tree(demo_project), built).path
 
 
 def wheelcache_cmd(*argv: str, via: str = "module") -> list[str]:
@@ -59,13 +40,9 @@ def wheelcache_cmd(*argv: str, via: str = "module") -> list[str]:
     return [sys.executable, "-c", CONSOLE_SCRIPT, *argv]
 
 
-def run(command: list[str]) -> subprocess.CompletedProcess[str]:
-    return run_command(command, DEADLINE)
-
-
 @pytest.mark.parametrize("via", ["module", "console-script"])
 def test_version(via: str) -> None:
-    result = run(wheelcache_cmd("--version", via=via))
+    result = run_command(wheelcache_cmd("--version", via=via))
 
     assert (result.returncode, result.stdout, result.stderr) == (
         0,
@@ -79,23 +56,27 @@ def test_installed_console_script_runs_if_installed() -> None:
     if script is None:
         pytest.skip("wheelcache is not installed in this environment (running from a checkout)")
 
-    result = run([script, "--version"])
+    result = run_command([script, "--version"])
 
     assert result.returncode == 0
     assert result.stdout.startswith("wheelcache ")
 
 
 @pytest.mark.parametrize("via", ["module", "console-script"])
-def test_hit_prints_the_path_as_the_last_stdout_line(via: str, project: Path, cached: Path) -> None:
-    result = run(wheelcache_cmd("build", str(project), via=via))
+def test_hit_prints_the_path_as_the_last_stdout_line(
+    via: str, demo_project: Path, cached: Path
+) -> None:
+    result = run_command(wheelcache_cmd("build", str(demo_project), via=via))
 
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1] == str(cached)
     assert result.stderr == ""
 
 
-def test_hit_imports_no_build_front_end_and_starts_no_process(project: Path, cached: Path) -> None:
-    result = run([sys.executable, "-c", AUDITED, "build", str(project)])
+def test_hit_imports_no_build_front_end_and_starts_no_process(
+    demo_project: Path, cached: Path
+) -> None:
+    result = run_command([sys.executable, "-c", AUDITED, "build", str(demo_project)])
 
     assert result.returncode == 0, result.stderr
     *printed, report_line = result.stdout.splitlines()
@@ -103,8 +84,10 @@ def test_hit_imports_no_build_front_end_and_starts_no_process(project: Path, cac
     assert json.loads(report_line) == {"status": 0, "started": [], "imported": []}
 
 
-def test_hit_imports_no_build_front_end_per_importtime(project: Path, cached: Path) -> None:
-    result = run([sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(project)])
+def test_hit_imports_no_build_front_end_per_importtime(demo_project: Path, cached: Path) -> None:
+    result = run_command(
+        [sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(demo_project)]
+    )
 
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line
@@ -115,7 +98,7 @@ def test_hit_imports_no_build_front_end_per_importtime(project: Path, cached: Pa
 
 
 def test_bad_source_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    result = run(wheelcache_cmd("build", str(tmp_path / "missing")))
+    result = run_command(wheelcache_cmd("build", str(tmp_path / "missing")))
 
     assert result.returncode == 2
     assert result.stdout == ""
@@ -125,7 +108,7 @@ def test_bad_source_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> No
 
 
 def test_usage_error_exits_2(tmp_path: Path) -> None:
-    result = run(wheelcache_cmd("prune", "--max-size", "huge"))
+    result = run_command(wheelcache_cmd("prune", "--max-size", "huge"))
 
     assert result.returncode == 2
     assert "wheelcache prune: error: argument --max-size: invalid size 'huge'" in result.stderr
@@ -135,15 +118,15 @@ def test_verify_problems_exit_1_across_the_process_boundary(cached: Path) -> Non
     os.chmod(cached, 0o644)
     cached.write_bytes(b"not a wheel any more")
 
-    result = run(wheelcache_cmd("verify", "--json"))
+    result = run_command(wheelcache_cmd("verify", "--json"))
 
     assert result.returncode == 1
     assert json.loads(result.stdout)["sound"] is False
 
 
 def test_results_on_stdout_messages_on_stderr_no_colour_in_pipes(cached: Path) -> None:
-    listing = run(wheelcache_cmd("list"))
-    cleaning = run(wheelcache_cmd("clean"))
+    listing = run_command(wheelcache_cmd("list"))
+    cleaning = run_command(wheelcache_cmd("clean"))
 
     assert listing.stdout.splitlines()[0].startswith("Name ")
     assert listing.stderr == ""
@@ -153,20 +136,20 @@ def test_results_on_stdout_messages_on_stderr_no_colour_in_pipes(cached: Path) -
 
 
 def test_quiet_silences_info_messages(cached: Path) -> None:
-    result = run(wheelcache_cmd("-q", "clean"))
+    result = run_command(wheelcache_cmd("-q", "clean"))
 
     assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
 
 
 def test_no_progress_drawn_into_a_pipe(cached: Path) -> None:
-    result = run(wheelcache_cmd("verify"))
+    result = run_command(wheelcache_cmd("verify"))
 
     assert result.returncode == 0
     assert "\r" not in result.stderr
 
 
 def test_dir_honours_the_environment_variable(cache_dir: Path) -> None:
-    result = run(wheelcache_cmd("dir"))
+    result = run_command(wheelcache_cmd("dir"))
 
     assert result.stdout == f"{cache_dir}\n"
 
@@ -177,8 +160,8 @@ def test_keys_that_are_not_valid_unicode_print_in_json_and_tables(
     key = "/projects/caf\udce9"  # a path whose name is not valid UTF-8
     WheelCache(cache_dir).add(Source(key, name="demo"), make_wheel(tmp_path / "built", "demo"))
 
-    as_json = run(wheelcache_cmd("list", "--json"))
-    table = run(wheelcache_cmd("list"))
+    as_json = run_command(wheelcache_cmd("list", "--json"))
+    table = run_command(wheelcache_cmd("list"))
 
     assert json.loads(as_json.stdout)["wheels"][0]["source"] == key
     assert table.returncode == 0, table.stderr

@@ -14,17 +14,15 @@ import os
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
-from packaging.tags import Tag
 
+from ondisk import replace_os_calls
 from wheelcache import CacheError, Source, WheelCache
 from wheelcache._fs import fsutil as _fsutil
 from wheelcache._store import store as _store
-from wheelfactory import make_wheel
+from wheelfactory import PY3, make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-PY3 = [Tag("py3", "none", "any")]
 
 
 def windows_error(kind: type[OSError], code: int, winerror: int, path: str) -> OSError:
@@ -52,15 +50,17 @@ def failing(
 
 def fail_entry_renames(monkeypatch: pytest.MonkeyPatch, errors: list[OSError]) -> None:
     """The renames that publish entries raise *errors*, one a call, then succeed again."""
-    monkeypatch.setattr(
-        _store.os, "rename", failing(os.rename, errors, when=lambda s, d: "wheels-v1" in d)
+    replace_os_calls(
+        monkeypatch, _store, rename=failing(os.rename, errors, when=lambda s, d: "wheels-v1" in d)
     )
 
 
 def fail_pointer_replaces(monkeypatch: pytest.MonkeyPatch, errors: list[OSError]) -> None:
     """The replaces that write pointers raise *errors*, one a call, then succeed again."""
-    monkeypatch.setattr(
-        _fsutil.os, "replace", failing(os.replace, errors, when=lambda s, d: d.endswith(".json"))
+    replace_os_calls(
+        monkeypatch,
+        _fsutil,
+        replace=failing(os.replace, errors, when=lambda s, d: d.endswith(".json")),
     )
 
 
@@ -107,7 +107,7 @@ def test_rename_onto_existing_entry_failing_as_on_windows_counts_as_already_publ
             raise windows_error(kind, code, winerror, os.fspath(dst))
         real(src, dst)
 
-    monkeypatch.setattr(_store.os, "rename", windows_rename)
+    replace_os_calls(monkeypatch, _store, rename=windows_rename)
     second = cache.add(Source("b"), wheel)
     assert second == first
     assert second.path.read_bytes() == wheel.read_bytes()

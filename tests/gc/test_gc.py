@@ -33,6 +33,8 @@ from wheelcache import (
 from wheelcache._cache import USE_INTERVAL
 from wheelcache._gc.prune import DEFAULT_GRACE
 from wheelcache._layout import Layout
+from wheelcache._pointers import pointer as _pointer
+from wheelcache._pointers import revision as _revision
 from wheelfactory import wheel_with_seed
 
 if TYPE_CHECKING:
@@ -287,7 +289,7 @@ def test_retiring_holds_the_pointer_lock_even_when_its_file_is_missing(
 def test_negative_limits_are_rejected(cache: WheelCache) -> None:
     for kwargs in ({"grace": -1.0}, {"max_age": -1.0}, {"max_size": -1}):
         with pytest.raises(ValueError, match="negative"):
-            cache.prune(**kwargs)  # type: ignore[arg-type]
+            cache.prune(**kwargs)
 
 
 # -- dry run -------------------------------------------------------------------------------
@@ -682,7 +684,7 @@ def test_verify_repair_leaves_a_pointer_rewritten_since_it_was_read(
     pointer = pointer_path(cache, source)
     pointer.write_bytes(b"{not json")
     writer = WheelCache(cache.root)
-    real_decode = wheelcache._gc.verify.decode
+    real_decode = _pointer.decode
 
     def decode_then_rewrite(data: bytes) -> object:
         found = real_decode(data)
@@ -704,7 +706,7 @@ def test_verify_reports_a_pointer_it_cannot_read(
     """A pointer that exists but cannot be read (permissions, injected: we run as root)."""
     cache.add(source, wheel)
     pointer = pointer_path(cache, source)
-    real_read_bytes = wheelcache._gc.verify.read_bytes
+    real_read_bytes = _pointer.read_bytes
     monkeypatch.setattr(
         wheelcache._gc.verify,
         "read_bytes",
@@ -736,7 +738,7 @@ def test_verify_repair_keeps_a_wheel_published_again_meanwhile(
     os.chmod(added.path.parent, 0o755)
     os.unlink(added.path)
     os.rmdir(added.path.parent)
-    real_drop = wheelcache._gc.verify.drop_wheels
+    real_drop = _revision.drop_wheels
 
     def readd_then_drop(*args: Any, **kwargs: Any) -> bool:
         WheelCache(cache.root).add(source, wheel)

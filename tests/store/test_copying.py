@@ -15,17 +15,15 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable
 
 import pytest
-from packaging.tags import Tag
 
-from ondisk import sha256_of, staging_is_empty
+from ondisk import replace_os_calls, sha256_of, staging_is_empty
 from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
 from wheelcache._store import copying as _copying
-from wheelfactory import corrupt_crc, make_wheel
+from wheelfactory import PY3, corrupt_crc, make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-PY3 = [Tag("py3", "none", "any")]
 SMALL = 64 << 10
 MEDIUM = _copying.HASH_THREAD_MIN_BYTES + (1 << 20) + 77
 LARGE = _copying.PIPELINE_MIN_BYTES + (1 << 20) + 123
@@ -121,7 +119,7 @@ def test_where_the_kernel_will_not_copy_reads_and_writes_do(
         raise OSError(sendfile_error, os.strerror(sendfile_error))
 
     monkeypatch.setattr(_copying, "_SENDFILE", True)
-    monkeypatch.setattr(_copying.os, "sendfile", refuse, raising=False)
+    replace_os_calls(monkeypatch, _copying, sendfile=refuse)
     added = cache.add(source, wheel)
     assert refused == [sendfile_error]
     assert added.path.read_bytes() == wheel.read_bytes()
@@ -138,7 +136,7 @@ def test_without_sendfile_large_wheels_are_copied_by_reads_and_writes(
         raise AssertionError("sendfile used where it is not available")
 
     monkeypatch.setattr(_copying, "_SENDFILE", False)
-    monkeypatch.setattr(_copying.os, "sendfile", never, raising=False)
+    replace_os_calls(monkeypatch, _copying, sendfile=never)
     added = cache.add(source, wheel)
     assert added.sha256 == sha256_of(wheel) == sha256_of(added.path)
 
@@ -163,7 +161,7 @@ def test_a_kernel_copy_failing_half_way_fails_the_add_and_leaves_nothing(
             return real_sendfile(out, src, offset, 1 << 20)
         raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
 
-    monkeypatch.setattr(_copying.os, "sendfile", fail_second)
+    replace_os_calls(monkeypatch, _copying, sendfile=fail_second)
     with pytest.raises(CacheError):
         cache.add(source, wheel)
     assert calls == [0, 1 << 20]
@@ -181,7 +179,7 @@ def test_a_full_disk_during_a_kernel_copy_raises_disk_full_error(
     def full(*args: Any) -> int:
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(_copying.os, "sendfile", full)
+    replace_os_calls(monkeypatch, _copying, sendfile=full)
     with pytest.raises(DiskFullError):
         cache.add(source, wheel)
     assert staging_is_empty(cache)
@@ -201,7 +199,7 @@ def test_a_failed_fsync_fails_the_add_after_every_thread_has_finished(
     def failing_fsync(fd: int) -> None:
         raise OSError(errno.EIO, os.strerror(errno.EIO))
 
-    monkeypatch.setattr(_copying.os, "fsync", failing_fsync)
+    replace_os_calls(monkeypatch, _copying, fsync=failing_fsync)
     assert_the_add_fails_and_leaves_nothing(cache, source, wheel, monkeypatch)
 
 

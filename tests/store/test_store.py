@@ -9,19 +9,17 @@ import pickle
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from packaging.tags import Tag
 
-from ondisk import flip_a_byte, staging_is_empty
+from ondisk import flip_a_byte, replace_os_calls, staging_is_empty
 from wheelcache import CacheError, DiskFullError, InvalidWheelError, Source, WheelCache
 from wheelcache._fs import fsutil as _fsutil
 from wheelcache._layout import Layout
+from wheelcache._store import copying as _copying
 from wheelcache._store.store import Store
-from wheelfactory import corrupt_crc, make_wheel
+from wheelfactory import PY3, corrupt_crc, make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-PY3 = [Tag("py3", "none", "any")]
 
 
 def test_publish_validates_the_staged_copy_not_the_callers_file(
@@ -96,7 +94,7 @@ def test_republishes_an_entry_that_vanished_before_the_pointer_named_it(
     """A prune with zero grace (or clean) may take a fresh entry before the pointer is written."""
     wheel = make_wheel(tmp_path)
     store_publish = Store.publish
-    removed = []
+    removed: list[Path] = []
 
     def publish_then_lose_it(self: Store, path: Path) -> Any:
         published = store_publish(self, path)
@@ -124,7 +122,7 @@ def test_a_full_disk_raises_disk_full_error_and_leaves_nothing(
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
-    monkeypatch.setattr(_fsutil.os, "write", full)
+    replace_os_calls(monkeypatch, _copying, write=full)
     with pytest.raises(DiskFullError) as info:
         cache.add(source, wheel)
     monkeypatch.undo()

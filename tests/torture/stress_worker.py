@@ -43,7 +43,7 @@ from procs import answer
 from wheelcache import CachedWheel, Source, WheelCache
 
 # Relative weights of the operations each role performs.
-ROLES: dict[str, dict[str, int]] = {
+ROLE_WEIGHTS: dict[str, dict[str, int]] = {
     "mixed": {
         "get": 60,
         "get_or_build": 40,
@@ -186,17 +186,18 @@ class Workload:
             self.ledger.event("dead staging reclaimed", report.reclaimed_staging)
             self.ledger.event("trash leftovers finished", report.reclaimed_trash)
         elif kind == "verify":
-            report = self.cache.verify()
-            self.ledger.event("entries verified", report.entries_checked)
-            for corrupt in report.corrupt:
+            verified = self.cache.verify()
+            self.ledger.event("entries verified", verified.entries_checked)
+            for corrupt in verified.corrupt:
                 self.ledger.error(
                     f"verify during the run: corrupt {corrupt.path}: {corrupt.problem}"
                 )
-            if report.dangling:
+            if verified.dangling:
                 # A pointer may name an entry prune has just trashed and is about to
                 # restore, or one a publisher is re-publishing: count, do not fail.
-                self.ledger.event("dangling pointers seen mid-run by verify", len(report.dangling))
-            for path in report.unreadable_pointers:
+                seen = len(verified.dangling)
+                self.ledger.event("dangling pointers seen mid-run by verify", seen)
+            for path in verified.unreadable_pointers:
                 self.ledger.error(f"verify during the run: unreadable pointer {path}")
         elif kind == "find":
             if not self.recent:
@@ -216,7 +217,7 @@ def _pick(weights: dict[str, int], rng: random.Random) -> str:
 def loop(config: dict[str, Any]) -> int:
     ledger = Ledger(Path(config["ledger"]), config["role"])
     work = Workload(config, ledger)
-    weights = ROLES[config["role"]]
+    weights = ROLE_WEIGHTS[config["role"]]
     for index in range(len(SOURCES)):  # build the first revisions before the clock starts
         work.house.wheels(index, work.revision(index))
     ledger.flush()
@@ -280,12 +281,12 @@ def one_operation(config: dict[str, Any]) -> dict[str, Any]:
         cache.clean()
         return {}
     if kind == "verify":
-        report = cache.verify()
+        verified = cache.verify()
         return {
-            "sound": report.sound,
-            "corrupt": [[c.sha256, c.problem] for c in report.corrupt],
-            "dangling": [[str(d.pointer), list(d.missing)] for d in report.dangling],
-            "unreadable": [str(p) for p in report.unreadable_pointers],
+            "sound": verified.sound,
+            "corrupt": [[c.sha256, c.problem] for c in verified.corrupt],
+            "dangling": [[str(d.pointer), list(d.missing)] for d in verified.dangling],
+            "unreadable": [str(p) for p in verified.unreadable_pointers],
         }
     raise ValueError(f"unknown op {kind!r}")
 

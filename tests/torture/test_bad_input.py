@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from torture_kit import Counted, assert_entries_complete, read_back
 
+from ondisk import snapshot
 from wheelcache import CacheError, InvalidWheelError, NoCompatibleWheelError, Source, WheelCache
 from wheelfactory import corrupt_crc, make_wheel, remove_members, truncate
 
@@ -28,19 +29,6 @@ pytestmark = pytest.mark.torture
 
 S = Source("bad:s", "1", "demo")
 NAME = "demo-1.0-py3-none-any.whl"
-
-
-def snapshot(root: Path) -> dict[str, bytes | None]:
-    """Every path below *root* with its bytes (None for directories); locks excluded."""
-    found: dict[str, bytes | None] = {}
-    for path in sorted(root.rglob("*")):
-        relative = path.relative_to(root)
-        if relative.parts[0] == "locks-v1":
-            continue  # lock files are created empty and reclaimed by prune
-        found[str(relative)] = (
-            path.read_bytes() if path.is_file() and not path.is_symlink() else None
-        )
-    return found
 
 
 @pytest.fixture
@@ -142,7 +130,7 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     "a directory": (_directory, "is a directory"),
     "a dangling symlink": (_symlink_to(lambda d: d / "nowhere.whl"), "no such file"),
     "a symlink to a directory": (
-        _symlink_to(lambda d: (d / "dir").mkdir(parents=True) or d / "dir"),
+        _symlink_to(_directory),
         "directory",
     ),
     "a symlink to /dev/null": (_symlink_to(lambda d: Path(os.devnull)), "not a regular file"),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from torture_kit import Children, Counted, filesystem_tick, read_back
 
+from ondisk import flip_a_byte
 from wheelcache import CachedWheel, CacheError, Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -54,12 +55,14 @@ class Damaged:
 
     def heal(self, how: str) -> CachedWheel:
         if how == "add":
-            return self.cache.add(S, self.wheel)
+            added: CachedWheel = self.cache.add(S, self.wheel)
+            return added
 
         def build(output: Path) -> None:
             shutil.copyfile(self.wheel, output / self.wheel.name)
 
-        return self.cache.get_or_build(S, build)
+        built: CachedWheel = self.cache.get_or_build(S, build)
+        return built
 
     def assert_healthy(self) -> None:
         """S and T are handed out whole, and verify finds nothing wrong."""
@@ -141,16 +144,8 @@ def test_pointer_naming_a_missing_entry(damaged: Damaged, heal: str) -> None:
     damaged.assert_healthy()
 
 
-def _flip_a_byte(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[len(data) // 2] ^= 0x01
-    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    path.write_bytes(bytes(data))
-    path.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-
-
 def test_flipped_byte_is_reported_by_verify_and_healed_by_add(damaged: Damaged) -> None:
-    _flip_a_byte(damaged.entry.path)
+    flip_a_byte(damaged.entry.path)
 
     hit = damaged.cache.get(S)  # same size: by design get() does not notice (no re-hash)
     assert hit is None or hit.sha256 == damaged.entry.sha256
@@ -165,7 +160,7 @@ def test_flipped_byte_is_reported_by_verify_and_healed_by_add(damaged: Damaged) 
 
 
 def test_flipped_byte_is_rebuilt_by_get_or_build_after_verify_repair(damaged: Damaged) -> None:
-    _flip_a_byte(damaged.entry.path)
+    flip_a_byte(damaged.entry.path)
 
     report = damaged.cache.verify(repair=True)
     assert [c.sha256 for c in report.corrupt] == [damaged.entry.sha256]
@@ -287,7 +282,9 @@ def test_unwritable_pointer_directory_is_a_typed_error(
     assert add.get("raised") == "CacheError", add
     assert str(damaged.pointer) in add["message"], add
     assert "Permission denied" in add["message"], add
-    assert damaged.cache.get(S).sha256 == damaged.entry.sha256  # type: ignore[union-attr]
+    healed = damaged.cache.get(S)
+    assert healed is not None
+    assert healed.sha256 == damaged.entry.sha256
 
 
 def test_pointer_shard_replaced_by_a_file(damaged: Damaged) -> None:

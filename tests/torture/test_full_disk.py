@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import pytest
 from torture_kit import Counted, Ledger, assert_entries_complete, entry_digests, read_back
 
+from ondisk import snapshot
 from wheelcache import CacheError, DiskFullError, Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -77,15 +78,6 @@ def fill(disk: Path, leave_blocks: int) -> Path:
         "the filesystem does not account space in whole blocks"
     )
     return filler
-
-
-def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file below *root* (except the filler) with its content: to compare before/after."""
-    return {
-        str(path.relative_to(root)): path.read_bytes()
-        for path in sorted(root.rglob("*"))
-        if path.is_file() and "locks-v1" not in path.parts
-    }
 
 
 def assert_nothing_partial(root: Path, entries_before: set[str]) -> None:
@@ -144,7 +136,7 @@ def test_wheel_larger_than_the_disk(disk: Path, tmp_path: Path, ledger: Ledger) 
     assert free_blocks(disk) == free, "space was not given back"
 
     later = base.cache.add(Source("disk:c", "1"), make_wheel(tmp_path / "c", "gamma", "1.0"))
-    assert base.cache.get(Source("disk:c", "1")).sha256 == later.sha256  # type: ignore[union-attr]
+    assert base.cache.get(Source("disk:c", "1")) == later
 
 
 def test_adds_work_once_room_frees(disk: Path, tmp_path: Path, ledger: Ledger) -> None:
@@ -157,9 +149,9 @@ def test_adds_work_once_room_frees(disk: Path, tmp_path: Path, ledger: Ledger) -
         base.cache.add(source, medium)
     assert_says_disk_full(raised.value)
     # The build's own error propagates unchanged.
-    with pytest.raises(OSError, match="No space left on device") as raised:
+    with pytest.raises(OSError, match="No space left on device") as build_raised:
         base.cache.get_or_build(source, lambda out: shutil.copyfile(medium, out / medium.name))
-    assert raised.value.errno == errno.ENOSPC
+    assert build_raised.value.errno == errno.ENOSPC
     assert_nothing_partial(base.root, base.entries)
     assert base.cache.get(source) is None
     base.assert_intact()

@@ -94,8 +94,9 @@ def test_many_processes_never_see_a_bad_wheel(
         killed_roles.append(role)
         # A newcomer joins at once and works until the common end.
         config = _config(role, replacement, tmp_path, stress_ledgers)
-        config["seconds"] = max(0.5, end - time.monotonic())
-        config["quiet"] = min(STRESS_SECONDS / 4, config["seconds"])
+        seconds = max(0.5, end - time.monotonic())
+        config["seconds"] = seconds
+        config["quiet"] = min(STRESS_SECONDS / 4, seconds)
         workers[replacement] = children.start(config)
         replacement += 1
     for child in workers.values():

@@ -34,8 +34,7 @@ TESTS = Path(__file__).resolve().parent.parent
 if str(TESTS) not in sys.path:
     sys.path.insert(0, str(TESTS))
 
-import wheelcache  # noqa: E402
-from procs import wait_until  # noqa: E402
+from procs import DEADLINE, SRC, wait_until  # noqa: E402
 from wheelcache import CachedWheel, CacheError, Source, WheelCache  # noqa: E402
 from wheelfactory import make_wheel  # noqa: E402
 
@@ -63,12 +62,7 @@ __all__ = [
 ]
 
 SOAK_VARIABLE = "WHEELCACHE_SOAK"
-DEADLINE = 120.0
-"""The longest any single wait may take (a busy 2-core box)."""
-
-WORKER = Path(__file__).resolve().parent / "stress_worker.py"
-SRC = Path(wheelcache.__file__).resolve().parent.parent
-"""Children import the same wheelcache as the test process."""
+STRESS_WORKER = Path(__file__).resolve().parent / "stress_worker.py"
 
 
 def soak_seconds() -> float | None:
@@ -447,7 +441,7 @@ def assert_settled(root: Path) -> int:
 # -- child processes -------------------------------------------------------------------------
 
 
-class Child:
+class StressChild:
     """One stress_worker.py process; its output goes to files (never a pipe that can fill)."""
 
     def __init__(
@@ -467,7 +461,7 @@ class Child:
         environment.update(env or {})
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(
-                [*strace, sys.executable, str(WORKER), json.dumps(config)],
+                [*strace, sys.executable, str(STRESS_WORKER), json.dumps(config)],
                 stdout=out,
                 stderr=err,
                 env=environment,
@@ -512,20 +506,20 @@ class Children:
     def __init__(self, ledger: Ledger, logs: Path) -> None:
         self.ledger = ledger
         self.logs = logs
-        self.running: list[Child] = []
+        self.running: list[StressChild] = []
 
     def start(
         self,
         config: dict[str, Any],
         env: dict[str, str] | None = None,
         strace: list[str] | None = None,
-    ) -> Child:
-        child = Child(config, self.logs, env, strace or [])
+    ) -> StressChild:
+        child = StressChild(config, self.logs, env, strace or [])
         self.running.append(child)
         self.ledger.event("processes started")
         return child
 
-    def kill(self, child: Child) -> None:
+    def kill(self, child: StressChild) -> None:
         if child.kill():
             self.ledger.event("SIGKILLs")
 

@@ -9,6 +9,7 @@ build front-ends are loaded only by the operations that use them.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -43,9 +44,20 @@ NOT_ON_THE_LOOKUP_PATH = [
 
 
 def modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter has loaded after running *code*.
+
+    The child runs as a user's would: without coverage, whose start-up in every
+    child of a measured run (``patch = ["subprocess"]``) imports modules of its own.
+    """
     script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     out = subprocess.run(
-        [sys.executable, "-c", script], check=True, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", script],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     ).stdout
     return set(json.loads(out.splitlines()[-1]))
 

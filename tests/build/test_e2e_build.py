@@ -13,16 +13,13 @@ import json
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
 
 from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
 from wheelcache._build import builder as _builder
 from wheelcache._cli.main import main
-
-if TYPE_CHECKING:
-    import subprocess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("hermetic_children")]
 
@@ -214,8 +211,12 @@ def test_console_script_builds_then_hits_without_starting_a_build(
     need("hatchling")
     project = str(projects["hatchling"])
 
-    first = run_command([sys.executable, "-c", CONSOLE_SCRIPT, "build", "--no-isolation", project], BUILD_DEADLINE)
-    second = run_command([sys.executable, "-c", AUDITED, "build", "--no-isolation", project], BUILD_DEADLINE)
+    first = run_command(
+        [sys.executable, "-c", CONSOLE_SCRIPT, "build", "--no-isolation", project], BUILD_DEADLINE
+    )
+    second = run_command(
+        [sys.executable, "-c", AUDITED, "build", "--no-isolation", project], BUILD_DEADLINE
+    )
 
     assert first.returncode == 0, first.stderr
     assert len(first.stdout.splitlines()) == 1

@@ -87,13 +87,14 @@ def test_hits_update_last_used_at_most_once_per_interval(
 def test_last_used_update_takes_no_lock(
     cache: WheelCache, source: Source, wheel: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Neither an ordinary hit nor one that records the last use takes any lock."""
-    cache.add(source, wheel)
+    """No lookup takes any lock: an ordinary hit, one that records the use, a find()."""
+    added = cache.add(source, wheel)
     taken = record_locks(monkeypatch)
 
-    assert cache.get(source) is not None  # used just now: an ordinary hit
+    assert cache.get(source) == added  # used just now: an ordinary hit
     age(pointer_path(cache, source), DAY)
-    assert cache.get(source) is not None  # records the use
+    assert cache.get(source) == added  # records the use
+    assert cache.find(added.sha256) == added  # freshens the entry
 
     assert is_fresh(pointer_path(cache, source))
     assert taken == []

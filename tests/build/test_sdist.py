@@ -176,5 +176,3 @@ def test_extract_sdist_refuses_an_archive_without_a_project(tmp_path: Path) -> N
 
     with pytest.raises(InvalidSourceError, match=r"no pyproject\.toml or setup\.py"):
         extract_sdist(archive, destination)
-
-

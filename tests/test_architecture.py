@@ -144,10 +144,10 @@ def _resolve(reference: str) -> bool:
         module = ".".join(("wheelcache", *parts[:split]))
         if module not in _modules():
             continue
-        target: object = importlib.import_module(module)
+        found_object: object = importlib.import_module(module)
         for attribute in parts[split:]:
-            target = getattr(target, attribute, None)
-        return target is not None
+            found_object = getattr(found_object, attribute, None)
+        return found_object is not None
     return False
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from hosts import Hosts
+
+from netfs.hosts import Hosts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator

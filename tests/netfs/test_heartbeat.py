@@ -8,14 +8,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ondisk import DAY, age
 from procs import wait_until
 from wheelcache._fs import heartbeat
 from wheelcache._fs.locking import hold
 
 if TYPE_CHECKING:
     from pathlib import Path
-
-LONG_AGO = 24 * 3600.0
 
 
 @pytest.fixture
@@ -33,12 +32,12 @@ def test_a_lock_held_on_a_network_filesystem_is_touched_while_held(tmp_path: Pat
     lock = tmp_path / "demo.lock"
     with hold(lock, timeout=None, purpose="testing"):
         assert str(lock) in heartbeat.beating()
-        os.utime(lock, (time.time() - LONG_AGO,) * 2)
+        age(lock, DAY)
         wait_until(lambda: _mtime_age(lock) < 60, "the heartbeat touching the held lock")
     assert str(lock) not in heartbeat.beating()
-    os.utime(lock, (time.time() - LONG_AGO,) * 2)
+    age(lock, DAY)
     time.sleep(10 * heartbeat.INTERVAL)
-    assert _mtime_age(lock) > LONG_AGO / 2  # released: no more beats
+    assert _mtime_age(lock) > DAY / 2  # released: no more beats
 
 
 def test_a_lock_on_a_local_filesystem_has_no_heartbeat(

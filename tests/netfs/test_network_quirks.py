@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import errno
 import os
-import types
 from typing import TYPE_CHECKING
 
 import pytest
 
+from ondisk import replace_os_calls
 from wheelcache import CacheError, Source, WheelCache
 from wheelcache._fs import fsutil
 from wheelcache._fs.mounts import filesystem_type, is_network_filesystem
@@ -52,12 +52,11 @@ def test_estale_that_persists_on_the_write_path_becomes_a_cache_error(
     wheel = make_wheel(tmp_path, "demo", "1.0")
     cache.add(Source("first"), wheel)  # the root and its buckets exist
     monkeypatch.setattr(fsutil, "RETRY_SECONDS", 0.05)
-    real = fsutil.os
 
     def replace(src: str, dst: str) -> None:
         raise _stale()
 
-    monkeypatch.setattr(fsutil, "os", types.SimpleNamespace(**{**vars(real), "replace": replace}))
+    replace_os_calls(monkeypatch, fsutil, replace=replace)
     with pytest.raises(CacheError, match=r"sources-v1.*Stale file handle"):
         cache.add(Source("second"), wheel)
 
@@ -72,8 +71,7 @@ def test_estale_on_the_read_path_is_a_miss(
     def read(fd: int, size: int) -> bytes:
         raise _stale()
 
-    real = pointer_module.os
-    monkeypatch.setattr(pointer_module, "os", types.SimpleNamespace(**{**vars(real), "read": read}))
+    replace_os_calls(monkeypatch, pointer_module, read=read)
     assert cache.get(source) is None
 
 

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ondisk import DAY, age
 from procs import DEADLINE, SyncPoints, start
 from wheelcache import Source, WheelCache
 from wheelcache._layout import Layout
@@ -32,17 +33,10 @@ from wheelcache._pointers.pointer import read_open_pointer
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    from hosts import Hosts
+    from netfs.hosts import Hosts
 
 
 pytestmark = [pytest.mark.netfs, pytest.mark.timeout(300)]
-
-LONG_AGO = 24 * 3600.0
-
-
-def _age(path: Path, seconds: float) -> None:
-    then = time.time() - seconds
-    os.utime(path, (then, then))
 
 
 def _forget(root: Path, source: Source) -> None:
@@ -100,7 +94,7 @@ def test_a_publish_refused_with_eperm_whose_target_then_vanishes_publishes_its_o
     )
     points.wait_reached("publish.rename-failed")
     # Garbage collection on the child's host takes the entry the rename ran into.
-    _age(Path(published.path), LONG_AGO)
+    age(Path(published.path), DAY)
     report = WheelCache(root_b).prune(grace=0)
     assert report.removed_entries == 1
     points.release("publish.rename-failed")
@@ -124,7 +118,7 @@ def test_a_lookup_notices_a_pointer_the_other_host_replaced(shared: Hosts, tmp_p
         assert pointer is not None
         WheelCache(root_b).add(Source("s", "two"), make_wheel(tmp_path / "2", "demo", "2.0"))
         assert os.fstat(fd).st_nlink == 1  # what makes the link count useless here
-        _age(Path(old.path), LONG_AGO)
+        age(Path(old.path), DAY)
         (ref,) = pointer.wheels
         cache_a._handed_out(fd, pointer_path, ref, pointer)
     finally:
@@ -169,7 +163,7 @@ def test_a_trash_directory_kept_busy_by_an_open_file_waits_for_the_next_prune(
     source = Source("s")
     added = cache.add(source, make_wheel(tmp_path, "demo", "1.0"))
     _forget(root, source)
-    _age(Path(added.path), LONG_AGO)
+    age(Path(added.path), DAY)
     with open(added.path, "rb"):
         first = cache.prune(grace=0)  # must not fail
         left = list((root / "trash-v1").iterdir())
@@ -257,6 +251,6 @@ def test_a_dead_workspace_of_the_other_host_is_reclaimed_once_its_heartbeat_stop
     (stale / "build-1-dead.lock").touch()
     cache_a = WheelCache(shared.a / "cache")
     assert cache_a.prune(grace=0).reclaimed_staging == 0  # beat recently: maybe alive
-    _age(stale / "build-1-dead.lock", LONG_AGO)
+    age(stale / "build-1-dead.lock", DAY)
     assert cache_a.prune(grace=0).reclaimed_staging == 1
     assert sorted(p.name for p in stale.iterdir()) == []

@@ -35,11 +35,10 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from torture_kit import SOURCES, Ledger, Wheelhouse, read_back, source_for
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/, as under pytest
 
 from procs import answer
+from torture.torture_kit import SOURCES, Ledger, Wheelhouse, read_back, source_for
 from wheelcache import CachedWheel, Source, WheelCache
 
 # Relative weights of the operations each role performs.

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from torture_kit import Counted, assert_entries_complete, read_back
 
 from ondisk import snapshot
+from torture.torture_kit import Counted, assert_entries_complete, read_back
 from wheelcache import CacheError, InvalidWheelError, NoCompatibleWheelError, Source, WheelCache
 from wheelfactory import corrupt_crc, make_wheel, remove_members, truncate
 

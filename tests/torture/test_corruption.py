@@ -23,9 +23,9 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from torture_kit import Children, Counted, filesystem_tick, read_back
 
 from ondisk import flip_a_byte
+from torture.torture_kit import Children, Counted, filesystem_tick, read_back
 from wheelcache import CachedWheel, CacheError, Source, WheelCache
 from wheelfactory import make_wheel
 

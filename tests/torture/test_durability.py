@@ -27,7 +27,7 @@ from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    from torture_kit import Children, Ledger
+    from torture.torture_kit import Children, Ledger
 
 pytestmark = pytest.mark.torture
 

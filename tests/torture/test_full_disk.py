@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from torture_kit import Counted, Ledger, assert_entries_complete, entry_digests, read_back
 
 from ondisk import snapshot
+from torture.torture_kit import Counted, Ledger, assert_entries_complete, entry_digests, read_back
 from wheelcache import CacheError, DiskFullError, Source, WheelCache
 from wheelfactory import make_wheel
 

@@ -21,7 +21,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from torture_kit import (
+
+from procs import SyncPoints
+from torture.torture_kit import (
     Children,
     Ledger,
     aggregate,
@@ -36,8 +38,6 @@ from torture_kit import (
     soak_seconds,
     wait_for,
 )
-
-from procs import SyncPoints
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel

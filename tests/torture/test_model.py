@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 from packaging.tags import Tag
-from torture_kit import Counted, Ledger, entry_digests, filesystem_tick
 
+from torture.torture_kit import Counted, Ledger, entry_digests, filesystem_tick
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 

@@ -18,7 +18,8 @@ import time
 from typing import TYPE_CHECKING
 
 import pytest
-from torture_kit import (
+
+from torture.torture_kit import (
     DEADLINE,
     SOURCES,
     Children,
@@ -33,7 +34,6 @@ from torture_kit import (
     source_for,
     wait_for,
 )
-
 from wheelcache import WheelCache
 
 if TYPE_CHECKING:

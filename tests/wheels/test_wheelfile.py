@@ -18,8 +18,8 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from wheelcache._errors import CacheError, InvalidWheelError
+from wheelcache._fs.fsutil import CHUNK_SIZE
 from wheelcache._wheels.wheelfile import (
-    CHUNK_SIZE,
     WheelInfo,
     parse_wheel_name,
     read_chunks,

@@ -32,7 +32,7 @@ NAME = "demo-1.0-py3-none-any.whl"
 
 
 @pytest.fixture
-def cache(tmp_path: Path, counted: Counted) -> Counted:
+def cache_with_s(tmp_path: Path, counted: Counted) -> Counted:
     """A cache that already holds one good wheel for S (so "unchanged" means something)."""
     counted.add(S, make_wheel(tmp_path / "good", "demo", "1.0", seed=1))
     return counted
@@ -141,14 +141,16 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
 
 @pytest.mark.parametrize("case", sorted(REFUSED))
 def test_refused_wheel_leaves_the_cache_unchanged(
-    cache: Counted, tmp_path: Path, case: str
+    cache_with_s: Counted, tmp_path: Path, case: str
 ) -> None:
     make, fragment = REFUSED[case]
     wheel = make(tmp_path / "input")
-    before = snapshot(cache.root)
+    before = snapshot(cache_with_s.root)
 
     outcome: list[BaseException] = []
-    worker = threading.Thread(target=lambda: outcome.append(_raised(lambda: cache.add(S, wheel))))
+    worker = threading.Thread(
+        target=lambda: outcome.append(_raised(lambda: cache_with_s.add(S, wheel)))
+    )
     worker.start()
     worker.join(timeout=30)
     assert not worker.is_alive(), f"add() of {case} hangs"
@@ -158,8 +160,8 @@ def test_refused_wheel_leaves_the_cache_unchanged(
     assert isinstance(error, ValueError)
     assert str(wheel) in str(error), str(error)
     assert fragment in str(error), str(error)
-    assert snapshot(cache.root) == before
-    assert cache.get(S) is not None  # the good wheel is still handed out
+    assert snapshot(cache_with_s.root) == before
+    assert cache_with_s.get(S) is not None  # the good wheel is still handed out
 
 
 def _raised(call: Callable[[], object]) -> BaseException:
@@ -174,10 +176,10 @@ def _raised(call: Callable[[], object]) -> BaseException:
     "case", ["not a zip", "bad CRC", "METADATA names another project", "a directory"]
 )
 def test_build_output_refused_leaves_the_cache_unchanged(
-    cache: Counted, tmp_path: Path, case: str
+    cache_with_s: Counted, tmp_path: Path, case: str
 ) -> None:
     make, fragment = REFUSED[case]
-    before = snapshot(cache.root)
+    before = snapshot(cache_with_s.root)
     fresh = Source(S.key, "2", "demo")
 
     def build(output: Path) -> None:
@@ -189,29 +191,29 @@ def test_build_output_refused_leaves_the_cache_unchanged(
 
     if case == "a directory":
         with pytest.raises(NoCompatibleWheelError, match="no compatible wheel"):
-            cache.get_or_build(fresh, build)
+            cache_with_s.get_or_build(fresh, build)
     else:
         with pytest.raises(InvalidWheelError, match=fragment):
-            cache.get_or_build(fresh, build)
-    assert snapshot(cache.root) == before
+            cache_with_s.get_or_build(fresh, build)
+    assert snapshot(cache_with_s.root) == before
 
 
-def test_symlink_to_a_good_wheel_is_cached_as_a_copy(cache: Counted, tmp_path: Path) -> None:
+def test_symlink_to_a_good_wheel_is_cached_as_a_copy(cache_with_s: Counted, tmp_path: Path) -> None:
     wheel = _good(tmp_path / "real", seed=5)
     link = tmp_path / "link" / NAME
     link.parent.mkdir()
     link.symlink_to(wheel)
 
-    added = cache.add(Source("bad:link", "1"), link)
+    added = cache_with_s.add(Source("bad:link", "1"), link)
     assert not added.path.is_symlink()
     assert added.path.read_bytes() == wheel.read_bytes()
     wheel.unlink()  # the cache does not depend on the original
-    assert read_back(added, cache.root, time.monotonic()).ok
-    assert cache.verify().sound
+    assert read_back(added, cache_with_s.root, time.monotonic()).ok
+    assert cache_with_s.verify().sound
 
 
 def test_same_bytes_under_another_valid_name_keep_both_sources_working(
-    cache: Counted, tmp_path: Path
+    cache_with_s: Counted, tmp_path: Path
 ) -> None:
     """Identical bytes renamed (another tag set, here) are one entry; neither source may lose it."""
     first = _good(tmp_path / "first", seed=7)
@@ -220,15 +222,15 @@ def test_same_bytes_under_another_valid_name_keep_both_sources_working(
     shutil.copyfile(first, second)
     one, two = Source("bad:one", "1"), Source("bad:two", "1")
 
-    cache.add(one, first)
-    cache.add(two, second)
+    cache_with_s.add(one, first)
+    cache_with_s.add(two, second)
     for source in (one, two):
-        hit = cache.get(source)
+        hit = cache_with_s.get(source)
         assert hit is not None, f"{source.key} lost its wheel"
-        assert read_back(hit, cache.root, time.monotonic()).ok
-    report = cache.verify()
+        assert read_back(hit, cache_with_s.root, time.monotonic()).ok
+    report = cache_with_s.verify()
     assert report.sound, report
-    quarantine = cache.root / "quarantine-v1"
+    quarantine = cache_with_s.root / "quarantine-v1"
     assert not quarantine.exists() or list(quarantine.iterdir()) == [], (
         "an intact entry was quarantined"
     )
@@ -247,35 +249,43 @@ ODD_KEYS = {
 }
 
 
-def test_odd_source_keys_work_and_stay_inside_the_cache(cache: Counted, tmp_path: Path) -> None:
+def test_odd_source_keys_work_and_stay_inside_the_cache(
+    cache_with_s: Counted, tmp_path: Path
+) -> None:
     outside_before = sorted(
-        p for p in tmp_path.rglob("*") if cache.root not in p.parents and p != cache.root
+        p
+        for p in tmp_path.rglob("*")
+        if cache_with_s.root not in p.parents and p != cache_with_s.root
     )
     added = {}
     for number, (label, key) in enumerate(sorted(ODD_KEYS.items())):
         source = Source(key, f"fresh\0{key}", f"name {label}")
         wheel = _good(tmp_path / "odd" / str(number), seed=100 + number)
-        added[key] = cache.add(source, wheel).sha256
-        hit = cache.get(source)
+        added[key] = cache_with_s.add(source, wheel).sha256
+        hit = cache_with_s.get(source)
         assert hit is not None, label
         assert hit.sha256 == added[key], label
-        assert cache.get(Source(key, "other freshness")) is None
+        assert cache_with_s.get(Source(key, "other freshness")) is None
     outside_after = sorted(
-        p for p in tmp_path.rglob("*") if cache.root not in p.parents and p != cache.root
+        p
+        for p in tmp_path.rglob("*")
+        if cache_with_s.root not in p.parents and p != cache_with_s.root
     )
     created = set(outside_after) - set(outside_before)
     assert all(tmp_path / "odd" in p.parents or p == tmp_path / "odd" for p in created), created
 
-    listed = {record.key: {w.sha256 for w in record.wheels} for record in cache.sources()}
+    listed = {record.key: {w.sha256 for w in record.wheels} for record in cache_with_s.sources()}
     for key, sha256 in added.items():
         assert listed[key] == {sha256}, repr(key)
-    pointers = [p.name for p in (cache.root / "sources-v1").rglob("*") if p.is_file()]
+    pointers = [p.name for p in (cache_with_s.root / "sources-v1").rglob("*") if p.is_file()]
     assert all(len(name) == len("0" * 64 + ".json") for name in pointers), pointers
-    assert cache.verify().sound
-    cache.prune(grace=0)
-    assert_entries_complete(cache.root)
+    assert cache_with_s.verify().sound
+    cache_with_s.prune(grace=0)
+    assert_entries_complete(cache_with_s.root)
     for key, sha256 in added.items():
-        assert {w.sha256 for r in cache.sources() if r.key == key for w in r.wheels} == {sha256}
+        assert {w.sha256 for r in cache_with_s.sources() if r.key == key for w in r.wheels} == {
+            sha256
+        }
 
 
 @pytest.mark.parametrize("bad", [None, b"bytes", 42])

@@ -69,6 +69,7 @@ SCENARIOS = {
     "publish.staged": Scenario("add"),
     "publish.before-rename": Scenario("add"),
     "publish.after-rename": Scenario("add"),
+    "publish.rename-failed": Scenario("add", "existing"),
     "publish.found-existing": Scenario("add", "existing"),
     "pointer.locked": Scenario("add", "merge"),
     "pointer.before-replace": Scenario("add", "merge"),

@@ -9,9 +9,10 @@ from pathlib import Path
 from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidWheelError, NoCompatibleWheelError
+from ._errors import InvalidWheelError
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
+from ._fs.nofollow import real_ancestors
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.pointer import Pointer, WheelRef, open_pointer, read_open_pointer, replaced
@@ -92,15 +93,23 @@ class WheelCache:
                 pointer is None
                 or pointer.key != source.key
                 or pointer.freshness != source.freshness
+                # Nothing in the layout is followed (the pointer itself was
+                # opened with O_NOFOLLOW): a linked shard or bucket is a miss,
+                # as it is to prune's scan.
+                or not real_ancestors(pointer_path, 2)
             ):
                 return None
             for ref in ranked_compatible(pointer.wheels, ranks):
                 location = self._layout.entry_file_str(ref.sha256, ref.filename)
                 try:
-                    entry = os.stat(location)
+                    entry = os.lstat(location)
                 except OSError:
                     continue
-                if not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
+                if (
+                    not S_ISREG(entry.st_mode)
+                    or entry.st_size != ref.size
+                    or not real_ancestors(location, 3)
+                ):
                     logger.debug("cached wheel %s is missing or damaged", ref.filename)
                     continue
                 # Published entries are read-only for everyone (0o444), which
@@ -194,7 +203,13 @@ class WheelCache:
         wheel = Path(wheel_path)
         self._ensure_root()
         published = self._store.publish(wheel)
-        record_published(self._store, source, [published], republish={published.sha256: wheel})
+        record_published(
+            self._store,
+            source,
+            [published],
+            republish={published.sha256: wheel},
+            timeout=self.lock_timeout,
+        )
         return _cached(published)
 
     # -- building ------------------------------------------------------------------
@@ -226,42 +241,17 @@ class WheelCache:
             self._layout.build_lock(source.digest),
             timeout=self.lock_timeout,
             purpose=f"building {source.name or source.key}",
+            root=self.root,
         ):
             _syncpoints.reach("build.locked")
             hit = self._lookup(source, ranks)
             if hit is not None:
                 return hit
-            return self._build(source, build, ranks)
+            from ._build.callback import build_and_record
 
-    def _build(self, source: Source, build: Callable[[Path], Any], ranks: TagRanks) -> CachedWheel:
-        from ._wheels.names import parse_wheel_name
-
-        with self._store.workspace("build") as output_dir:
-            logger.info("building %s", source.name or source.key)
-            build(output_dir)
-            built = sorted(
-                path for path in output_dir.iterdir() if path.suffix == ".whl" and path.is_file()
+            return build_and_record(
+                self._store, source, build, ranks, lock_timeout=self.lock_timeout
             )
-            names = []
-            for path in built:
-                info = parse_wheel_name(path.name)
-                names.append(WheelRef("", path.name, 0, tuple(str(t) for t in info.tags)))
-            if not ranked_compatible(names, ranks):
-                found = ", ".join(path.name for path in built) or "no wheel at all"
-                raise NoCompatibleWheelError(
-                    f"building {source.name or source.key} produced no compatible wheel ({found})"
-                )
-            published = [self._store.publish(path) for path in built]
-            record_published(
-                self._store,
-                source,
-                list(published),
-                republish={p.sha256: w for p, w in zip(published, built)},
-            )
-        best = ranked_compatible([p.ref() for p in published], ranks)[0]
-        return CachedWheel(
-            self._layout.entry_file(best.sha256, best.filename), best.sha256, best.size
-        )
 
     # -- listing -------------------------------------------------------------------
 
@@ -305,6 +295,7 @@ class WheelCache:
             max_age=max_age,
             dry_run=dry_run,
             progress=progress,
+            lock_timeout=self.lock_timeout,
         )
 
     def clean(self) -> None:
@@ -315,7 +306,7 @@ class WheelCache:
         """
         from ._gc import prune as _prune
 
-        _prune.clean(self._layout)
+        _prune.clean(self._layout, lock_timeout=self.lock_timeout)
 
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Re-hash every entry against its name and check every pointer.
@@ -326,7 +317,9 @@ class WheelCache:
         """
         from ._gc import verify as _verify
 
-        return _verify.verify(self._layout, repair=repair, progress=progress)
+        return _verify.verify(
+            self._layout, repair=repair, progress=progress, lock_timeout=self.lock_timeout
+        )
 
     def stats(self, *, progress: Progress | None = None) -> CacheStats:
         """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""

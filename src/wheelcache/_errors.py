@@ -57,7 +57,24 @@ class NoCompatibleWheelError(CacheError):
 
 
 class LockTimeout(CacheError, TimeoutError):
-    """A lock could not be acquired within the allowed time (``lock_timeout``)."""
+    """A lock could not be acquired within the allowed time (``lock_timeout``).
+
+    ``lock`` is the lock file's path, ``guards`` what the lock protects (the
+    work another process is doing under it, such as "updating the pointer of
+    the same source"), ``waited`` the seconds spent waiting.
+    """
+
+    def __init__(self, lock: str | os.PathLike[str], guards: str, waited: float) -> None:
+        self.lock = os.fspath(lock)
+        self.guards = guards
+        self.waited = waited
+        super().__init__(self.lock, guards, waited)
+
+    def __str__(self) -> str:
+        return (
+            f"gave up after {self.waited:.0f}s waiting for another process to finish"
+            f" {self.guards} (the lock {self.lock} guards that; another process holds it)"
+        )
 
 
 class DiskFullError(CacheError, OSError):

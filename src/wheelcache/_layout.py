@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -153,6 +154,17 @@ class Layout:
         """The lock that keeps two prunes from running at once."""
         return self.locks / "prune.lock"
 
+    def buckets(self) -> tuple[Path, ...]:
+        """Every directory this layout version owns below the root."""
+        return (
+            self.wheels,
+            self.pointers,
+            self.locks,
+            self.staging,
+            self.trash,
+            self.quarantine,
+        )
+
     def pointer_files(
         self, on_error: Callable[[str, OSError], None] | None = None
     ) -> Iterator[tuple[str, str]]:
@@ -164,9 +176,13 @@ class Layout:
         (``.<digest>.<token>.tmp``) and anything else are not pointers, and a
         shard that is not a real directory (a symlink) is not followed. A
         directory that cannot be listed is skipped, or passed with the error
-        to *on_error* (which may raise); a missing one is simply empty.
+        to *on_error* (which may raise); a missing one is simply empty. Nothing
+        is followed (:mod:`wheelcache._fs.nofollow`): a linked bucket, shard or
+        pointer file is not there.
         """
         try:
+            if stat.S_ISLNK(os.lstat(self.pointers).st_mode):
+                return  # a linked bucket is not followed either
             with os.scandir(self.pointers) as listing:
                 shards = [s.path for s in listing if s.is_dir(follow_symlinks=False)]
         except FileNotFoundError:
@@ -178,7 +194,7 @@ class Layout:
         for shard in sorted(shards):
             try:
                 with os.scandir(shard) as listing:
-                    names = [item.name for item in listing]
+                    names = [item.name for item in listing if not item.is_symlink()]
             except FileNotFoundError:
                 continue
             except OSError as exc:

@@ -836,7 +836,7 @@ def test_verify_reports_dangling_pointers(
     assert report["dangling"][0]["missing"] == [path.parent.name]
     assert set(report) == {
         "sound", "entries_checked", "bytes_checked", "corrupt", "dangling",
-        "unreadable_pointers", "repaired", "quarantined", "mended_pointers",
+        "unreadable_pointers", "repaired", "quarantined", "mended_pointers", "links",
     }  # fmt: skip
 
 

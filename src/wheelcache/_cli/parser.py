@@ -46,7 +46,7 @@ _EPILOGS = {
     "verify": (
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
         " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
-        " dangling [{key, pointer, missing}], unreadable_pointers, repaired, quarantined,"
+        " dangling [{key, pointer, missing}], unreadable_pointers, links, repaired, quarantined,"
         " mended_pointers."
     ),
 }

@@ -218,6 +218,7 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "repaired": report.repaired,
         "quarantined": [str(path) for path in report.quarantined],
         "mended_pointers": report.mended_pointers,
+        "links": [str(path) for path in report.links],
     }
 
 
@@ -231,11 +232,17 @@ def verify_lines(report: VerifyReport) -> list[str]:
             f" {', '.join(item.missing)}"
         )
     lines += [f"unreadable pointer: {path}" for path in report.unreadable_pointers]
+    lines += [f"symbolic link inside the cache (not followed): {path}" for path in report.links]
     checked = count(report.entries_checked, "wheel")
     summary = f"Checked {checked} ({format_size(report.bytes_checked)})"
     if report.sound:
         return [*lines, f"{summary}: no problems found."]
-    problems = len(report.corrupt) + len(report.dangling) + len(report.unreadable_pointers)
+    problems = (
+        len(report.corrupt)
+        + len(report.dangling)
+        + len(report.unreadable_pointers)
+        + len(report.links)
+    )
     lines.append(f"{summary}: {count(problems, 'problem')} found.")
     if report.repaired:
         lines.append(
@@ -244,6 +251,7 @@ def verify_lines(report: VerifyReport) -> list[str]:
         )
     else:
         lines.append(
-            "Run 'wheelcache verify --repair' to quarantine corrupt wheels and mend pointers."
+            "Run 'wheelcache verify --repair' to quarantine corrupt wheels and links"
+            " and mend pointers."
         )
     return lines

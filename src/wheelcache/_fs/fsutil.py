@@ -36,6 +36,8 @@ import sys
 import time
 from typing import TYPE_CHECKING, Callable, TypeVar
 
+from .nofollow import O_NOFOLLOW, chmod_nofollow, list_real_dir
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -164,7 +166,7 @@ def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:
     """
     temp = path.with_name(temp_name)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    fd = os.open(temp, flags, 0o644)
+    fd = os.open(temp, flags, 0o666)  # less the umask: group-writable in a shared cache
     try:
         try:
             view = memoryview(data)
@@ -181,12 +183,22 @@ def write_file_atomic(path: Path, data: bytes, *, temp_name: str) -> None:
 
 
 def touch(path: str | os.PathLike[str]) -> bool:
-    """Set *path*'s modification time to now; return False if it does not exist."""
+    """Set *path*'s modification time to now; return False if it does not exist.
+
+    A link at *path* is not followed (its own time is set, where the platform
+    can); callers check the directories above it (:mod:`wheelcache._fs.nofollow`).
+    """
     try:
-        os.utime(path)
+        if _UTIME_NOFOLLOW:
+            os.utime(path, follow_symlinks=False)
+        else:  # pragma: no cover - platforms without utimensat
+            os.utime(path)
     except FileNotFoundError:
         return False
     return True
+
+
+_UTIME_NOFOLLOW = os.utime in os.supports_follow_symlinks
 
 
 def unlink_quietly(path: Path) -> bool:
@@ -201,18 +213,28 @@ def unlink_quietly(path: Path) -> bool:
 
 def _make_writable_and_retry(function: Callable[..., object], path: str, _exc: object) -> None:
     # Entry files are read-only; on Windows that blocks deletion, and a
-    # read-only directory blocks deleting its children everywhere.
+    # read-only directory blocks deleting its children everywhere. Neither
+    # chmod follows a link: rmtree never descends into one, and the target
+    # of a link found in the tree is outside the cache.
     try:
-        parent = os.path.dirname(path)
-        os.chmod(parent, stat.S_IRWXU)
-        os.chmod(path, stat.S_IRWXU)
+        chmod_nofollow(os.path.dirname(path), stat.S_IRWXU)
+        chmod_nofollow(path, stat.S_IRWXU)
         function(path)
     except FileNotFoundError:
         pass
 
 
 def remove_tree(path: Path) -> None:
-    """Delete *path* and everything below it; a missing path is not an error."""
+    """Delete *path* and everything below it; a missing path is not an error.
+
+    A link at *path* is removed itself; nothing a link points to is touched.
+    """
+    try:
+        if not stat.S_ISDIR(os.lstat(path).st_mode):
+            os.unlink(path)
+            return
+    except FileNotFoundError:
+        return
     try:
         if sys.version_info >= (3, 12):
             shutil.rmtree(path, onexc=_make_writable_and_retry)
@@ -242,35 +264,35 @@ def tree_size(path: str | os.PathLike[str]) -> int:
     return total
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes, read in :data:`CHUNK_SIZE` pieces into one buffer."""
+def file_sha256(path: str | os.PathLike[str], *, follow: bool = True) -> str:
+    """Hex SHA-256 of a file's bytes, read in :data:`CHUNK_SIZE` pieces into one buffer.
+
+    Without *follow*, a link at *path* is not followed (``OSError``, ELOOP):
+    what the cache hashes of its own is never outside it.
+    """
     import hashlib
 
     digest = hashlib.sha256()
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
-    with open(path, "rb", buffering=0) as handle:
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (0 if follow else O_NOFOLLOW)
+    with open(os.open(path, flags), "rb", buffering=0) as handle:
         while count := handle.readinto(buffer):
             digest.update(view[:count])
     return digest.hexdigest()
 
 
-def shard_entries(bucket: Path, *, follow_symlinks: bool = True) -> Iterator[os.DirEntry[str]]:
+def shard_entries(bucket: Path) -> Iterator[os.DirEntry[str]]:
     """The entries of every shard directory in *bucket*, one shard listed at a time.
 
-    A bucket that is missing or cannot be listed yields nothing; a shard that
-    cannot be listed (or is not a directory) is skipped. Without
-    *follow_symlinks*, a shard that is a symbolic link is skipped too.
+    Nothing is followed (:mod:`wheelcache._fs.nofollow`): a bucket that is
+    missing, cannot be listed or is a link yields nothing; a shard that cannot
+    be listed, is not a directory or is a link is skipped, and so is an item
+    that is a link.
     """
-    try:
-        shards = list(os.scandir(bucket))
-    except OSError:
-        return
-    for shard in shards:
-        if not follow_symlinks and not shard.is_dir(follow_symlinks=False):
+    for shard in list_real_dir(bucket):
+        if not shard.is_dir(follow_symlinks=False):
             continue
-        try:
-            items = list(os.scandir(shard.path))
-        except OSError:
-            continue
-        yield from items
+        for item in list_real_dir(shard.path):
+            if not item.is_symlink():
+                yield item

@@ -26,13 +26,15 @@ which takes the same ``flock`` on POSIX.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import os
 import time
 from typing import TYPE_CHECKING
 
-from .._errors import LockTimeout, cache_error
+from .._errors import CacheError, LockTimeout, cache_error
 from .mounts import is_network_filesystem
+from .nofollow import link_error, refuse_links
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -58,24 +60,45 @@ _REPLACED_ATTEMPTS = 3
 
 
 @contextlib.contextmanager
-def hold(path: Path, *, timeout: float | None, purpose: str) -> Iterator[None]:
+def hold(
+    path: Path, *, timeout: float | None, purpose: str, root: Path | None = None
+) -> Iterator[None]:
     """Hold the lock at *path* (creating its directory); wait up to *timeout* (None: forever).
 
-    Waiting longer than a moment is logged, so a user whose command seems to
-    hang can see which other process it is waiting for. Raises
-    :class:`LockTimeout` when *timeout* passes, :class:`CacheError` when the
-    lock file cannot be created or locked.
+    *purpose* says what the lock guards (messages name it). Waiting longer
+    than a moment is logged, so a user whose command seems to hang can see
+    which other process it is waiting for. Raises :class:`LockTimeout` when
+    *timeout* passes, :class:`CacheError` when the lock file cannot be
+    created or locked, or when it, or a directory between *root* and it, is a
+    link (:mod:`wheelcache._fs.nofollow`).
+
+    Only the process that took the lock releases it: a child forked meanwhile
+    that unwinds this block (``sys.exit()`` in a build callback) leaves the
+    lock to its parent. The lock is the open file's, which a child forked
+    without exec shares: if the parent dies first, the lock stays held until
+    that child exits too (descriptors are close-on-exec, so an exec drops it).
     """
+    if root is not None:
+        refuse_links(root, path)
+    owner = os.getpid()
     fd = _hold_directly(path, timeout, purpose) if os.name == "posix" else None
     if fd is not None:
         try:
             with _alive(path):
                 yield
         finally:
-            _unflock(fd)
+            _release(fd, owner)
         return
     with _hold_with_filelock(path, timeout, purpose), _alive(path):
         yield
+
+
+def _release(fd: int, owner: int) -> None:
+    """Unlock and close *fd* in the process that took the lock; only close it in a forked child."""
+    if os.getpid() == owner:
+        _unflock(fd)
+    else:
+        os.close(fd)  # the lock stays its parent's
 
 
 @contextlib.contextmanager
@@ -112,6 +135,8 @@ def _hold_directly(path: Path, timeout: float | None, purpose: str) -> int | Non
             if fd is not None:
                 return fd
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise link_error(path) from exc
         logger.debug("cannot flock %s directly (%s); using filelock", path, exc)
         return None
     raise _timed_out(path, purpose, started)
@@ -123,6 +148,7 @@ def _hold_with_filelock(path: Path, timeout: float | None, purpose: str) -> Iter
     from filelock import Timeout
 
     lock = _make(path)
+    owner = os.getpid()
     try:
         lock.acquire(timeout=0)
     except Timeout:
@@ -139,18 +165,16 @@ def _hold_with_filelock(path: Path, timeout: float | None, purpose: str) -> Iter
     try:
         yield
     finally:
-        lock.release()
+        if os.getpid() == owner:
+            lock.release()
 
 
 def _timed_out(path: Path, purpose: str, started: float) -> LockTimeout:
-    return LockTimeout(
-        f"gave up after {time.monotonic() - started:.0f}s waiting for another"
-        f" process to finish {purpose} (lock {path})"
-    )
+    return LockTimeout(path, purpose, time.monotonic() - started)
 
 
 @contextlib.contextmanager
-def try_hold(path: Path, *, create: bool = False) -> Iterator[bool]:
+def try_hold(path: Path, *, create: bool = False, root: Path | None = None) -> Iterator[bool]:
     """Try the lock at *path* without waiting; yield whether it is held.
 
     Without *create* a missing lock file is not created (yields False), so
@@ -158,8 +182,15 @@ def try_hold(path: Path, *, create: bool = False) -> Iterator[bool]:
     lock file (and its directory) is created and taken, so that no process
     can start the work it guards while we hold it. Yields False as well when
     the file was replaced while being locked: what is held must be the file
-    that is at *path* now, since callers go on to delete it.
+    that is at *path* now, since callers go on to delete it, and when the
+    file, or a directory between *root* and it, is a link: it is not followed.
     """
+    if root is not None:
+        try:
+            refuse_links(root, path)
+        except CacheError:
+            yield False
+            return
     if os.name != "posix":
         with _try_hold_portably(path, create) as held:
             yield held
@@ -181,10 +212,11 @@ def try_hold(path: Path, *, create: bool = False) -> Iterator[bool]:
     if fd is None:
         yield False
         return
+    owner = os.getpid()
     try:
         yield True
     finally:
-        _unflock(fd)
+        _release(fd, owner)
 
 
 def _flock_now(path: Path) -> int | None:
@@ -260,7 +292,7 @@ def _flock_if_free(fd: int, path: Path) -> bool:
 
 @contextlib.contextmanager
 def _try_hold_portably(path: Path, create: bool = False) -> Iterator[bool]:
-    if not create and not path.exists():
+    if (not create and not path.exists()) or path.is_symlink():
         yield False
         return
     from filelock import FileLock, Timeout

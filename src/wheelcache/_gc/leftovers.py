@@ -16,6 +16,7 @@ from .._fs import heartbeat
 from .._fs.fsutil import shard_entries, tree_size, unlink_quietly
 from .._fs.locking import try_hold
 from .._fs.mounts import is_network_filesystem
+from .._fs.nofollow import list_real_dir
 from .._layout import is_digest
 from .trash import delete_or_warn
 
@@ -44,10 +45,7 @@ def reclaim_staging(layout: Layout, now: float, settle: float, tally: Tally, dry
     On a network filesystem a lock taken here says nothing about holders on
     other hosts, so an owner lock whose heartbeat is recent also means "alive".
     """
-    try:
-        items = list(os.scandir(layout.staging))
-    except OSError:
-        return
+    items = list_real_dir(layout.staging)
     network = is_network_filesystem(os.fspath(layout.staging))
     directories = {i.name for i in items if i.is_dir(follow_symlinks=False)}
     locks = {i.name[: -len(".lock")] for i in items if i.name.endswith(".lock")}
@@ -104,7 +102,7 @@ def reclaim_pointer_temps(layout: Layout, now: float, tally: Tally, dry_run: boo
         lock = layout.pointer_lock(digest)
         if network and _beating(lock, now):
             continue
-        with try_hold(lock, create=not dry_run) as held:
+        with try_hold(lock, create=not dry_run, root=layout.root) as held:
             # A dry run creates nothing; a missing lock file has no holder.
             if not held and not (dry_run and not lock.exists()):
                 continue  # its writer is still at work
@@ -125,7 +123,7 @@ def remove_orphan_locks(layout: Layout, now: float) -> None:
     host may be building under it.
     """
     network = is_network_filesystem(os.fspath(layout.locks))
-    for lock in shard_entries(layout.locks, follow_symlinks=False):
+    for lock in shard_entries(layout.locks):
         digest = lock.name.split(".", 1)[0]
         if not is_digest(digest) or layout.pointer_file(digest).exists():
             continue

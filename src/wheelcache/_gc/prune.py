@@ -50,6 +50,7 @@ from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient, unlink_quietly
 from .._fs.locking import hold
+from .._fs.nofollow import O_NOFOLLOW, refuse_links
 from .._layout import unique_token
 from .._store.store import Store
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
@@ -69,6 +70,9 @@ logger = logging.getLogger("wheelcache")
 DEFAULT_GRACE = 3600.0
 """Seconds an unreferenced entry is kept after it was last freshened."""
 
+PRUNE_PURPOSE = "pruning the cache"
+"""What the prune lock guards (messages name it): one prune or clean at a time."""
+
 
 def prune(
     layout: Layout,
@@ -78,11 +82,14 @@ def prune(
     max_age: float | None,
     dry_run: bool,
     progress: Progress | None = None,
+    lock_timeout: float | None = None,
 ) -> PruneReport:
     """Delete what no process may still use; see the module docstring.
 
     Raises :class:`CacheError` without deleting any entry when the pointers
-    cannot all be read (an unread pointer could name any entry).
+    cannot all be read (an unread pointer could name any entry), or when a
+    bucket is a link (nothing in the layout is followed); :class:`LockTimeout`
+    when another prune holds the prune lock longer than *lock_timeout*.
     """
     if not (grace >= 0 and (max_age is None or max_age >= 0)):
         raise ValueError("grace and max_age must be non-negative numbers")
@@ -92,7 +99,8 @@ def prune(
     tally = Tally()
     if not layout.root.exists():
         return PruneReport(dry_run=dry_run)
-    with hold(layout.prune_lock, timeout=None, purpose="pruning the cache"):
+    refuse_bucket_links(layout)
+    with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         _syncpoints.reach("prune.locked")
         store = Store(layout)
         now = _filesystem_now(layout)
@@ -142,14 +150,29 @@ def _filesystem_now(layout: Layout) -> float:
     """
     stamp = layout.locks / "prune.stamp"
     try:
-        stamp.touch()
-        os.utime(stamp)
-        return os.stat(stamp).st_mtime
+        fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | O_NOFOLLOW, 0o666)
+    except OSError:
+        return time.time()  # a link there is not followed
+    try:
+        os.utime(fd)
+        return os.fstat(fd).st_mtime
     except OSError:
         return time.time()
+    finally:
+        os.close(fd)
 
 
-def clean(layout: Layout) -> None:
+def refuse_bucket_links(layout: Layout) -> None:
+    """Raise :class:`CacheError` when a bucket (or the layout below the root) is a link.
+
+    Prune and clean rename and delete inside the buckets; through a linked
+    bucket they would do so outside the cache.
+    """
+    for bucket in layout.buckets():
+        refuse_links(layout.root, bucket)
+
+
+def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
     """Empty the cache: rename each bucket into the trash, then delete the trash.
 
     Concurrent lookups see misses; paths handed out earlier may vanish (the one
@@ -158,7 +181,8 @@ def clean(layout: Layout) -> None:
     """
     if not layout.root.exists():
         return
-    with hold(layout.prune_lock, timeout=None, purpose="pruning the cache"):
+    refuse_bucket_links(layout)
+    with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         try:
             layout.trash.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

@@ -88,13 +88,16 @@ class VerifyReport:
     """Pointer files that do not parse (newer-format pointers are not listed)."""
     repaired: bool = False
     quarantined: tuple[Path, ...] = ()
-    """Where corrupt entries and unreadable pointers were moved by ``repair``."""
+    """Where corrupt entries, unreadable pointers and links were moved by ``repair``."""
     mended_pointers: int = 0
+    links: tuple[Path, ...] = ()
+    """Symbolic links where the layout expects a directory or file: nothing
+    follows them (they are misses), and ``repair`` moves them aside."""
 
     @property
     def sound(self) -> bool:
-        """True when nothing is corrupt, dangling or unreadable."""
-        return not (self.corrupt or self.dangling or self.unreadable_pointers)
+        """True when nothing is corrupt, dangling, unreadable or a link."""
+        return not (self.corrupt or self.dangling or self.unreadable_pointers or self.links)
 
 
 @dataclass

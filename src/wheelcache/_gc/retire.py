@@ -122,7 +122,7 @@ def choose_retirees(
 def retire(layout: Layout, store: Store, source: ScannedSource) -> bool:
     """Remove a source's pointer; its entries stay until they age out."""
     lock = layout.pointer_lock(source.digest)
-    with try_hold(lock, create=True) as held:
+    with try_hold(lock, create=True, root=layout.root) as held:
         if not held:
             return False  # a writer is updating it right now: it is in use
         try:

@@ -8,11 +8,11 @@ the scan is skipped, never an error.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._fs.fsutil import tree_size
+from .._fs.nofollow import list_real_dir
 from .._layout import LAYOUT_VERSION
 from .._pointers.pointer import read_bytes, referenced_digests
 
@@ -104,11 +104,6 @@ def collect_stats(
 
 
 def _children(directory: Path) -> Iterator[Path]:
-    """The entries of *directory*; nothing when it is missing or unreadable."""
-    try:
-        with os.scandir(directory) as items:
-            found = [item.name for item in items]
-    except OSError:
-        return
-    for name in sorted(found):
+    """The entries of *directory*; nothing when it is missing, unreadable or a link."""
+    for name in sorted(item.name for item in list_real_dir(directory)):
         yield directory / name

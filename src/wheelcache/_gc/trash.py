@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
+from .._fs.nofollow import chmod_nofollow, list_real_dir, refuse_links
 from .._layout import is_digest, unique_token
 
 if TYPE_CHECKING:
@@ -35,18 +36,16 @@ logger = logging.getLogger("wheelcache")
 def _wheel_state(entry: Path) -> tuple[float, int] | None:
     """(mtime, size) of the entry's wheel if it is a complete entry, else None.
 
-    Complete means: exactly one ``.whl`` file, and it is a regular file. Only a
-    complete entry is ever put back from the trash; an emptied or damaged one
-    (a prune killed inside its delete leaves an empty directory) never is.
+    Complete means: exactly one ``.whl`` file, and it is a regular file (not
+    a link). Only a complete entry is ever put back from the trash; an emptied
+    or damaged one (a prune killed inside its delete leaves an empty
+    directory) never is.
     """
-    try:
-        names = [n for n in os.listdir(entry) if n.endswith(".whl")]
-    except OSError:
-        return None
+    names = [item.name for item in list_real_dir(entry) if item.name.endswith(".whl")]
     if len(names) != 1:
         return None
     try:
-        info = os.stat(os.path.join(entry, names[0]))
+        info = os.lstat(os.path.join(entry, names[0]))
     except OSError:
         return None
     return (info.st_mtime, info.st_size) if stat.S_ISREG(info.st_mode) else None
@@ -63,7 +62,7 @@ def _entry_state(entry: Path) -> tuple[float, int] | None:
     if state is not None:
         return state
     try:
-        return os.stat(entry).st_mtime, 0
+        return os.lstat(entry).st_mtime, 0
     except OSError:
         return None
 
@@ -151,13 +150,9 @@ def _move_to_trash(layout: Layout, entry: Path, sha256: str) -> Path | None:
 
 
 def _make_writable(directory: Path) -> bool:
-    try:
-        os.chmod(
-            directory, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
-        )
-    except OSError:
-        return False
-    return True
+    return chmod_nofollow(
+        directory, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
+    )
 
 
 def delete_or_warn(path: Path) -> bool:
@@ -171,7 +166,12 @@ def delete_or_warn(path: Path) -> bool:
 
 
 def _restore(trashed: Path, entry: Path) -> bool:
-    """Put a trashed entry back; False if its place was filled meanwhile."""
+    """Put a trashed entry back; False if its place was filled meanwhile.
+
+    A link where the entry's shard belongs is refused (CacheError): the entry
+    stays in the trash, and the next prune restores it once that is repaired.
+    """
+    refuse_links(entry.parents[2], entry.parent)  # <root>/wheels-v1/<aa>/<sha256>
     try:
         entry.parent.mkdir(parents=True, exist_ok=True)
         retry_transient(lambda: os.rename(trashed, entry))
@@ -207,7 +207,7 @@ def finish_trash(
             state = _wheel_state(path)  # None for an emptied or damaged entry
             wanted = state is not None and (sha256 in referenced or state[0] >= horizon)
             place = layout.entry_dir(sha256)
-            if wanted and not place.exists() and (dry_run or _restore(path, place)):
+            if wanted and not os.path.lexists(place) and (dry_run or _restore(path, place)):
                 tally.restored += 1
                 if dry_run and state is not None:  # a real prune's sweep counts it once back
                     tally.keep(state[1])

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._errors import InvalidWheelError
+from .._errors import CacheError, InvalidWheelError
 from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
+from .._fs.nofollow import refuse_links
 from .._layout import unique_token
 from .._pointers.pointer import decode, is_newer_format, read_bytes
-from .._pointers.revision import drop_wheels
+from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
 from .._store.store import Store
 from .._wheels.names import parse_wheel_name
+from .links import find_links, move_links_aside
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
 
 if TYPE_CHECKING:
@@ -32,11 +35,22 @@ __all__ = ["verify"]
 logger = logging.getLogger("wheelcache")
 
 
-def verify(layout: Layout, *, repair: bool, progress: Progress | None = None) -> VerifyReport:
-    """Re-hash every entry against its name and check every pointer."""
+def verify(
+    layout: Layout,
+    *,
+    repair: bool,
+    progress: Progress | None = None,
+    lock_timeout: float | None = None,
+) -> VerifyReport:
+    """Re-hash every entry against its name, check every pointer, report every link.
+
+    Links are looked for first and, with *repair*, moved aside first, so the
+    rest of the repair acts on real directories only.
+    """
     store = Store(layout)
+    links = find_links(layout)
+    quarantined: list[Path] = move_links_aside(layout, links) if repair else []
     corrupt: list[CorruptEntry] = []
-    quarantined: list[Path] = []
     checked = 0
     checked_bytes = 0
     entries = list(store.entries())
@@ -59,7 +73,9 @@ def verify(layout: Layout, *, repair: bool, progress: Progress | None = None) ->
     if progress is not None:
         progress("verify", len(entries), len(entries))
     damaged = frozenset(c.sha256 for c in corrupt)
-    dangling, unreadable, mended, moved_pointers = _verify_pointers(layout, store, damaged, repair)
+    dangling, unreadable, mended, moved_pointers = _verify_pointers(
+        layout, store, damaged, repair, lock_timeout
+    )
     quarantined.extend(moved_pointers)
     return VerifyReport(
         entries_checked=checked,
@@ -70,6 +86,7 @@ def verify(layout: Layout, *, repair: bool, progress: Progress | None = None) ->
         repaired=repair,
         quarantined=tuple(quarantined),
         mended_pointers=mended,
+        links=tuple(links),
     )
 
 
@@ -90,8 +107,12 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
         return f"holds a file with an invalid wheel name: {wheels[0]!r}", 0
     path = entry / wheels[0]
     try:
-        size = os.stat(path).st_size
-        actual = file_sha256(path)
+        info = os.lstat(path)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+            return f"its wheel {wheels[0]!r} is {kind}", 0
+        size = info.st_size
+        actual = file_sha256(path, follow=False)
     except FileNotFoundError:
         if not entry.exists():
             return None
@@ -104,7 +125,7 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
 
 
 def _verify_pointers(
-    layout: Layout, store: Store, damaged: frozenset[str], repair: bool
+    layout: Layout, store: Store, damaged: frozenset[str], repair: bool, timeout: float | None
 ) -> tuple[list[DanglingPointer], list[Path], int, list[Path]]:
     dangling: list[DanglingPointer] = []
     unreadable: list[Path] = []
@@ -126,7 +147,7 @@ def _verify_pointers(
                 continue  # a newer wheelcache's pointer: not ours to judge
             unreadable.append(source)
             if repair:
-                destination = _quarantine_pointer(layout, source, data, info)
+                destination = _quarantine_pointer(layout, source, data, info, timeout)
                 if destination is not None:
                     moved.append(destination)
             continue
@@ -142,13 +163,13 @@ def _verify_pointers(
         if not missing:
             continue
         dangling.append(DanglingPointer(pointer.key, source, missing))
-        if repair and drop_wheels(layout, source, drop=frozenset(missing)):
+        if repair and drop_wheels(layout, source, drop=frozenset(missing), timeout=timeout):
             mended += 1
     return dangling, unreadable, mended, moved
 
 
 def _quarantine_pointer(
-    layout: Layout, source: Path, data: bytes | None, info: os.stat_result
+    layout: Layout, source: Path, data: bytes | None, info: os.stat_result, timeout: float | None
 ) -> Path | None:
     """Move an unreadable pointer aside, unless a writer replaced it meanwhile.
 
@@ -156,7 +177,7 @@ def _quarantine_pointer(
     *info* its stat; both are checked again under the pointer lock.
     """
     lock = layout.pointer_lock(source.stem)
-    with hold(lock, timeout=None, purpose="updating the pointer of the same source"):
+    with hold(lock, timeout=timeout, purpose=POINTER_LOCK_PURPOSE, root=layout.root):
         try:
             now = os.stat(source)
         except OSError:
@@ -168,9 +189,10 @@ def _quarantine_pointer(
             return None
         destination = layout.quarantine / f"pointer-{source.name}.{unique_token()}"
         try:
+            refuse_links(layout.root, layout.quarantine)
             layout.quarantine.mkdir(parents=True, exist_ok=True)
             retry_transient(lambda: os.rename(source, destination))
-        except OSError:
+        except (OSError, CacheError):
             logger.warning("could not move unreadable pointer %s aside", source)
             return None
     logger.warning("moved unreadable pointer %s to %s", source, destination)

@@ -29,6 +29,7 @@ older garbage collector still knows which entries it must not delete.
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -58,7 +59,8 @@ POINTER_VERSION = 1
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
-_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+# O_NOFOLLOW: a link where a pointer belongs is a miss, never followed.
+_READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 _FIRST_READ = 1 << 16
 
 
@@ -250,8 +252,8 @@ def read_bytes(
         fd = os.open(path, _READ_FLAGS)
     except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
         return None
-    except OSError:
-        if strict:
+    except OSError as exc:
+        if strict and exc.errno != errno.ELOOP:  # a link is not a pointer: never followed
             raise
         return None
     try:

@@ -20,6 +20,7 @@ from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import make_directories, touch, write_file_atomic
 from .._fs.locking import hold
+from .._fs.nofollow import real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .pointer import (
     Pointer,
@@ -37,9 +38,12 @@ if TYPE_CHECKING:
     from .._source import Source
     from .._store.store import Published, Store
 
-__all__ = ["drop_wheels", "record_published", "record_wheels"]
+__all__ = ["POINTER_LOCK_PURPOSE", "drop_wheels", "record_published", "record_wheels"]
 
 logger = logging.getLogger("wheelcache")
+
+POINTER_LOCK_PURPOSE = "updating the pointer of the same source"
+"""What a source's pointer lock guards (messages name it)."""
 
 _WRITE_ATTEMPTS = 3
 """Tries at a pointer write whose directory vanished under it (a concurrent clean())."""
@@ -48,20 +52,31 @@ _REPUBLISH_ATTEMPTS = 5
 """Publishes of an entry that keeps vanishing before its pointer names it (clean() in a loop)."""
 
 
-def record_wheels(layout: Layout, store: Store, source: Source, refs: list[WheelRef]) -> None:
+def record_wheels(
+    layout: Layout,
+    store: Store,
+    source: Source,
+    refs: list[WheelRef],
+    *,
+    timeout: float | None = None,
+) -> None:
     """Name *refs* in the pointer of *source*, merging with a revision of equal freshness.
 
     A wheel with the same file name as one already in the revision supersedes
     it; a different freshness starts a new revision naming only *refs*.
     Adding exactly what is already recorded rewrites nothing (it only marks
-    the source as used).
+    the source as used). The pointer lock is waited for up to *timeout*
+    seconds (None: as long as it takes); a link at the pointer's shard or
+    bucket is refused.
     """
     digest = source.digest
     pointer_path = layout.pointer_file(digest)
+    refuse_links(layout.root, pointer_path.parent)
     with hold(
         layout.pointer_lock(digest),
-        timeout=None,
-        purpose="updating the pointer of the same source",
+        timeout=timeout,
+        purpose=POINTER_LOCK_PURPOSE,
+        root=layout.root,
     ):
         _syncpoints.reach("pointer.locked")
         for attempt in range(1, _WRITE_ATTEMPTS + 1):
@@ -77,7 +92,12 @@ def record_wheels(layout: Layout, store: Store, source: Source, refs: list[Wheel
 
 
 def record_published(
-    store: Store, source: Source, published: list[Published], *, republish: dict[str, Path]
+    store: Store,
+    source: Source,
+    published: list[Published],
+    *,
+    republish: dict[str, Path],
+    timeout: float | None = None,
 ) -> None:
     """Name *published* in the source's pointer, and make sure they still exist.
 
@@ -87,7 +107,8 @@ def record_published(
     pointer names an entry, prune keeps it.
     """
     for _attempt in range(_REPUBLISH_ATTEMPTS):
-        record_wheels(store.layout, store, source, [p.ref() for p in published])
+        refs = [p.ref() for p in published]
+        record_wheels(store.layout, store, source, refs, timeout=timeout)
         vanished = [p for p in published if store.entry_stat(p.sha256, p.info.filename) is None]
         if not vanished:
             return
@@ -136,16 +157,20 @@ def _replace(
         store.freshen(sha256, names_of.get(sha256))
 
 
-def drop_wheels(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> bool:
+def drop_wheels(
+    layout: Layout, pointer_path: Path, *, drop: frozenset[str], timeout: float | None = None
+) -> bool:
     """Remove the wheels *drop* from a pointer (deleting it if none remain).
 
     Used by ``verify(repair=True)``. Returns True when the pointer changed.
     """
     digest = pointer_path.stem
+    refuse_links(layout.root, pointer_path.parent)
     with hold(
         layout.pointer_lock(digest),
-        timeout=None,
-        purpose="updating the pointer of the same source",
+        timeout=timeout,
+        purpose=POINTER_LOCK_PURPOSE,
+        root=layout.root,
     ):
         found = read_pointer(pointer_path)
         if found is None:
@@ -172,8 +197,9 @@ def drop_wheels(layout: Layout, pointer_path: Path, *, drop: frozenset[str]) -> 
 
 def _present(layout: Layout, ref: WheelRef) -> bool:
     """True when the entry *ref* names is in place, as a lookup would find it."""
+    location = layout.entry_file_str(ref.sha256, ref.filename)
     try:
-        info = os.stat(layout.entry_file_str(ref.sha256, ref.filename))
+        info = os.lstat(location)
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == ref.size
+    return stat.S_ISREG(info.st_mode) and info.st_size == ref.size and real_ancestors(location, 3)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from .._errors import InvalidWheelError
 from .._fs.fsutil import file_sha256
+from .._fs.nofollow import is_link, list_real_dir
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -31,14 +32,17 @@ def judge_existing(target: Path, filename: str, sha256: str, size: int) -> tuple
     """Judge a present target, and say the wheel's name in it.
 
     An entry is named by its bytes alone: identical bytes under another
-    valid wheel file name (a renamed copy) are the same entry, intact.
+    valid wheel file name (a renamed copy) are the same entry, intact. A link
+    at *target* or at its wheel is damaged: nothing there is followed.
     """
+    if is_link(target):
+        return "damaged", filename
     if not exists(target / filename):
         other = wheel_filename(target)
         if other is not None and _valid_name(other):
             filename = other
     try:
-        info = os.stat(target / filename)
+        info = os.lstat(target / filename)
     except FileNotFoundError:
         return ("damaged" if exists(target) else "absent"), filename
     except OSError:
@@ -46,7 +50,7 @@ def judge_existing(target: Path, filename: str, sha256: str, size: int) -> tuple
     if not stat.S_ISREG(info.st_mode) or info.st_size != size:
         return "damaged", filename
     try:
-        actual = file_sha256(target / filename)
+        actual = file_sha256(target / filename, follow=False)
     except FileNotFoundError:
         return "absent", filename
     except OSError:
@@ -55,11 +59,11 @@ def judge_existing(target: Path, filename: str, sha256: str, size: int) -> tuple
 
 
 def wheel_filename(entry: Path) -> str | None:
-    """The name of the wheel inside an entry directory, or None if there is not exactly one."""
-    try:
-        names = os.listdir(entry)
-    except OSError:
-        return None
+    """The name of the wheel inside an entry directory, or None if there is not exactly one.
+
+    None as well when the entry is a link: it is not followed.
+    """
+    names = [item.name for item in list_real_dir(entry)]
     wheels = [name for name in names if name.endswith(".whl")]
     return wheels[0] if len(wheels) == 1 else None
 

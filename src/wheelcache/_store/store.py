@@ -46,10 +46,12 @@ from .._fs.fsutil import (
     fsync_dir,
     is_transient,
     remove_tree,
+    shard_entries,
     touch,
     unlink_quietly,
 )
 from .._fs.locking import hold
+from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
 from .copying import copy_and_hash
@@ -112,6 +114,7 @@ class Store:
         staging directory whose lock can be taken belongs to a dead process.
         """
         staging = self.layout.staging
+        refuse_links(self.layout.root, staging)
         token = f"{kind}-{unique_token()}"
         owner_path = staging / f"{token}.lock"
         directory = staging / token
@@ -197,6 +200,7 @@ class Store:
         deadline = time.monotonic() + RETRY_SECONDS
         delays = backoff()
         attempts = 0
+        refuse_links(self.layout.root, target.parent)  # never publish through a link
         while True:
             attempts += 1
             _syncpoints.reach("publish.before-rename")
@@ -211,6 +215,7 @@ class Store:
             _syncpoints.reach("publish.rename-failed")
             if attempts > MAX_RENAME_ATTEMPTS:
                 raise cache_error(target, "publish", error)
+            refuse_links(self.layout.root, target.parent)
             if error.errno in (errno.ENOENT, errno.ENOTDIR) and not exists(target):
                 # The shard (or the whole bucket, after clean()) is missing.
                 self._make_shard(target.parent)
@@ -252,6 +257,7 @@ class Store:
     def quarantine(self, entry: Path, *, reason: str) -> Path | None:
         """Move a damaged entry aside (never delete it); return where it went."""
         destination = self.layout.quarantine / f"{entry.name}.{unique_token()}"
+        refuse_links(self.layout.root, self.layout.quarantine)
         try:
             self.layout.quarantine.mkdir(parents=True, exist_ok=True)
             try:
@@ -259,7 +265,7 @@ class Store:
             except PermissionError:
                 # A directory without write permission cannot move to another
                 # parent; it is ours and damaged anyway: make it movable.
-                os.chmod(entry, 0o755)
+                chmod_nofollow(entry, 0o755)
                 os.rename(entry, destination)
         except FileNotFoundError:
             return None
@@ -271,12 +277,18 @@ class Store:
     # -- reading ---------------------------------------------------------------
 
     def entry_stat(self, sha256: str, filename: str) -> os.stat_result | None:
-        """Stat an entry's wheel; None when it is missing or not a regular file."""
+        """Stat an entry's wheel; None when it is missing or not a regular file.
+
+        Nothing is followed: a link at the wheel, the entry, its shard or the
+        bucket makes the entry missing, as it is to a lookup.
+        """
+        location = self.layout.entry_file_str(sha256, filename)
         try:
-            info = os.stat(self.layout.entry_file_str(sha256, filename))
+            info = os.lstat(location)
         except OSError:
             return None
-        return info if stat.S_ISREG(info.st_mode) else None
+        ok = stat.S_ISREG(info.st_mode) and real_ancestors(location, 3)
+        return info if ok else None
 
     def freshen(self, sha256: str, filename: str | None = None) -> bool:
         """Set an entry's modification time to now, protecting it for one grace period.
@@ -288,6 +300,8 @@ class Store:
             filename = self.wheel_filename(sha256)
             if filename is None:
                 return False
+        if self.entry_stat(sha256, filename) is None:
+            return False  # missing, or a link: never followed
         try:
             return touch(self.layout.entry_file_str(sha256, filename))
         except OSError as exc:
@@ -299,18 +313,16 @@ class Store:
         return wheel_filename(self.layout.entry_dir(sha256))
 
     def entries(self) -> Iterator[tuple[str, Path]]:
-        """Every entry directory as (sha256, path), in no particular order."""
-        try:
-            shards = list(os.scandir(self.layout.wheels))
-        except OSError:
-            return
-        for shard in shards:
-            if not shard.is_dir(follow_symlinks=False):
-                continue
-            try:
-                children = list(os.scandir(shard.path))
-            except OSError:
-                continue
-            for child in children:
-                if len(child.name) == 64 and child.name.startswith(shard.name):
-                    yield child.name, Path(child.path)
+        """Every entry directory as (sha256, path), in no particular order.
+
+        Links are not entries: a linked bucket, shard or entry is skipped
+        (``verify`` reports it), as it is a miss to a lookup.
+        """
+        for child in shard_entries(self.layout.wheels):
+            shard = os.path.basename(os.path.dirname(child.path))
+            if (
+                len(child.name) == 64
+                and child.name.startswith(shard)
+                and child.is_dir(follow_symlinks=False)
+            ):
+                yield child.name, Path(child.path)

@@ -14,7 +14,19 @@ from ._layout import source_digest
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["Source"]
+__all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "Source"]
+
+MAX_KEY_LENGTH = 8192
+"""Most characters a source's ``key`` and ``freshness`` may each have.
+
+Both are stored in the source's pointer (escaped as JSON ASCII: up to 12
+bytes a character), which readers read only up to
+:data:`~wheelcache._pointers.pointer.MAX_POINTER_BYTES`; bounding them keeps
+every pointer ``add()`` writes readable by ``get()``, with room for hundreds
+of wheels. A URL, a path or a digest is far shorter."""
+
+MAX_NAME_LENGTH = 1024
+"""Most characters a source's ``name`` may have."""
 
 
 class Source:
@@ -22,9 +34,12 @@ class Source:
 
     ``key`` is any string that identifies the source: a URL, ``"sha256:<hex>"``
     of an sdist, a resolved path. It is hashed to name files and never used as
-    a path, so any string is safe (empty, huge, with NUL bytes, slashes or lone
-    surrogates). Cached wheels are used only while ``freshness`` (an opaque
-    token) is unchanged. ``name`` is the project name when known, for listing.
+    a path, so any string of up to :data:`MAX_KEY_LENGTH` characters is safe
+    (empty, with NUL bytes, slashes or lone surrogates). Cached wheels are used
+    only while ``freshness`` (an opaque token, also up to
+    :data:`MAX_KEY_LENGTH` characters) is unchanged. ``name`` is the project
+    name when known, for listing (up to :data:`MAX_NAME_LENGTH`). A longer
+    string raises :class:`~wheelcache.InvalidSourceError` stating the limit.
     """
 
     # A plain class rather than a frozen dataclass: importing dataclasses
@@ -44,6 +59,11 @@ class Source:
             raise TypeError("Source.freshness must be a str")
         if name is not None and not isinstance(name, str):
             raise TypeError("Source.name must be a str or None")
+        if len(key) > MAX_KEY_LENGTH or len(freshness) > MAX_KEY_LENGTH:
+            field, value = ("key", key) if len(key) > MAX_KEY_LENGTH else ("freshness", freshness)
+            raise _too_long(field, value, MAX_KEY_LENGTH)
+        if name is not None and len(name) > MAX_NAME_LENGTH:
+            raise _too_long("name", name, MAX_NAME_LENGTH)
         set_attribute = object.__setattr__
         set_attribute(self, "key", key)
         set_attribute(self, "freshness", freshness)
@@ -118,3 +138,11 @@ class Source:
         tree = Path(path).resolve()
         freshness = fingerprint_tree(tree, cache_keys)
         return cls(str(tree), freshness, project_name(tree))
+
+
+def _too_long(field: str, value: str, limit: int) -> InvalidSourceError:
+    return InvalidSourceError(
+        f"Source.{field}",
+        f"{len(value)} characters long; the limit is {limit} characters"
+        " (the key and freshness are stored in the source's pointer, which must stay readable)",
+    )

@@ -25,6 +25,13 @@ Compatibility rules, so old and new wheelcache versions can share a cache:
 unknown fields are ignored; a pointer with a newer ``version`` is a miss for
 this reader, not an error; and every version keeps ``wheels[*].sha256`` so an
 older garbage collector still knows which entries it must not delete.
+
+Every field is validated when read (:func:`decode`): types, a SHA-256 of 64
+lowercase hex digits, a wheel file name that is printable (no control
+characters, no lone surrogates), at most 255 characters and names no other
+directory, a non-negative size, a finite ``written``. A pointer with any
+invalid field is a miss to readers and "unreadable" to ``verify``, never an
+exception.
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import math
 import os
 import re
 from functools import lru_cache
@@ -112,14 +120,21 @@ def encode(pointer: Pointer) -> bytes:
 
 
 def _safe_filename(filename: object) -> bool:
+    # isprintable() refuses NUL and other control characters, and lone
+    # surrogates, which no filesystem call can encode: a pointer naming such
+    # a file is unusable (a miss), never a UnicodeEncodeError in a reader.
     return (
         type(filename) is str
         and filename.endswith(".whl")
+        and len(filename) <= _MAX_FILENAME
+        and filename.isprintable()
         and "/" not in filename
         and "\\" not in filename
-        and "\0" not in filename
         and not filename.startswith(".")
     )
+
+
+_MAX_FILENAME = 255  # NAME_MAX: no filesystem holds a longer name
 
 
 def _wheel_ref(item: object) -> WheelRef | None:
@@ -186,6 +201,7 @@ def _decode(data: bytes) -> Pointer | None:
         or type(freshness) is not str
         or (name is not None and type(name) is not str)
         or type(written) not in (int, float)
+        or not math.isfinite(written)
         or type(raw_wheels) is not list
     ):
         return None

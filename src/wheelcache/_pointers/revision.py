@@ -23,6 +23,7 @@ from .._fs.locking import hold
 from .._fs.nofollow import real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .pointer import (
+    MAX_POINTER_BYTES,
     Pointer,
     WheelRef,
     decode,
@@ -147,11 +148,16 @@ def _replace(
     for sha256 in dropped:
         store.freshen(sha256, names_of.get(sha256))
     pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
+    data = encode(pointer)
+    if len(data) > MAX_POINTER_BYTES:
+        # Readers stop at this size: refuse what get() could never find.
+        raise CacheError(
+            f"cannot record {len(wheels)} wheels for {source.key[:80]!r}: the pointer would be"
+            f" {len(data)} bytes, over the {MAX_POINTER_BYTES}-byte limit readers accept"
+        )
     make_directories(pointer_path.parent)
     _syncpoints.reach("pointer.before-replace")
-    write_file_atomic(
-        pointer_path, encode(pointer), temp_name=f".{pointer_path.stem}.{unique_token()}.tmp"
-    )
+    write_file_atomic(pointer_path, data, temp_name=f".{pointer_path.stem}.{unique_token()}.tmp")
     _syncpoints.reach("pointer.after-replace")
     for sha256 in dropped:
         store.freshen(sha256, names_of.get(sha256))

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "Source"]
 
-MAX_KEY_LENGTH = 8192
+MAX_KEY_LENGTH = 16384
 """Most characters a source's ``key`` and ``freshness`` may each have.
 
 Both are stored in the source's pointer (escaped as JSON ASCII: up to 12

@@ -112,6 +112,10 @@ class Store:
         The owner lock ``staging-v1/<token>.lock`` is taken *before* the
         directory is created and released only after it is removed, so a
         staging directory whose lock can be taken belongs to a dead process.
+
+        Only the process that created the workspace removes it: a child
+        forked inside the block (by a build callback) that unwinds it, say
+        through ``sys.exit()``, leaves the directory and the lock to its parent.
         """
         staging = self.layout.staging
         refuse_links(self.layout.root, staging)
@@ -122,6 +126,7 @@ class Store:
         # collector probing, for an instant, whether its owner is alive.
         # Taking the lock creates the staging directory when it is missing.
         with hold(owner_path, timeout=RETRY_SECONDS, purpose="probing a staging directory"):
+            creator = os.getpid()
             try:
                 try:
                     directory.mkdir()
@@ -129,12 +134,18 @@ class Store:
                     raise cache_error(directory, "create", exc) from exc
                 yield directory
             finally:
-                try:
-                    remove_tree(directory)
-                except OSError:
-                    # Harmless: prune reclaims it once our owner lock is gone.
-                    logger.warning("could not remove workspace %s", directory, exc_info=True)
-                unlink_quietly(owner_path)  # before the release: nobody can take it meanwhile
+                # A forked child unwinding leaves the workspace to its parent.
+                if os.getpid() == creator:
+                    self._remove_workspace(directory, owner_path)
+
+    @staticmethod
+    def _remove_workspace(directory: Path, owner_path: Path) -> None:
+        try:
+            remove_tree(directory)
+        except OSError:
+            # Harmless: prune reclaims it once our owner lock is gone.
+            logger.warning("could not remove workspace %s", directory, exc_info=True)
+        unlink_quietly(owner_path)  # before the release: nobody can take it meanwhile
 
     def publish(self, wheel: Path) -> Published:
         """Copy *wheel* into the cache as an immutable entry (see the module doc).

@@ -50,9 +50,11 @@ class WheelCache:
     :func:`platformdirs.user_cache_path` ``("wheelcache")``. Constructing a
     cache writes nothing; directories appear on first write.
 
-    ``lock_timeout``: seconds to wait for another process's build of the same
-    source before giving up with :class:`~wheelcache.CacheError` (None, the
-    default, waits as long as the build takes).
+    ``lock_timeout``: seconds any wait for a lock may last before giving up
+    with :class:`~wheelcache.LockTimeout` (a :class:`~wheelcache.CacheError`
+    naming the lock and what it guards): another process's build of the same
+    source, its update of the same pointer, another prune. None, the default,
+    waits as long as the other process takes.
     """
 
     def __init__(

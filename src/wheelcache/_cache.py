@@ -13,6 +13,7 @@ from ._errors import InvalidWheelError
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
 from ._fs.nofollow import real_ancestors
+from ._gc.maintenance import Maintenance
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.pointer import Pointer, WheelRef, open_pointer, read_open_pointer, replaced
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
 
     from packaging.tags import Tag
 
-    from ._gc.reports import Progress, PruneReport, VerifyReport
-    from ._gc.stats import CacheStats
     from ._source import Source
 
 __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache", "default_root"]
@@ -40,15 +39,18 @@ USE_INTERVAL = 60.0
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
-class WheelCache:
+class WheelCache(Maintenance):
     """An append-only cache of wheels built from source distributions.
 
     Any number of threads and processes may share one cache directory. Readers
     take no lock; see ``docs/design.md`` for why every guarantee holds.
 
     ``root``: the cache directory; None means ``$WHEELCACHE_DIR`` if set, else
-    :func:`platformdirs.user_cache_path` ``("wheelcache")``. Constructing a
-    cache writes nothing; directories appear on first write.
+    :func:`platformdirs.user_cache_path` ``("wheelcache")``, made absolute
+    once, here (a later ``chdir`` changes nothing). Constructing a cache
+    writes nothing; directories appear on first write. A root that exists and
+    is not a directory is a :class:`~wheelcache.CacheError`, here and in
+    every operation that scans.
 
     ``lock_timeout``: seconds any wait for a lock may last before giving up
     with :class:`~wheelcache.LockTimeout` (a :class:`~wheelcache.CacheError`
@@ -60,9 +62,11 @@ class WheelCache:
     def __init__(
         self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
     ) -> None:
-        self.root = Path(root).expanduser() if root is not None else default_root()
+        chosen = Path(root).expanduser() if root is not None else default_root()
+        self.root = Path(os.path.abspath(chosen))
         self.lock_timeout = lock_timeout
         self._layout = Layout(self.root)
+        self._layout.require_directory()
         self._store = Store(self._layout)
         self._root_ready = False
         self._remote_fs: bool | None = None  # judged on first hit: see _fs.mounts
@@ -259,75 +263,13 @@ class WheelCache:
 
     def sources(self) -> Iterator[SourceRecord]:
         """Every source with a readable pointer, in no particular order."""
+        self._layout.require_directory()
         return iter_sources(self._store)
 
     def wheels(self) -> Iterator[CachedWheel]:
         """Every entry in the cache, referenced or not, in no particular order."""
+        self._layout.require_directory()
         return iter_wheels(self._store)
-
-    # -- garbage collection ----------------------------------------------------------
-
-    def prune(
-        self,
-        grace: float | None = None,
-        *,
-        max_size: int | None = None,
-        max_age: float | None = None,
-        dry_run: bool = False,
-        progress: Progress | None = None,
-    ) -> PruneReport:
-        """Delete what no process may still be using.
-
-        Entries that no pointer names and that were not freshened (published,
-        found already present, handed out, or dropped from a pointer) within
-        *grace* seconds (default :data:`DEFAULT_GRACE`, one hour) go, and so do
-        leftovers of dead processes. ``max_age`` (seconds) retires sources not
-        used (no hit, no add) for longer; ``max_size`` (bytes) retires the
-        least recently used sources until what stays referenced fits.
-        Retiring removes the pointer now and its wheels only after *grace*.
-        ``dry_run`` reports without changing anything. Readers and writers are
-        never blocked; two prunes never run at once.
-        """
-        from ._gc import prune as _prune
-
-        return _prune.prune(
-            self._layout,
-            grace=_prune.DEFAULT_GRACE if grace is None else grace,
-            max_size=max_size,
-            max_age=max_age,
-            dry_run=dry_run,
-            progress=progress,
-            lock_timeout=self.lock_timeout,
-        )
-
-    def clean(self) -> None:
-        """Empty the cache.
-
-        Concurrent lookups see misses, never exceptions. Paths handed out
-        earlier may vanish: the one exception to the grace contract.
-        """
-        from ._gc import prune as _prune
-
-        _prune.clean(self._layout, lock_timeout=self.lock_timeout)
-
-    def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
-        """Re-hash every entry against its name and check every pointer.
-
-        ``repair=True`` moves corrupt entries and unreadable pointers to the
-        quarantine (never deleting them) and removes references to missing or
-        corrupt entries from pointers.
-        """
-        from ._gc import verify as _verify
-
-        return _verify.verify(
-            self._layout, repair=repair, progress=progress, lock_timeout=self.lock_timeout
-        )
-
-    def stats(self, *, progress: Progress | None = None) -> CacheStats:
-        """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
-        from ._gc.stats import collect_stats
-
-        return collect_stats(self._store, progress=progress)
 
     # -- internals -------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
-from ._errors import cache_error
+from ._errors import CacheError, cache_error
 from ._fs.fsutil import make_directories, write_file_atomic
 
 if TYPE_CHECKING:
@@ -61,10 +61,10 @@ def default_root() -> Path:
     """``$WHEELCACHE_DIR`` if set, else the platform's user cache directory."""
     configured = os.environ.get(ENVIRONMENT_VARIABLE)
     if configured:
-        return Path(configured).expanduser()
+        return Path(os.path.abspath(Path(configured).expanduser()))
     from platformdirs import user_cache_path
 
-    return user_cache_path("wheelcache", appauthor=False)
+    return Path(os.path.abspath(user_cache_path("wheelcache", appauthor=False)))
 
 
 def source_digest(key: str) -> str:
@@ -206,6 +206,25 @@ class Layout:
                     yield name[: -len(".json")], os.path.join(shard, name)
 
     # -- creation ------------------------------------------------------------
+
+    def require_directory(self) -> None:
+        """Raise :class:`CacheError` when the root exists and is not a directory.
+
+        Every operation that scans calls this, so ``info``, ``list`` and
+        ``verify`` never report an empty, healthy cache where a file stands.
+        """
+        try:
+            info = os.stat(self.root)
+        except FileNotFoundError:
+            return  # created on first write
+        except NotADirectoryError:
+            raise CacheError(
+                f"the cache root {self.root} cannot exist: a directory above it is a file"
+            ) from None
+        except OSError:
+            return  # reported by the operation that needs it, naming the permission
+        if not stat.S_ISDIR(info.st_mode):
+            raise CacheError(f"the cache root {self.root} exists and is not a directory")
 
     def ensure_root(self) -> None:
         """Create the root, its CACHEDIR.TAG and layout record if missing.

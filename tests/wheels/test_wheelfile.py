@@ -511,3 +511,32 @@ def test_corrupt_crc_leaves_the_zip_directory_readable(tmp_path: pathlib.Path) -
 
     with zipfile.ZipFile(path) as archive:
         assert archive.testzip() == member == "demo/payload.bin"
+
+
+def _add_zeros(wheel: pathlib.Path, megabytes: int) -> None:
+    """Append a member of *megabytes* MiB of zeros (it deflates about 1000x)."""
+    chunk = bytes(1 << 20)
+    with zipfile.ZipFile(wheel, "a", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("demo/zeros.bin", date_time=(2020, 1, 1, 0, 0, 0))
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with archive.open(info, "w", force_zip64=True) as member:
+            for _ in range(megabytes):
+                member.write(chunk)
+
+
+def test_a_decompression_bomb_is_refused_before_it_is_inflated(tmp_path: pathlib.Path) -> None:
+    from wheelcache import Source, WheelCache
+    from wheelcache._wheels.wheelfile import INFLATE_ALLOWANCE, MAX_INFLATE_RATIO
+
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    _add_zeros(wheel, INFLATE_ALLOWANCE // (1 << 20) + 16)
+    assert wheel.stat().st_size * MAX_INFLATE_RATIO < INFLATE_ALLOWANCE  # a bomb, not a big wheel
+
+    with pytest.raises(InvalidWheelError, match="refused as a likely decompression bomb") as caught:
+        validate_wheel(wheel)
+    assert f"{MAX_INFLATE_RATIO} times its size" in caught.value.problem
+
+    cache = WheelCache(tmp_path / "cache")
+    with pytest.raises(InvalidWheelError, match="decompression bomb"):
+        cache.add(Source("bomb"), wheel)
+    assert list(cache.wheels()) == []

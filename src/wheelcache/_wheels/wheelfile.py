@@ -35,9 +35,26 @@ from .names import WheelInfo, describe, parse_wheel_name
 if TYPE_CHECKING:
     from collections.abc import Iterator, Sequence
 
-__all__ = ["WheelInfo", "parse_wheel_name", "read_chunks", "validate_wheel"]
+__all__ = [
+    "INFLATE_ALLOWANCE",
+    "MAX_INFLATE_RATIO",
+    "WheelInfo",
+    "parse_wheel_name",
+    "read_chunks",
+    "validate_wheel",
+]
 
 logger = logging.getLogger("wheelcache")
+
+#: Validation inflates every member, so the work it may do is bounded: a wheel
+#: whose members add up to more than this many times its own size, and more
+#: than :data:`INFLATE_ALLOWANCE`, is refused as a decompression bomb before
+#: any member is inflated. Real wheels inflate 2-5x (numpy, torch); text-heavy
+#: ones rarely 20x; a zip of zeros, 1000x.
+MAX_INFLATE_RATIO = 100
+
+#: Bytes any wheel may inflate to whatever its size (256 MiB).
+INFLATE_ALLOWANCE = 256 << 20
 
 # What reading a damaged archive can raise: a bad header or CRC (BadZipFile), a
 # corrupt deflate stream (zlib.error), data that ends early (EOFError), an I/O
@@ -147,6 +164,9 @@ def _check_archive(stream: BinaryIO, size: int, info: WheelInfo | None) -> list[
         return [_not_a_zip_problem(stream, exc)]
     with archive:
         members = archive.infolist()
+        bomb = _inflation_problem(members, size)
+        if bomb is not None:
+            return [bomb]
         problems = _member_name_problems(members)
         dist_info, layout_problems = find_dist_info(members)
         problems += layout_problems
@@ -162,6 +182,23 @@ def _check_archive(stream: BinaryIO, size: int, info: WheelInfo | None) -> list[
     if f"{dist_info}/WHEEL" in contents:
         problems += wheel_file_problems(contents[f"{dist_info}/WHEEL"])
     return problems
+
+
+def _inflation_problem(members: Sequence[zipfile.ZipInfo], size: int) -> str | None:
+    """Refuse an archive that would inflate to far more than a real wheel does.
+
+    zipfile inflates a member only up to its declared size (and fails the
+    CRC check beyond), so the declared sizes bound the work.
+    """
+    declared = sum(member.file_size for member in members)
+    limit = max(MAX_INFLATE_RATIO * size, INFLATE_ALLOWANCE)
+    if declared <= limit:
+        return None
+    return (
+        f"its members would inflate to {declared} bytes, more than the {limit} bytes"
+        f" allowed ({MAX_INFLATE_RATIO} times its size of {size} bytes, and at least"
+        f" {INFLATE_ALLOWANCE} bytes); refused as a likely decompression bomb"
+    )
 
 
 def _not_a_zip_problem(stream: BinaryIO, exc: BaseException) -> str:

@@ -41,6 +41,7 @@ reclaims what dead processes left behind.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 from pathlib import Path
@@ -50,9 +51,10 @@ from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient, unlink_quietly
 from .._fs.locking import hold
-from .._fs.nofollow import O_NOFOLLOW, refuse_links
+from .._fs.nofollow import refuse_links
 from .._layout import unique_token
 from .._store.store import Store
+from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
 from .reports import PruneReport, Tally
 from .retire import choose_retirees, retire, scan_sources, sync_directories
@@ -103,11 +105,16 @@ def prune(
     with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         _syncpoints.reach("prune.locked")
         store = Store(layout)
-        now = _filesystem_now(layout)
-        horizon = now - grace
+        clock = read_clock(layout, grace)
+        now = clock.now
+        # After a forward jump of the clock every entry looks old: keep all
+        # (and retire nothing by age) until a grace period of real time passed.
+        horizon = -math.inf if clock.distrust else now - grace
         sources = scan_sources(layout)
         _syncpoints.reach("prune.scanned")
-        retirees = choose_retirees(sources, max_size=max_size, max_age=max_age, now=now)
+        retirees = choose_retirees(
+            sources, max_size=max_size, max_age=None if clock.distrust else max_age, now=now
+        )
         retired: set[int] = set()
         for source in retirees:
             if dry_run or retire(layout, store, source):
@@ -138,28 +145,9 @@ def prune(
         restored_entries=tally.restored,
         dry_run=dry_run,
         seconds=time.monotonic() - started,
+        clock_jump=clock.jump,
+        trusted_clock=not clock.distrust,
     )
-
-
-def _filesystem_now(layout: Layout) -> float:
-    """The current time as the cache's filesystem records it.
-
-    Entry ages are modification times written by the filesystem (coarse
-    clocks, or a file server's clock), so they are compared with a time taken
-    from the same source: the mtime of a file touched now.
-    """
-    stamp = layout.locks / "prune.stamp"
-    try:
-        fd = os.open(stamp, os.O_WRONLY | os.O_CREAT | O_NOFOLLOW, 0o666)
-    except OSError:
-        return time.time()  # a link there is not followed
-    try:
-        os.utime(fd)
-        return os.fstat(fd).st_mtime
-    except OSError:
-        return time.time()
-    finally:
-        os.close(fd)
 
 
 def refuse_bucket_links(layout: Layout) -> None:

@@ -55,6 +55,11 @@ class PruneReport:
     """Entries put back: freshened during this prune, or still wanted after a killed one."""
     dry_run: bool = False
     seconds: float = 0.0
+    clock_jump: float = 0.0
+    """Seconds the clock jumped forward since the previous prune on this machine (0: none)."""
+    trusted_clock: bool = True
+    """False when a recent forward jump of the clock kept this prune from deleting
+    any entry or retiring any source by age (docs/design.md, A2)."""
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
@@ -13,7 +14,12 @@ if TYPE_CHECKING:
 
     from ._wheels.names import WheelInfo
 
-__all__ = ["CachedWheel"]
+__all__ = ["OPEN_RETRY_SECONDS", "CachedWheel"]
+
+OPEN_RETRY_SECONDS = 0.1
+"""How long :meth:`CachedWheel.open` retries a missing file: the restore
+window (a prune putting back an entry it had just moved to the trash) lasts
+the microseconds between two renames, longer only if prune is descheduled."""
 
 
 class CachedWheel:
@@ -43,6 +49,26 @@ class CachedWheel:
         if self._path is None:
             self._path = Path(self._location)
         return self._path
+
+    def open(self, *, retry_seconds: float = OPEN_RETRY_SECONDS) -> BinaryIO:
+        """Open the wheel for reading (binary), riding through prune's restore window.
+
+        A prune that moved the entry to the trash just as another process
+        freshened it puts it straight back; between the two renames the path
+        is missing (docs/design.md, section 6.3). This retries
+        ``FileNotFoundError`` for up to *retry_seconds*, then raises it. An
+        open file stays readable whatever prune does later.
+        """
+        deadline = time.monotonic() + retry_seconds
+        delay = 0.001
+        while True:
+            try:
+                return open(self._location, "rb")
+            except FileNotFoundError:
+                if time.monotonic() >= deadline:
+                    raise
+            _pause(delay)
+            delay = min(delay * 2, 0.02)
 
     @property
     def filename(self) -> str:
@@ -79,3 +105,8 @@ class CachedWheel:
 
     def __repr__(self) -> str:
         return f"CachedWheel(path={self._location!r}, sha256={self.sha256!r}, size={self.size})"
+
+
+def _pause(seconds: float) -> None:
+    """Wait between two attempts of :meth:`CachedWheel.open` (a seam for tests)."""
+    time.sleep(seconds)

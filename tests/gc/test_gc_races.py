@@ -9,6 +9,7 @@ procs.DEADLINE, and the autouse fixture in conftest.py reaps every child.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import procs
+import wheelcache._wheel
 from ondisk import DAY, HOUR, age, named, pointer_path, sha256_of
-from wheelcache import Source, WheelCache
+from wheelcache import CachedWheel, Source, WheelCache
 from wheelcache._layout import Layout
 from wheelfactory import make_wheel, wheel_with_seed
 
@@ -121,6 +123,51 @@ def test_prune_racing_a_publisher_that_finds_the_entry_present_restores_it(
     assert named(cache, Source("publisher")) == {published["sha256"]}
     assert cache.get(Source("publisher")) is not None
     assert list(Layout(cache.root).trash.iterdir()) == []
+
+
+def test_cached_wheel_open_rides_through_the_restore_window(
+    tmp_path: Path, cache: WheelCache, syncpoints: SyncPoints, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The window above, observed through get(), and CachedWheel.open() riding through it."""
+    wheel = wheel_with_seed(tmp_path, 1)
+    entry = unreferenced_old(cache, wheel)
+    pruner = paused_prune(cache, syncpoints, "prune.before-trash", "prune.after-trash")
+    procs.start(add_op(cache.root, "publisher", wheel)).result()
+    hit = cache.get(Source("publisher"))
+    assert hit is not None
+    assert hit.path == entry
+    syncpoints.release("prune.before-trash")
+    syncpoints.wait_reached("prune.after-trash")
+    assert not hit.path.exists()  # the path get() handed out is missing: the window
+
+    missed = threading.Event()
+
+    def pause(seconds: float) -> None:
+        missed.set()
+        time.sleep(seconds)
+
+    monkeypatch.setattr(wheelcache._wheel, "_pause", pause)
+    read: dict[str, bytes] = {}
+
+    def reader() -> None:
+        with hit.open(retry_seconds=procs.DEADLINE) as handle:
+            read["data"] = handle.read()
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    assert missed.wait(procs.DEADLINE), "open() never met the missing file"
+    syncpoints.release("prune.after-trash")
+    thread.join(procs.DEADLINE)
+
+    assert read["data"] == wheel.read_bytes()
+    assert pruner.result()["restored_entries"] == 1
+
+
+def test_cached_wheel_open_gives_up_on_a_file_that_stays_missing(tmp_path: Path) -> None:
+    gone = CachedWheel(tmp_path / "demo-1.0-py3-none-any.whl", "0" * 64, 1)
+
+    with pytest.raises(FileNotFoundError):
+        gone.open(retry_seconds=0.01)
 
 
 def test_publisher_arriving_after_the_prunes_rename_publishes_its_own_copy(

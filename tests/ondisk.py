@@ -33,6 +33,7 @@ __all__ = [
     "named",
     "pointer_path",
     "replace_os_calls",
+    "set_mtime",
     "sha256_of",
     "snapshot",
     "staging_is_empty",
@@ -43,9 +44,24 @@ DAY = 24 * HOUR
 
 
 def age(path: Path, seconds: float) -> None:
-    """Make *path* look last modified *seconds* ago."""
-    then = time.time() - seconds
-    os.utime(path, (then, then))
+    """Make *path* look last modified *seconds* ago (see :func:`set_mtime`)."""
+    set_mtime(path, time.time() - seconds)
+
+
+def set_mtime(path: Path, when: float) -> None:
+    """Make *path* look last modified at *when*.
+
+    For an entry's wheel, the entry directory too: an entry's freshness is
+    the later of the two (a user who does not own the wheel freshens the
+    directory), so an entry only looks old when both are.
+    """
+    os.utime(path, (when, when))
+    if (
+        path.suffix == ".whl"
+        and len(path.parent.name) == 64
+        and path.parent.parent.name == path.parent.name[:2]
+    ):
+        os.utime(path.parent, (when, when))
 
 
 def sha256_of(path: Path) -> str:

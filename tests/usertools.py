@@ -9,11 +9,13 @@ does not run as root (it cannot then switch users).
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import importlib
 import os
 import pickle
 import shutil
+import sysconfig
 import tempfile
 import time
 import traceback
@@ -69,8 +71,20 @@ def give_to_other_user(*paths: Path, gid: int = OTHER_GID) -> None:
 # may be unreadable to the other user (a home-directory Python), so everything
 # is imported before the fork.
 _PREWARM = (
+    "encodings.cp437",
+    "encodings.idna",
+    "email.parser",
+    "email.policy",
     "filelock",
     "secrets",
+    "wheelcache._cli.main",
+    "wheelcache._cli.commands",
+    "wheelcache._cli.reports",
+    "wheelcache._gc.links",
+    "wheelcache._gc.clock",
+    "wheelcache._wheels.dist_info",
+    "packaging.tags",
+    "packaging.metadata",
     "wheelcache._gc.prune",
     "wheelcache._gc.stats",
     "wheelcache._gc.verify",
@@ -87,6 +101,9 @@ def as_other_user(
         pytest.skip("simulating another user needs root (setuid in a child process)")
     for module in _PREWARM:
         importlib.import_module(module)
+    sysconfig.get_config_vars()  # loads the interpreter's _sysconfigdata module
+    for encoding in ("ascii", "latin-1", "utf-8", "cp437"):
+        codecs.lookup(encoding)
     reader, writer = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: never returns into pytest

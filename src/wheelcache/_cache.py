@@ -9,7 +9,7 @@ from pathlib import Path
 from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
-from ._errors import InvalidWheelError
+from ._errors import CacheError, InvalidWheelError, naming_permissions
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
 from ._fs.nofollow import real_ancestors
@@ -126,13 +126,14 @@ class WheelCache(Maintenance):
                 ):
                     logger.debug("cached wheel %s cannot be read", ref.filename)
                     continue
-                self._handed_out(fd, pointer_path, ref, pointer)
+                if not self._handed_out(fd, pointer_path, ref, pointer):
+                    return None
                 return CachedWheel(location, ref.sha256, ref.size)
             return None
         finally:
             os.close(fd)
 
-    def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef, pointer: Pointer) -> None:
+    def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef, pointer: Pointer) -> bool:
         """Keep the garbage-collection promises for an entry a lookup returns.
 
         *fd* is the pointer file this lookup read, still open. If it was
@@ -142,6 +143,7 @@ class WheelCache(Maintenance):
         again, now. Otherwise whoever drops it later freshens it then. Also
         record the source as used, at most once per :data:`USE_INTERVAL`. No
         lock, and on the common path no write (docs/design.md §6.3, §13).
+        False (a miss) when the entry needs freshening and permissions forbid it.
         """
         try:
             current = os.fstat(fd)
@@ -152,12 +154,17 @@ class WheelCache(Maintenance):
             or current.st_nlink == 0
             or self._replaced_remotely(pointer_path, pointer)
         ):
-            self._store.freshen(ref.sha256, ref.filename)
+            try:
+                self._store.freshen(ref.sha256, ref.filename)
+            except CacheError as exc:
+                logger.warning("%s; a miss instead", exc)
+                return False
         elif time.time() - current.st_mtime > USE_INTERVAL:
             try:
                 os.utime(pointer_path)
             except OSError:
                 logger.debug("could not record use of %s", pointer_path, exc_info=True)
+        return True
 
     def _replaced_remotely(self, pointer_path: str, pointer: Pointer) -> bool:
         """On a network filesystem: whether the pointer at the path is no longer *pointer*."""
@@ -167,6 +174,7 @@ class WheelCache(Maintenance):
             self._remote_fs = is_network_filesystem(str(self.root))
         return self._remote_fs and replaced(pointer_path, pointer)
 
+    @naming_permissions("look up an entry in")
     def find(self, sha256: str) -> CachedWheel | None:
         """The entry whose wheel has this SHA-256 (hex), whatever source it came from.
 
@@ -192,6 +200,7 @@ class WheelCache(Maintenance):
 
     # -- adding --------------------------------------------------------------------
 
+    @naming_permissions("add to")
     def add(self, source: Source, wheel_path: str | os.PathLike[str]) -> CachedWheel:
         """Publish a wheel built from *source* and record it in the source's pointer.
 

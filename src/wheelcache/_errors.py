@@ -9,7 +9,9 @@ bad input also derive from the builtin a caller would naturally catch
 from __future__ import annotations
 
 import errno
+import functools
 import os
+from typing import Any, Callable, TypeVar
 
 __all__ = [
     "CacheError",
@@ -106,4 +108,59 @@ def cache_error(path: str | os.PathLike[str], action: str, cause: OSError) -> Ca
     if cause.errno in _DISK_FULL_ERRNOS:
         return DiskFullError(path, cause)
     reason = cause.strerror or str(cause)
+    if isinstance(cause, PermissionError):
+        reason = f"{reason} ({_access(cause.filename or path)})"
     return CacheError(f"cannot {action} {os.fspath(path)}: {reason}")
+
+
+def _access(path: str | os.PathLike[str]) -> str:
+    """Who may do what with *path* (or its nearest existing parent), and who we are.
+
+    Says which permission is missing, as far as the modes tell: the owner,
+    group and mode of the file or directory the system refused, and this
+    process's user and groups.
+    """
+    import stat
+
+    place = os.fspath(path)
+    while True:
+        try:
+            info = os.lstat(place)
+            break
+        except OSError:
+            parent = os.path.dirname(place)
+            if parent == place:
+                return "nothing on its path can be examined"
+            place = parent
+    mode = stat.filemode(info.st_mode)
+    if not hasattr(os, "geteuid"):  # pragma: no cover - Windows
+        return f"{place} is {mode}"
+    return (
+        f"{place} is {mode}, owner uid {info.st_uid}, group gid {info.st_gid};"
+        f" this process runs as uid {os.geteuid()} with groups"
+        f" {', '.join(str(g) for g in sorted({os.getegid(), *os.getgroups()}))}"
+    )
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def naming_permissions(action: str) -> Callable[[_F], _F]:
+    """Make a bare ``PermissionError`` from the decorated operation a :class:`CacheError`.
+
+    The error names the path the system refused, its owner, group and mode,
+    and this process's user and groups (:func:`cache_error`), so the user of
+    a shared cache learns which permission is missing.
+    """
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except PermissionError as exc:
+                raise cache_error(exc.filename or "the cache", action, exc) from exc
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate

@@ -219,6 +219,7 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "quarantined": [str(path) for path in report.quarantined],
         "mended_pointers": report.mended_pointers,
         "links": [str(path) for path in report.links],
+        "not_permitted": [str(path) for path in report.not_permitted],
     }
 
 
@@ -233,6 +234,10 @@ def verify_lines(report: VerifyReport) -> list[str]:
         )
     lines += [f"unreadable pointer: {path}" for path in report.unreadable_pointers]
     lines += [f"symbolic link inside the cache (not followed): {path}" for path in report.links]
+    lines += [
+        f"not permitted to read (nothing in it was checked): {path}"
+        for path in report.not_permitted
+    ]
     checked = count(report.entries_checked, "wheel")
     summary = f"Checked {checked} ({format_size(report.bytes_checked)})"
     if report.sound:
@@ -242,6 +247,7 @@ def verify_lines(report: VerifyReport) -> list[str]:
         + len(report.dangling)
         + len(report.unreadable_pointers)
         + len(report.links)
+        + len(report.not_permitted)
     )
     lines.append(f"{summary}: {count(problems, 'problem')} found.")
     if report.repaired:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from .._errors import naming_permissions
+
 if TYPE_CHECKING:
     from .._layout import Layout
     from .._store.store import Store
@@ -24,6 +26,7 @@ class Maintenance:
     _store: Store
     lock_timeout: float | None
 
+    @naming_permissions("prune")
     def prune(
         self,
         grace: float | None = None,
@@ -58,6 +61,7 @@ class Maintenance:
             lock_timeout=self.lock_timeout,
         )
 
+    @naming_permissions("clean")
     def clean(self) -> None:
         """Empty the cache.
 
@@ -69,6 +73,7 @@ class Maintenance:
         self._layout.require_directory()
         _prune.clean(self._layout, lock_timeout=self.lock_timeout)
 
+    @naming_permissions("verify")
     def verify(self, *, repair: bool = False, progress: Progress | None = None) -> VerifyReport:
         """Re-hash every entry against its name and check every pointer.
 
@@ -83,6 +88,7 @@ class Maintenance:
             self._layout, repair=repair, progress=progress, lock_timeout=self.lock_timeout
         )
 
+    @naming_permissions("count what is in")
     def stats(self, *, progress: Progress | None = None) -> CacheStats:
         """A read-only snapshot of what the cache holds: counts, bytes, leftovers."""
         from .stats import collect_stats

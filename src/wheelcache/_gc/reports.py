@@ -99,10 +99,19 @@ class VerifyReport:
     """Symbolic links where the layout expects a directory or file: nothing
     follows them (they are misses), and ``repair`` moves them aside."""
 
+    not_permitted: tuple[Path, ...] = ()
+    """Directories and files this user may not read: nothing in them was checked."""
+
     @property
     def sound(self) -> bool:
-        """True when nothing is corrupt, dangling, unreadable or a link."""
-        return not (self.corrupt or self.dangling or self.unreadable_pointers or self.links)
+        """True when all was checked and nothing is corrupt, dangling, unreadable or a link."""
+        return not (
+            self.corrupt
+            or self.dangling
+            or self.unreadable_pointers
+            or self.links
+            or self.not_permitted
+        )
 
 
 @dataclass

@@ -34,7 +34,10 @@ logger = logging.getLogger("wheelcache")
 
 
 def _wheel_state(entry: Path) -> tuple[float, int] | None:
-    """(mtime, size) of the entry's wheel if it is a complete entry, else None.
+    """(when last freshened, size) of the entry's wheel if it is a complete entry, else None.
+
+    Freshened is the later of the wheel's and the entry directory's
+    modification times (``Store._touch_entry``).
 
     Complete means: exactly one ``.whl`` file, and it is a regular file (not
     a link). Only a complete entry is ever put back from the trash; an emptied
@@ -46,9 +49,13 @@ def _wheel_state(entry: Path) -> tuple[float, int] | None:
         return None
     try:
         info = os.lstat(os.path.join(entry, names[0]))
+        directory = os.lstat(entry)
     except OSError:
         return None
-    return (info.st_mtime, info.st_size) if stat.S_ISREG(info.st_mode) else None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    # A user who does not own the wheel freshens its directory instead.
+    return max(info.st_mtime, directory.st_mtime), info.st_size
 
 
 def _entry_state(entry: Path) -> tuple[float, int] | None:

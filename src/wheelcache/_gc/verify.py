@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .._errors import CacheError, InvalidWheelError
 from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
-from .._fs.nofollow import refuse_links
+from .._fs.nofollow import list_real_dir, refuse_links
 from .._layout import unique_token
 from .._pointers.pointer import decode, is_newer_format, read_bytes
 from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
@@ -48,6 +48,7 @@ def verify(
     rest of the repair acts on real directories only.
     """
     store = Store(layout)
+    not_permitted = _not_permitted(layout)
     links = find_links(layout)
     quarantined: list[Path] = move_links_aside(layout, links) if repair else []
     corrupt: list[CorruptEntry] = []
@@ -61,6 +62,9 @@ def verify(
         if outcome is None:
             continue  # pruned meanwhile
         problem, size = outcome
+        if problem is _NOT_PERMITTED:
+            not_permitted.append(entry)
+            continue
         checked += 1
         checked_bytes += size
         if problem is None:
@@ -74,7 +78,7 @@ def verify(
         progress("verify", len(entries), len(entries))
     damaged = frozenset(c.sha256 for c in corrupt)
     dangling, unreadable, mended, moved_pointers = _verify_pointers(
-        layout, store, damaged, repair, lock_timeout
+        layout, store, damaged, repair, lock_timeout, not_permitted
     )
     quarantined.extend(moved_pointers)
     return VerifyReport(
@@ -87,7 +91,40 @@ def verify(
         quarantined=tuple(quarantined),
         mended_pointers=mended,
         links=tuple(links),
+        not_permitted=tuple(not_permitted),
     )
+
+
+_NOT_PERMITTED = "not permitted"  # a marker: compared by identity
+
+
+def _not_permitted(layout: Layout) -> list[Path]:
+    """The root, buckets and shards this user may not list: verify cannot vouch for them."""
+    found: list[Path] = []
+    directories = [layout.root]
+    if _listable(layout.root, found):
+        for bucket in (layout.wheels, layout.pointers):
+            if _listable(bucket, found):
+                directories.extend(
+                    Path(item.path)
+                    for item in list_real_dir(bucket)
+                    if item.is_dir(follow_symlinks=False)
+                )
+        for shard in directories[1:]:
+            _listable(shard, found)
+    return found
+
+
+def _listable(directory: Path, not_permitted: list[Path]) -> bool:
+    """List *directory* once; note it in *not_permitted* if that is refused."""
+    try:
+        with os.scandir(directory):
+            return True
+    except PermissionError:
+        not_permitted.append(directory)
+    except OSError:
+        pass
+    return False
 
 
 def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
@@ -96,6 +133,8 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
         names = os.listdir(entry)
     except FileNotFoundError:
         return None
+    except PermissionError:
+        return _NOT_PERMITTED, 0
     except OSError as exc:
         return f"cannot be listed ({exc.strerror})", 0
     wheels = [n for n in names if n.endswith(".whl")]
@@ -117,6 +156,8 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
         if not entry.exists():
             return None
         return "its wheel vanished", 0
+    except PermissionError:
+        return _NOT_PERMITTED, 0
     except OSError as exc:
         return f"cannot be read ({exc.strerror})", 0
     if actual != sha256:
@@ -125,7 +166,12 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
 
 
 def _verify_pointers(
-    layout: Layout, store: Store, damaged: frozenset[str], repair: bool, timeout: float | None
+    layout: Layout,
+    store: Store,
+    damaged: frozenset[str],
+    repair: bool,
+    timeout: float | None,
+    not_permitted: list[Path],
 ) -> tuple[list[DanglingPointer], list[Path], int, list[Path]]:
     dangling: list[DanglingPointer] = []
     unreadable: list[Path] = []
@@ -143,6 +189,9 @@ def _verify_pointers(
         if pointer is None:
             if data is None and not source.exists():
                 continue  # removed while we looked
+            if data is None and not os.access(source, os.R_OK):
+                not_permitted.append(source)  # a permission, not damage: not moved
+                continue
             if data is not None and is_newer_format(data):
                 continue  # a newer wheelcache's pointer: not ours to judge
             unreadable.append(source)

@@ -47,7 +47,6 @@ from .._fs.fsutil import (
     is_transient,
     remove_tree,
     shard_entries,
-    touch,
     unlink_quietly,
 )
 from .._fs.locking import hold
@@ -55,6 +54,7 @@ from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
 from .copying import copy_and_hash
+from .freshness import touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ class Store:
             state, existing = judge_existing(target, filename, sha256, size)
             if state == "intact":
                 _syncpoints.reach("publish.found-existing")
-                if touch(target / existing):
+                if touch_entry(os.fspath(target / existing)):
                     logger.debug("entry %s already published; reusing it", sha256)
                     return existing
                 continue  # garbage collection took it just now: publish ours
@@ -305,7 +305,9 @@ class Store:
         """Set an entry's modification time to now, protecting it for one grace period.
 
         Returns False when the entry does not exist. Without *filename* the
-        entry directory is listed to find the wheel.
+        entry directory is listed to find the wheel. Raises
+        :class:`CacheError` naming the path and the permission when neither
+        the wheel nor its directory may be touched.
         """
         if filename is None:
             filename = self.wheel_filename(sha256)
@@ -313,11 +315,7 @@ class Store:
                 return False
         if self.entry_stat(sha256, filename) is None:
             return False  # missing, or a link: never followed
-        try:
-            return touch(self.layout.entry_file_str(sha256, filename))
-        except OSError as exc:
-            logger.warning("cannot freshen entry %s: %s", sha256, exc)
-            return False
+        return touch_entry(self.layout.entry_file_str(sha256, filename))
 
     def wheel_filename(self, sha256: str) -> str | None:
         """The name of the wheel inside an entry, or None if there is none."""

@@ -99,10 +99,9 @@ class WheelCache(Maintenance):
                 pointer is None
                 or pointer.key != source.key
                 or pointer.freshness != source.freshness
-                # Nothing in the layout is followed (the pointer itself was
-                # opened with O_NOFOLLOW): a linked shard or bucket is a miss,
-                # as it is to prune's scan.
-                or not real_ancestors(pointer_path, 2)
+                # The pointer was opened with O_NOFOLLOW; a linked shard is a
+                # miss too, as it is absent to prune's scan (docs/design.md §2).
+                or not real_ancestors(pointer_path, 1)
             ):
                 return None
             for ref in ranked_compatible(pointer.wheels, ranks):
@@ -114,7 +113,7 @@ class WheelCache(Maintenance):
                 if (
                     not S_ISREG(entry.st_mode)
                     or entry.st_size != ref.size
-                    or not real_ancestors(location, 3)
+                    or not real_ancestors(location, 1)
                 ):
                     logger.debug("cached wheel %s is missing or damaged", ref.filename)
                     continue

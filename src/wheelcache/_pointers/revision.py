@@ -208,4 +208,4 @@ def _present(layout: Layout, ref: WheelRef) -> bool:
         info = os.lstat(location)
     except OSError:
         return False
-    return stat.S_ISREG(info.st_mode) and info.st_size == ref.size and real_ancestors(location, 3)
+    return stat.S_ISREG(info.st_mode) and info.st_size == ref.size and real_ancestors(location, 1)

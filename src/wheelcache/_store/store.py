@@ -290,15 +290,15 @@ class Store:
     def entry_stat(self, sha256: str, filename: str) -> os.stat_result | None:
         """Stat an entry's wheel; None when it is missing or not a regular file.
 
-        Nothing is followed: a link at the wheel, the entry, its shard or the
-        bucket makes the entry missing, as it is to a lookup.
+        The lookup's rule (docs/design.md §2): a link at the wheel or at the
+        entry directory makes the entry missing.
         """
         location = self.layout.entry_file_str(sha256, filename)
         try:
             info = os.lstat(location)
         except OSError:
             return None
-        ok = stat.S_ISREG(info.st_mode) and real_ancestors(location, 3)
+        ok = stat.S_ISREG(info.st_mode) and real_ancestors(location, 1)
         return info if ok else None
 
     def freshen(self, sha256: str, filename: str | None = None) -> bool:
@@ -313,9 +313,10 @@ class Store:
             filename = self.wheel_filename(sha256)
             if filename is None:
                 return False
-        if self.entry_stat(sha256, filename) is None:
-            return False  # missing, or a link: never followed
-        return touch_entry(self.layout.entry_file_str(sha256, filename))
+        location = self.layout.entry_file_str(sha256, filename)
+        if self.entry_stat(sha256, filename) is None or not real_ancestors(location, 3):
+            return False  # missing, or a link: never followed for a write
+        return touch_entry(location)
 
     def wheel_filename(self, sha256: str) -> str | None:
         """The name of the wheel inside an entry, or None if there is none."""

@@ -1,9 +1,8 @@
 """Run test code as another user: the tests of shared and hostile caches run as root.
 
-:func:`as_other_user` forks a child that drops to an unprivileged user and
-group (``nobody``/``nogroup`` by default) and runs a function there; the
-child's exception, if any, is re-raised in the test as an AssertionError with
-its traceback. Tests that need it are skipped with a reason when the suite
+:func:`as_other_user` switches this process's effective user and group to an
+unprivileged one (``nobody``/``nogroup`` by default), runs a function, and
+switches back. Tests that need it are skipped with a reason when the suite
 does not run as root (it cannot then switch users).
 """
 
@@ -13,18 +12,13 @@ import codecs
 import contextlib
 import importlib
 import os
-import pickle
 import shutil
 import sysconfig
 import tempfile
-import time
-import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Callable, TypeVar
 
 import pytest
-
-from procs import DEADLINE
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -37,6 +31,8 @@ __all__ = [
     "needs_root",
     "shared_directory",
 ]
+
+T = TypeVar("T")
 
 OTHER_UID = 65534
 OTHER_GID = 65534
@@ -94,46 +90,31 @@ _PREWARM = (
 
 
 def as_other_user(
-    function: Callable[[], Any], *, uid: int = OTHER_UID, gid: int = OTHER_GID, umask: int = 0o022
-) -> Any:
-    """Run *function* in a forked child as *uid*/*gid*; return its (picklable) result."""
+    function: Callable[[], T], *, uid: int = OTHER_UID, gid: int = OTHER_GID, umask: int = 0o022
+) -> T:
+    """Run *function* in this process as *uid*/*gid* (effective ids), then become root again.
+
+    Only the effective user, group, supplementary groups and umask change, so
+    the kernel checks every file access as the other user would, and the
+    test process (its real user still root) switches back afterwards, even
+    when *function* raises. In-process, so coverage counts what runs.
+    """
     if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("simulating another user needs root (setuid in a child process)")
+        pytest.skip("simulating another user needs root (seteuid)")
     for module in _PREWARM:
         importlib.import_module(module)
     sysconfig.get_config_vars()  # loads the interpreter's _sysconfigdata module
     for encoding in ("ascii", "latin-1", "utf-8", "cp437"):
         codecs.lookup(encoding)
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
-        os.close(reader)
-        try:
-            os.setgroups([gid])
-            os.setgid(gid)
-            os.setuid(uid)
-            os.umask(umask)
-            outcome: tuple[bool, Any] = (True, function())
-        except BaseException:
-            outcome = (False, traceback.format_exc())
-        try:
-            data = pickle.dumps(outcome)
-        except Exception:
-            data = pickle.dumps((False, f"unpicklable result: {outcome!r}"))
-        with os.fdopen(writer, "wb") as pipe:
-            pipe.write(data)
-        os._exit(0)
-    os.close(writer)
-    with os.fdopen(reader, "rb") as pipe:
-        data = pipe.read()
-    deadline = time.monotonic() + DEADLINE
-    while os.waitpid(pid, os.WNOHANG) == (0, 0):
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            os.waitpid(pid, 0)
-            raise AssertionError("the other user's child missed its deadline")
-        time.sleep(0.01)
-    ok, value = pickle.loads(data)
-    if not ok:
-        raise AssertionError(f"as user {uid}:\n{value}")
-    return value
+    groups = os.getgroups()
+    previous_umask = os.umask(umask)
+    try:
+        os.setgroups([gid])
+        os.setegid(gid)
+        os.seteuid(uid)
+        return function()
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
+        os.umask(previous_umask)

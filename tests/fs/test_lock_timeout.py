@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 TIMEOUT = 0.2
 
 
-def stop_inside(syncpoints: SyncPoints, point: str, op: dict[str, object]) -> procs.Child:
+def stop_inside(syncpoints: SyncPoints, point: str, op: dict[str, Any]) -> procs.Child:
     """Start a worker, let it reach *point* (inside a lock), and SIGSTOP it there."""
     syncpoints.arm(point)
     child = procs.start(op, env=syncpoints.env)

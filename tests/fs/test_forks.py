@@ -24,7 +24,7 @@ from wheelcache._fs.locking import try_hold
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
 
-TESTS = Path(__file__).resolve().parent
+TESTS = Path(__file__).resolve().parent.parent
 
 BUILD_THAT_FORKS = """
 import os, shutil, sys

@@ -837,6 +837,7 @@ def test_verify_reports_dangling_pointers(
     assert set(report) == {
         "sound", "entries_checked", "bytes_checked", "corrupt", "dangling",
         "unreadable_pointers", "repaired", "quarantined", "mended_pointers", "links",
+        "not_permitted",
     }  # fmt: skip
 
 

@@ -9,7 +9,12 @@ one rule is: **nothing in the layout is followed**. The root itself is the
 user's choice and may be a link; everything below it must be a real
 directory or file where the layout expects one.
 
-* Readers (:func:`real_ancestors`, ``O_NOFOLLOW``) treat a link as a miss.
+* Readers (:func:`real_ancestors`, ``O_NOFOLLOW``) treat a link at a
+  pointer, a pointer's shard, an entry or its wheel as a miss. A link at a
+  bucket or an entry's shard is not looked for on the hit path (it would
+  cost a hit two more ``lstat`` calls); what a reader follows it only reads,
+  and prune refuses a linked bucket and never lists below a linked shard
+  (docs/design.md §2).
 * Scans (:func:`list_real_dir`) list real directories only and skip links.
 * Writers call :func:`refuse_links` before acting on a path; it raises
   :class:`~wheelcache.CacheError` naming the link.

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from procs import SRC, SyncPoints, reap_all, settle
+from procs import SRC, SyncPoints, reap_all
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
@@ -82,7 +82,7 @@ def source() -> Source:
 
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small project tree, settled (its fingerprint is stable) and left untouched by tests."""
+    """A small project tree, left untouched by tests (its fingerprint is its content's)."""
     root = tmp_path_factory.mktemp("project") / "demo"
     (root / "demo").mkdir(parents=True)
     (root / "pyproject.toml").write_text(
@@ -90,8 +90,23 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
         '[project]\nname = "demo"\nversion = "1.0"\ndescription = "demo"\n'
     )
     (root / "demo" / "__init__.py").write_text('"""Demo."""\n')
-    settle(root)
     return root
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many files a tree fingerprint has read so far (a one-item list; reset it at will)."""
+    from wheelcache._tree import fingerprint as _tree
+
+    count = [0]
+    real = _tree._read_digest
+
+    def read_digest(fd: int, size: int) -> bytes:
+        count[0] += 1
+        return real(fd, size)
+
+    monkeypatch.setattr(_tree, "_read_digest", read_digest)
+    return count
 
 
 @pytest.fixture

@@ -20,6 +20,9 @@ Operations:
 ``clean``        root
 ``prune_with``   root, grace, max_size, max_age, dry_run[, log_file] -> the PruneReport
 ``lookup_loop``  root, key, freshness, sha256, stop_file -> {"hits", "misses", "errors"}
+``fingerprint_loop`` root, tree, stop_file, ready_file, racy_window_ns
+                 -> {"scans": [[start_ns, end_ns, token, files_read], ...]}
+``edit_in_place`` edits [[path, text], ...], pause -> {"edits": [[start_ns, done_ns], ...]}
 """
 
 from __future__ import annotations
@@ -48,7 +51,55 @@ def _wait_for(path: Path, seconds: float = 60.0) -> None:
         time.sleep(0.002)
 
 
+def fingerprint_loop(op: dict[str, object]) -> dict[str, object]:
+    """Fingerprint a tree through the stat cache until told to stop; report every scan.
+
+    Times are ``time.monotonic_ns()`` (one clock for every process on the machine).
+    The racy window is narrowed so a test need not wait seconds for files to settle.
+    """
+    from wheelcache._tree import fingerprint as _tree
+
+    _tree.RACY_WINDOW_NS = int(op["racy_window_ns"])  # type: ignore[call-overload]
+    reads = [0]
+    read_digest = _tree._read_digest
+
+    def counting(fd: int, size: int) -> bytes:
+        reads[0] += 1
+        return read_digest(fd, size)
+
+    _tree._read_digest = counting
+    stop, ready = Path(str(op["stop_file"])), Path(str(op["ready_file"]))
+    deadline = time.monotonic() + float(op.get("max_seconds", 100.0))  # type: ignore[arg-type]
+    scans: list[list[object]] = []
+    while not stop.exists() and time.monotonic() < deadline:
+        reads[0] = 0
+        started = time.monotonic_ns()
+        token = Source.from_tree(str(op["tree"]), cache=str(op["root"])).freshness
+        scans.append([started, time.monotonic_ns(), token, reads[0]])
+        if len(scans) == 3:
+            ready.touch()
+    return {"scans": scans}
+
+
+def edit_in_place(op: dict[str, object]) -> dict[str, object]:
+    """Rewrite files in place with as many bytes, putting their mtime back: only ctime moves."""
+    edits: list[list[int]] = []
+    for path, text in op["edits"]:  # type: ignore[attr-defined]
+        before = os.stat(path)
+        started = time.monotonic_ns()
+        with open(path, "r+b") as file:
+            file.write(text.encode())
+        os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+        edits.append([started, time.monotonic_ns()])
+        time.sleep(float(op["pause"]))  # type: ignore[arg-type]
+    return {"edits": edits}
+
+
 def perform(op: dict[str, object]) -> dict[str, object]:
+    if op["op"] == "fingerprint_loop":
+        return fingerprint_loop(op)
+    if op["op"] == "edit_in_place":
+        return edit_in_place(op)
     cache = WheelCache(str(op["root"]))
     source = Source(str(op.get("key", "k")), str(op.get("freshness", "")), "demo")
     kind = op["op"]

@@ -11,6 +11,7 @@
       staging-v1/<token>/ + <token>.lock  entries being published, and their owners' locks
       trash-v1/                         entries being deleted by prune or clean
       quarantine-v1/                    corrupt entries moved aside by verify/add
+      statcache-v1/<bb>/<key digest>.stat  stat caches of tree sources (an accelerator only)
 
 Every bucket carries the layout version in its name. A future wheelcache with
 an incompatible format uses new bucket names (``wheels-v2``), so an older
@@ -99,6 +100,7 @@ class Layout:
         "quarantine",
         "root",
         "staging",
+        "statcache",
         "trash",
         "wheels",
     )
@@ -111,6 +113,7 @@ class Layout:
         self.staging = root / f"staging-v{LAYOUT_VERSION}"
         self.trash = root / f"trash-v{LAYOUT_VERSION}"
         self.quarantine = root / f"quarantine-v{LAYOUT_VERSION}"
+        self.statcache = root / f"statcache-v{LAYOUT_VERSION}"
         self.layout_file = root / "wheelcache-layout.json"
         # String prefixes for the lookup path: building paths with pathlib
         # costs more than everything else a cache hit does.
@@ -148,6 +151,10 @@ class Layout:
     def pointer_lock(self, digest: str) -> Path:
         """The lock serialising read-modify-writes of one source's pointer."""
         return self.locks / digest[:2] / f"{digest}.pointer"
+
+    def stat_cache_file(self, digest: str) -> Path:
+        """The stat cache of the tree source whose key has this digest."""
+        return self.statcache / digest[:2] / f"{digest}.stat"
 
     @property
     def prune_lock(self) -> Path:

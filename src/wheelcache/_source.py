@@ -14,6 +14,8 @@ from ._layout import source_digest
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from ._cache import WheelCache
+
 __all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "Source"]
 
 MAX_KEY_LENGTH = 16384
@@ -119,24 +121,45 @@ class Source:
 
     @classmethod
     def from_tree(
-        cls, path: str | os.PathLike[str], cache_keys: Sequence[str] | None = None
+        cls,
+        path: str | os.PathLike[str],
+        cache_keys: Sequence[str] | None = None,
+        *,
+        cache: WheelCache | str | os.PathLike[str] | None = None,
     ) -> Source:
         """The source for a local project directory, keyed by its resolved path.
 
-        The default freshness fingerprints every file of the project (path,
-        size, modification time, inode, mode), ignoring VCS directories, build
-        outputs, virtual environments and caches, so editing, adding, removing
-        or renaming any source file makes cached wheels stale. ``cache_keys``
-        (paths or globs relative to the tree, such as ``["pyproject.toml",
-        "src/**/*.py"]``) narrows the fingerprint to the files they match.
+        The freshness is a fingerprint of the project's content: the relative
+        path, type, executable bit and bytes of every file (and the target of
+        every symlink), ignoring VCS directories, build outputs, virtual
+        environments and caches. Editing, adding, removing, renaming or
+        ``chmod +x``-ing any source file makes cached wheels stale; an
+        unchanged tree keeps its freshness, and equal trees have equal
+        freshness wherever they are. ``cache_keys`` (paths or globs relative
+        to the tree, such as ``["pyproject.toml", "src/**/*.py"]``) narrows the
+        fingerprint to the files they match.
+
+        Files are read only when their stat data changed since the last call:
+        a stat cache remembers the others' digests. It lives in the cache
+        directory ``cache`` names (a :class:`WheelCache` or its root; by
+        default ``$WHEELCACHE_DIR``, else the user cache directory, as for
+        ``WheelCache()``), never in the project, and only ever makes this
+        faster: if it cannot be read or written, the freshness is the same.
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
+        from ._cache import WheelCache, default_root
+        from ._layout import Layout
         from ._tree.fingerprint import fingerprint_tree
         from ._tree.project import project_name
+        from ._tree.statcache import StatCache
 
+        if isinstance(cache, WheelCache):
+            root = cache.root
+        else:
+            root = Path(cache).expanduser() if cache is not None else default_root()
         tree = Path(path).resolve()
-        freshness = fingerprint_tree(tree, cache_keys)
+        freshness = fingerprint_tree(tree, cache_keys, StatCache(Layout(root)))
         return cls(str(tree), freshness, project_name(tree))
 
 

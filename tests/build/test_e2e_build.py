@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
+from procs import AUDITED, CONSOLE_SCRIPT, run_command
 from wheelcache._build import builder as _builder
 from wheelcache._cli.main import main
 
@@ -64,11 +64,9 @@ def write_project(root: Path, backend: str, name: str) -> Path:
 
 @pytest.fixture(scope="module")
 def projects(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One settled project per backend, shared by the tests (builds only add build outputs)."""
+    """One project per backend, shared by the tests (builds only add build outputs)."""
     base = tmp_path_factory.mktemp("projects")
-    made = {b: write_project(base / b, b, f"e2e-{b.replace('_', '-')}") for b in BACKENDS}
-    settle(base)
-    return made
+    return {b: write_project(base / b, b, f"e2e-{b.replace('_', '-')}") for b in BACKENDS}
 
 
 def need(backend: str) -> None:

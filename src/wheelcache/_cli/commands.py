@@ -74,7 +74,7 @@ def _show(
         console.lines(to_lines(report))
 
 
-def _source(path: Path) -> tuple[Source, str]:
+def _source(path: Path, cache: WheelCache) -> tuple[Source, str]:
     """The source at *path* and its kind ("tree" or "sdist"); bad input raises."""
     try:
         mode = os.stat(path).st_mode
@@ -85,7 +85,7 @@ def _source(path: Path) -> tuple[Source, str]:
     if stat.S_ISDIR(mode):
         if not any((path / name).is_file() for name in ("pyproject.toml", "setup.py")):
             raise InvalidSourceError(path, "not a Python project: no pyproject.toml or setup.py")
-        return Source.from_tree(path), "tree"
+        return Source.from_tree(path, cache=cache), "tree"
     if stat.S_ISREG(mode) and path.name.lower().endswith(_SDIST_SUFFIXES):
         return Source.from_archive(path), "sdist"
     raise InvalidSourceError(path, "not an sdist (.tar.gz or .zip) or a project directory")
@@ -94,7 +94,8 @@ def _source(path: Path) -> tuple[Source, str]:
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
     path = Path(args.source).absolute()
-    source, kind = _source(path)
+    cache = _open(args)
+    source, kind = _source(path, cache)
     isolation = not args.no_isolation
     built = False
 
@@ -105,7 +106,7 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
         _builder.build_wheel(path, output_dir, isolation=isolation)
 
-    wheel = _open(args).get_or_build(source, build)
+    wheel = cache.get_or_build(source, build)
     if args.json:
         document = wheel_json(wheel)
         document["built"] = built

@@ -34,8 +34,9 @@ The contract (argued in docs/design.md, "Garbage collection"):
 :func:`prune` takes the steps in order; each lives in the module named after
 it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
 :mod:`wheelcache._gc.trash` sweeps entries through the trash (and finishes what
-a killed prune or clean left there), and :mod:`wheelcache._gc.leftovers`
-reclaims what dead processes left behind.
+a killed prune or clean left there), :mod:`wheelcache._gc.leftovers`
+reclaims what dead processes left behind, and :mod:`wheelcache._gc.statcaches`
+removes the stat caches of trees that are gone.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
 from .reports import PruneReport, Tally
 from .retire import choose_retirees, retire, scan_sources, sync_directories
+from .statcaches import reclaim_stat_caches
 from .trash import delete_or_warn, finish_trash, sweep_entries
 
 if TYPE_CHECKING:
@@ -130,6 +132,7 @@ def prune(
         sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
         reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
         reclaim_pointer_temps(layout, now, tally, dry_run)
+        reclaim_stat_caches(layout, now, dry_run)
         if not dry_run:
             remove_orphan_locks(layout, now)
     return PruneReport(
@@ -175,7 +178,7 @@ def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
             layout.trash.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cache_error(layout.trash, "create", exc) from exc
-        for bucket in (layout.pointers, layout.wheels, layout.quarantine):
+        for bucket in (layout.pointers, layout.wheels, layout.quarantine, layout.statcache):
             destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
             try:
                 retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]

@@ -1,10 +1,13 @@
-"""Freshness of a local project directory: a fingerprint of its source tree.
+"""Freshness of a local project directory: a fingerprint of its source tree's content.
 
 A wheel built from a project directory may be reused only while the token
 returned by :func:`fingerprint_tree` is unchanged, so the one promise that
 matters is: *any* edit, addition, removal or rename of a source file changes
 the token. A needless change (a rebuild nobody needed) is acceptable; a missed
-change (a stale wheel) is a bug. Every choice below leans that way.
+change (a stale wheel) is a bug. The second promise: the token depends on
+content only, so an unchanged tree keeps its token for ever (it does not flip
+when its files grow old), and equal trees have equal tokens on any machine,
+whatever their location, timestamps, inodes, owners or umask.
 
 What is hashed, per entry (walked with :func:`os.scandir`, children sorted by
 their name as bytes, relative paths ``/``-separated and kept as bytes so names
@@ -12,34 +15,40 @@ that are not valid UTF-8 work):
 
 * the relative path and the entry type, so that adding, removing or renaming
   anything -- or turning a file into a symlink -- changes the token;
-* for a regular file, ``st_size`` and ``st_mtime_ns`` (an ordinary edit);
-  ``st_ino`` (editors that save by atomically replacing the file and keep its
-  mtime); ``st_ctime_ns``, which no program can set back, so a tool that writes
-  and then restores the old mtime (``rsync -t``, ``touch -r``) is still seen --
-  it also moves on chmod/chown/link, harmless needless rebuilds; and the
-  permission bits, because an executable bit can change what a build does;
-* for a file whose mtime or ctime is within :data:`RACY_WINDOW_NS` of the
-  start of the walk, also a sha256 of its content. Timestamps are coarse (a
-  few ms on Linux, 2 s on FAT): a same-size edit in the same tick as the last
-  one leaves every stat field equal. Hashing the content of such "racy" files
-  (the trick git uses for its index) closes that gap, and as soon as a file
-  settles its record changes shape, so the token changes once more, harmlessly;
-* for a symlink, the target string (:func:`os.readlink`) and, when it resolves
-  to a file, that file's record as above, so editing the linked file is seen.
-  Symlinked directories are *not* followed (no loops, no walking the world);
-  only their own stat is folded in, which notices entries added to or removed
-  from the linked directory but not edits inside it -- a documented limit.
-  A dangling or looping link is recorded with its error and never raises. A
-  symlink to a directory, named like an ignored directory (``.venv`` pointing
-  at a shared environment), is skipped like the directory it stands for;
+* for a regular file, the SHA-256 of its bytes and its executable bit
+  (``S_IXUSR``, as git records it: an executable bit can change what a build
+  does, while the other permission bits depend on the umask);
+* for a symlink, its target string (:func:`os.readlink`) and what it resolves
+  to: for a file, that file's digest and executable bit, so editing the linked
+  file is seen; for a directory, the sorted names it holds. Symlinked
+  directories are *not* walked (no loops, no walking the world), so edits
+  inside one are not seen -- a documented limit -- but adding or removing a
+  name in it is. A dangling or looping link is recorded with its error and
+  never raises. A symlink to a directory, named like an ignored directory
+  (``.venv`` pointing at a shared environment), is skipped like the directory
+  it stands for;
 * for a directory, its relative path. Hence adding an *empty* directory
   changes the token: it rarely matters to a build, but it can (namespace
   package discovery, backends that list directories), and a needless rebuild
-  is the safe side of the promise.
+  is the safe side of the promise;
+* for anything else (a FIFO, a socket, a device), its path and file type.
 
-Not hashed: ``st_atime`` (every build reads every file; the token would never
-settle), owner, link count and device (a remount must not matter much, and the
-key of the source is its path anyway).
+A file that cannot be read is recorded with its error name instead of a
+digest, and does not raise: a build will say what is wrong with it.
+
+Reading every file is what makes a token portable, and also what would make it
+slow; :mod:`wheelcache._tree.statcache` remembers each file's digest by its
+stat data, so an unchanged file is only ``lstat``-ed. A remembered digest is
+used only when the file's stat key (size, ``mtime_ns``, ``ctime_ns``, inode,
+device, mode) is exactly the one recorded *and* both timestamps lie before the
+racy window (:data:`RACY_WINDOW_NS` before the walk began), and a digest is
+remembered only for a file that was settled, by the same rule, when it was
+read. A write to a settled file moves its ``ctime`` to the present, which no
+program can set back, so the file no longer matches what was remembered: a
+file read at a settled moment and written afterwards is always read again.
+Timestamps are coarse (a few ms on Linux, 2 s on FAT), which is why the window
+is needed: a same-size write within the same tick as the one before leaves the
+stat data equal, and a file that recent is read every time.
 
 What is skipped: every directory named in :data:`IGNORED_DIR_NAMES` or ending
 in ``.egg-info`` (VCS data, caches, tool environments, metadata), anywhere in
@@ -74,16 +83,18 @@ import os
 import time
 from operator import attrgetter
 from pathlib import Path
-from stat import S_ISDIR, S_ISREG
+from stat import S_IFMT, S_ISDIR, S_ISREG, S_IXUSR
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidSourceError
 from .cache_keys import compile_key, matches
+from .statcache import MAX_ENTRIES, VALUE_LENGTH, Remembered, entry_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
     from .cache_keys import KeyPattern
+    from .statcache import StatCache
 
 __all__ = [
     "BUILD_OUTPUT_DIR_NAMES",
@@ -95,7 +106,7 @@ __all__ = [
 
 logger = logging.getLogger("wheelcache")
 
-TOKEN_PREFIX = "tree-v1:"
+TOKEN_PREFIX = "tree-v2:"
 
 #: Directory names skipped at any depth: VCS data (.git .hg .svn .bzr .jj),
 #: caches (__pycache__ .mypy_cache .pytest_cache .ruff_cache .hypothesis),
@@ -113,20 +124,31 @@ IGNORED_DIR_NAMES: frozenset[str] = frozenset(
 #: Build output directories, skipped in the root and beside a project file.
 BUILD_OUTPUT_DIR_NAMES: frozenset[str] = frozenset({"build", "dist"})
 
-#: Files changed this recently (before the walk starts) also get their content hashed.
+#: A file whose mtime or ctime is this recent (before the walk starts) is read
+#: on every walk: its digest is neither taken from nor put in the stat cache.
 RACY_WINDOW_NS = 3_000_000_000
 
 _IGNORED = frozenset(os.fsencode(name) for name in IGNORED_DIR_NAMES)
 _BUILD_OUTPUTS = frozenset(os.fsencode(name) for name in BUILD_OUTPUT_DIR_NAMES)
 _PROJECT_FILES = frozenset({b"pyproject.toml", b"setup.py", b"setup.cfg"})
 _VENV_MARKER = b"pyvenv.cfg"
+_OPEN_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)  # a FIFO put in a file's place must not block the walk
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CHUNK = 1 << 20
 
 _by_name = attrgetter("name")
 _now_ns: Callable[[], int] = time.time_ns  # replaced by tests to pin racy-ness
 
 
-def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str:
-    """Return an opaque freshness token (``"tree-v1:"`` + hex sha256) for the project at root.
+def fingerprint_tree(
+    root: Path, cache_keys: Sequence[str] | None = None, stat_cache: StatCache | None = None
+) -> str:
+    """Return an opaque freshness token (``"tree-v2:"`` + hex sha256) for the project at root.
 
     With ``cache_keys`` (paths or globs relative to root, ``*``, ``?``, ``[]``
     within a name and ``**`` for any depth, hidden names included), only
@@ -134,9 +156,10 @@ def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str
     it; the ignore rules still apply. The keys' text is hashed too, so a key
     that matches nothing still counts and a file that starts to match changes
     the token. An empty sequence makes the token depend on nothing but that
-    (empty) list. Raises :class:`InvalidSourceError` if root is not a
-    directory, a key is absolute or climbs out with ``..``, or a directory in
-    the tree cannot be listed.
+    (empty) list. ``stat_cache`` only makes this faster: the token is the same
+    without it. Raises :class:`InvalidSourceError` if root is not a directory,
+    a key is absolute or climbs out with ``..``, or a directory in the tree
+    cannot be listed.
     """
     started = time.perf_counter()
     root = Path(root)
@@ -152,17 +175,100 @@ def fingerprint_tree(root: Path, cache_keys: Sequence[str] | None = None) -> str
         patterns = [compile_key(root, key) for key in cache_keys]
         digest.update(b"\0keys\0%d\0" % len(patterns))
         digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys))
-    records = _walk(os.fsencode(root), patterns) if patterns != [] else []
+    tree = os.fsencode(os.path.realpath(root))
+    remembered = stat_cache.load(tree) if stat_cache is not None else Remembered()
+    digests = _Digests(remembered, _now_ns() - RACY_WINDOW_NS)
+    records = _walk(os.fsencode(root), patterns, digests) if patterns != [] else []
     digest.update(b"".join(records))
+    if stat_cache is not None and digests.changed(whole_tree=patterns is None):
+        stat_cache.save(tree, digests.chunks(whole_tree=patterns is None))
     elapsed = (time.perf_counter() - started) * 1000
-    logger.debug("fingerprinted %s: %d entries in %.1f ms", root, len(records), elapsed)
+    logger.debug(
+        "fingerprinted %s: %d entries, %d files read, in %.1f ms",
+        root,
+        len(records),
+        digests.read,
+        elapsed,
+    )
     return TOKEN_PREFIX + digest.hexdigest()
 
 
-def _walk(root: bytes, patterns: list[KeyPattern] | None) -> list[bytes]:
-    """Return one record per entry that counts, in a deterministic order."""
-    racy_from = _now_ns() - RACY_WINDOW_NS
+class _Digests:
+    """The content digests of one walk: remembered ones reused, the others read."""
+
+    __slots__ = ("racy_from", "read", "remembered", "stored")
+
+    def __init__(self, remembered: Remembered, racy_from: int) -> None:
+        self.remembered = remembered
+        self.racy_from = racy_from
+        self.stored = 0  # files read that were settled: new entries
+        self.read = 0
+
+    def changed(self, *, whole_tree: bool) -> bool:
+        """Tell whether the stat cache is worth writing again.
+
+        When a file was read and can be remembered; or, after a walk of the
+        whole tree, when it did not meet every entry in order (files deleted,
+        or a narrowed walk wrote them in another order). Entries of files that
+        changed since do no harm until then: they are never found again, since
+        the stat key of a file that changed is another one.
+        """
+        return bool(self.stored) or (whole_tree and not self.remembered.consumed())
+
+    def chunks(self, *, whole_tree: bool) -> list[bytes]:
+        """Return what to remember: what this walk used or read, and if narrowed, the rest."""
+        remembered = self.remembered
+        merge = not whole_tree and remembered.entries + self.stored <= MAX_ENTRIES
+        return remembered.chunks(merge=merge)
+
+    def of_file(self, path: bytes, rel: bytes, follow: bool) -> tuple[int, bytes] | None:
+        """Read the file at path: return its mode and digest (or error), None if it vanished.
+
+        The stat data is taken from the open file before reading it, so it is
+        that of the very bytes read, or older: remembered under it, the digest
+        can only be found again for a file that has not changed since.
+        """
+        try:
+            fd = os.open(path, _OPEN_FLAGS if follow else _OPEN_FLAGS | _NO_FOLLOW)
+        except FileNotFoundError:
+            return None
+        except OSError as error:
+            if error.errno == errno.ELOOP and not follow:  # replaced by a symlink meanwhile
+                return None
+            return 0, b"!" + _errno_name(error)
+        try:
+            st = os.fstat(fd)
+            if not S_ISREG(st.st_mode):
+                return st.st_mode, b""
+            self.read += 1
+            hexdigest = _read_digest(fd, st.st_size)
+        except OSError as error:
+            return 0, b"!" + _errno_name(error)
+        finally:
+            os.close(fd)
+        if st.st_mtime_ns < self.racy_from and st.st_ctime_ns < self.racy_from:
+            executable = b"x" if st.st_mode & S_IXUSR else b"-"
+            self.remembered.add(entry_key(rel, st), executable + hexdigest + b"\0")
+            self.stored += 1
+        return st.st_mode, hexdigest
+
+    def of_stat(self, path: bytes, rel: bytes, st: os.stat_result) -> bytes | None:
+        """Return the record value of the file at path (stat st), remembered or read."""
+        if st.st_mtime_ns < self.racy_from and st.st_ctime_ns < self.racy_from:
+            value = self.remembered.lookup(entry_key(rel, st), rel)
+            if value is not None:
+                return value[:-1]
+        else:
+            self.remembered.skip(rel)
+        found = self.of_file(path, rel, follow=True)
+        return None if found is None else _value(*found)
+
+
+def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: _Digests) -> list[bytes]:
+    """Return the records of the entries that count, in a deterministic order."""
     records: list[bytes] = []
+    remembered, racy_from = digests.remembered, digests.racy_from
+    data, position = remembered.data, remembered.position
     # (absolute path, relative path, whether every entry below counts)
     everything = patterns is None or any(not pattern for pattern in patterns)  # "." is a key
     stack: list[tuple[bytes, bytes, bool]] = [(root, b"", everything)]
@@ -173,51 +279,124 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None) -> list[bytes]:
             if not rel:
                 raise InvalidSourceError(os.fsdecode(root), "not a directory")
             continue
-        names = {entry.name for entry in entries}
+        names = set(map(_by_name, entries))
         if rel and _VENV_MARKER in names:
             continue
         if rel and everything:
             records.append(b"d\0%b\0" % rel)
         is_project = not rel or not names.isdisjoint(_PROJECT_FILES)
         subdirs: list[tuple[bytes, bytes, bool]] = []
+        prefix = rel + b"/" if rel else b""
         for entry in entries:
             name = entry.name
-            child = rel + b"/" + name if rel else name
-            if entry.is_dir(follow_symlinks=False):
+            child = prefix + name
+            if entry.is_file(follow_symlinks=False):  # a regular file, not a symlink
+                if name.endswith((b".pyc", b".pyo")) or not (
+                    everything or matches(patterns, child, whole=True)
+                ):
+                    continue
+                if not data:  # nothing remembered: read it
+                    found = digests.of_file(entry.path, child, follow=False)
+                    if found is not None:
+                        records.append(b"f\0%b\0%b\0" % (child, _value(*found)))
+                    continue
+                try:  # the hot path: an unchanged, settled file is only lstat-ed
+                    st = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    logger.debug("file vanished during the walk: %s", os.fsdecode(entry.path))
+                    continue
+                except OSError as error:
+                    reason = error.strerror or str(error)
+                    raise InvalidSourceError(
+                        os.fsdecode(entry.path), f"cannot stat: {reason}"
+                    ) from error
+                mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
+                if mtime < racy_from and ctime < racy_from:
+                    key = b"%b//%x:%x:%x:%x:%x:%x\0" % (  # statcache.entry_key, inlined
+                        child,
+                        st.st_size,
+                        mtime,
+                        ctime,
+                        st.st_ino,
+                        st.st_dev,
+                        st.st_mode,
+                    )
+                    if data.startswith(key, position):  # Remembered.lookup's first case
+                        start = position + len(key)
+                        position = start + VALUE_LENGTH
+                        records += (b"f\0", child, b"\0", data[start:position])
+                        continue
+            elif entry.is_dir(follow_symlinks=False):
                 if _skipped_dir(name, is_project):
                     continue
                 below = everything or matches(patterns, child, whole=True)
                 if below or matches(patterns, child, whole=False):
                     subdirs.append((entry.path, child, below))
                 continue
-            if name.endswith((b".pyc", b".pyo")):
-                continue
-            is_link = entry.is_symlink()
-            if is_link and _skipped_dir(name, is_project) and _links_to_dir(entry):
-                continue  # e.g. a .venv symlink: treated like the directory it stands for
-            if not (everything or matches(patterns, child, whole=True)):
-                continue
-            try:
-                if is_link:
-                    records.append(_link_record(entry.path, child, racy_from))
+            else:  # a symlink, or something that is neither a file nor a directory
+                if name.endswith((b".pyc", b".pyo")):
                     continue
-                st = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                logger.debug("file vanished during the walk: %s", os.fsdecode(entry.path))
-                continue
-            except OSError as error:
-                reason = error.strerror or str(error)
-                raise InvalidSourceError(
-                    os.fsdecode(entry.path), f"cannot stat: {reason}"
-                ) from error
-            mtime, ctime = st.st_mtime_ns, st.st_ctime_ns
-            if S_ISREG(st.st_mode) and mtime < racy_from and ctime < racy_from:  # the hot path
-                fields = (child, st.st_size, mtime, ctime, st.st_ino, st.st_mode & 0o7777)
-                records.append(b"e\0%b\0f\0%d\0%d\0%d\0%d\0%o\0" % fields)
-            else:
-                records.append(b"e\0%b\0" % child + _stat_record(entry.path, st, racy_from))
+                if entry.is_symlink() and _skipped_dir(name, is_project) and _links_to_dir(entry):
+                    continue  # e.g. a .venv symlink: treated like the directory it stands for
+                if not (everything or matches(patterns, child, whole=True)):
+                    continue
+                st = None
+            remembered.position = position  # the position is a local in the hot path
+            record = _slow_record(entry, child, st, racy_from, digests)
+            position = remembered.position
+            if record is not None:
+                records.append(record)
         stack.extend(reversed(subdirs))
+    remembered.position = position
     return records
+
+
+def _slow_record(
+    entry: os.DirEntry[bytes],
+    rel: bytes,
+    st: os.stat_result | None,
+    racy_from: int,
+    digests: _Digests,
+) -> bytes | None:
+    """Return the record of what the hot path of :func:`_walk` left (st: its lstat, if any)."""
+    if entry.is_symlink():
+        return _link_record(entry.path, rel, digests)
+    remembered = digests.remembered
+    if st is not None:
+        if st.st_mtime_ns < racy_from and st.st_ctime_ns < racy_from:
+            value = remembered.lookup(entry_key(rel, st), rel)
+            if value is not None:
+                return b"f\0%b\0%b" % (rel, value)
+        else:
+            remembered.skip(rel)  # racy: read it, whatever was remembered
+    return _other_record(entry, rel, digests)
+
+
+def _other_record(entry: os.DirEntry[bytes], rel: bytes, digests: _Digests) -> bytes | None:
+    """Return the record of a file not found in the stat cache, or None if it vanished."""
+    if entry.is_file(follow_symlinks=False):
+        found = digests.of_file(entry.path, rel, follow=False)
+        if found is not None:
+            return b"f\0%b\0%b\0" % (rel, _value(*found))
+    else:
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except FileNotFoundError:
+            pass
+        except OSError as error:
+            reason = error.strerror or str(error)
+            raise InvalidSourceError(os.fsdecode(entry.path), f"cannot stat: {reason}") from error
+        else:
+            return b"o\0%b\0%o\0" % (rel, S_IFMT(st.st_mode))
+    logger.debug("file vanished during the walk: %s", os.fsdecode(entry.path))
+    return None
+
+
+def _value(mode: int, hexdigest: bytes) -> bytes:
+    """Return what a record says of a file: its executable bit and digest, or its type."""
+    if mode and not S_ISREG(mode):
+        return b"o%o" % S_IFMT(mode)
+    return (b"x" if mode & S_IXUSR else b"-") + hexdigest
 
 
 def _skipped_dir(name: bytes, is_project: bool) -> bool:
@@ -250,38 +429,38 @@ def _list_dir(path: bytes) -> list[os.DirEntry[bytes]] | None:
     return entries
 
 
-def _link_record(path: bytes, rel: bytes, racy_from: int) -> bytes:
+def _link_record(path: bytes, rel: bytes, digests: _Digests) -> bytes:
     """Return the record of the symlink at path: its target and what it resolves to."""
-    target = os.readlink(path)
+    try:
+        target = os.readlink(path)
+    except OSError as error:  # vanished or replaced meanwhile: the next walk differs
+        return b"l\0%b\0!%b\0" % (rel, _errno_name(error))
+    head = b"l\0%b\0%b\0" % (rel, target)
     try:
         resolved = os.stat(path)  # follows the link, on purpose
     except OSError as error:  # dangling, a loop, or not allowed
-        return b"l\0%b\0%b\0!%b\0" % (rel, target, _errno_name(error))
-    return b"l\0%b\0%b\0" % (rel, target) + _stat_record(path, resolved, racy_from)
+        return head + b"!%b\0" % _errno_name(error)
+    if S_ISDIR(resolved.st_mode):  # only listed, never walked
+        try:
+            names = sorted(os.listdir(path))
+        except OSError as error:
+            return head + b"D\0!%b\0" % _errno_name(error)
+        return head + b"D\0%d\0" % len(names) + b"".join(name + b"\0" for name in names)
+    if not S_ISREG(resolved.st_mode):
+        return head + b"o\0%o\0" % S_IFMT(resolved.st_mode)
+    value = digests.of_stat(path, rel, resolved)
+    return head + b"f\0%b\0" % (b"!ENOENT" if value is None else value)
 
 
-def _stat_record(path: bytes, st: os.stat_result, racy_from: int) -> bytes:
-    """Return the fields of st that a build could notice, plus content if racy."""
-    if S_ISDIR(st.st_mode):  # only reached through a symlink, never followed
-        return b"d\0%d\0%d\0%d\0" % (st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
-    if not S_ISREG(st.st_mode):
-        return b"o\0%o\0" % st.st_mode
-    fields = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_mode & 0o7777)
-    record = b"f\0%d\0%d\0%d\0%d\0%o\0" % fields  # the same as the hot path in _walk
-    if max(st.st_mtime_ns, st.st_ctime_ns) >= racy_from:
-        record += b"c\0%b\0" % _content_digest(path)
-    return record
-
-
-def _content_digest(path: bytes) -> bytes:
-    """Return the hex sha256 of the file at path, or its error name if unreadable."""
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as file:
-            for chunk in iter(lambda: file.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError as error:
-        return b"!" + _errno_name(error)
+def _read_digest(fd: int, size: int) -> bytes:
+    """Return the hex sha256 of the rest of the open file fd, which had *size* bytes."""
+    data = os.read(fd, size if 0 < size <= _CHUNK else _CHUNK)
+    digest = hashlib.sha256(data)
+    if len(data) == size:  # all of it (bytes written since will move the ctime)
+        return digest.hexdigest().encode()
+    while data:
+        data = os.read(fd, _CHUNK)
+        digest.update(data)
     return digest.hexdigest().encode()
 
 

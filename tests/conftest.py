@@ -96,16 +96,16 @@ def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many files a tree fingerprint has read so far (a one-item list; reset it at will)."""
-    from wheelcache._tree import fingerprint as _tree
+    from wheelcache._tree import digests as _digests
 
     count = [0]
-    real = _tree._read_digest
+    real = _digests.read_digest
 
     def read_digest(fd: int, size: int) -> bytes:
         count[0] += 1
         return real(fd, size)
 
-    monkeypatch.setattr(_tree, "_read_digest", read_digest)
+    monkeypatch.setattr(_digests, "read_digest", read_digest)
     return count
 
 

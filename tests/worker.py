@@ -57,17 +57,18 @@ def fingerprint_loop(op: dict[str, object]) -> dict[str, object]:
     Times are ``time.monotonic_ns()`` (one clock for every process on the machine).
     The racy window is narrowed so a test need not wait seconds for files to settle.
     """
+    from wheelcache._tree import digests as _digests
     from wheelcache._tree import fingerprint as _tree
 
     _tree.RACY_WINDOW_NS = int(op["racy_window_ns"])  # type: ignore[call-overload]
     reads = [0]
-    read_digest = _tree._read_digest
+    read_digest = _digests.read_digest
 
     def counting(fd: int, size: int) -> bytes:
         reads[0] += 1
         return read_digest(fd, size)
 
-    _tree._read_digest = counting
+    _digests.read_digest = counting
     stop, ready = Path(str(op["stop_file"])), Path(str(op["ready_file"]))
     deadline = time.monotonic() + float(op.get("max_seconds", 100.0))  # type: ignore[arg-type]
     scans: list[list[object]] = []

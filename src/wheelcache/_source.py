@@ -13,8 +13,13 @@ from ._layout import source_digest
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Protocol
 
-    from ._cache import WheelCache
+    class _HasRoot(Protocol):
+        """What ``from_tree`` needs of a :class:`WheelCache`: its root directory."""
+
+        root: Path
+
 
 __all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "Source"]
 
@@ -125,7 +130,7 @@ class Source:
         path: str | os.PathLike[str],
         cache_keys: Sequence[str] | None = None,
         *,
-        cache: WheelCache | str | os.PathLike[str] | None = None,
+        cache: _HasRoot | str | os.PathLike[str] | None = None,
     ) -> Source:
         """The source for a local project directory, keyed by its resolved path.
 
@@ -148,16 +153,17 @@ class Source:
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
-        from ._cache import WheelCache, default_root
-        from ._layout import Layout
+        from ._layout import Layout, default_root
         from ._tree.fingerprint import fingerprint_tree
         from ._tree.project import project_name
         from ._tree.statcache import StatCache
 
-        if isinstance(cache, WheelCache):
-            root = cache.root
-        else:
-            root = Path(cache).expanduser() if cache is not None else default_root()
+        if cache is None:
+            root = default_root()
+        elif isinstance(cache, (str, os.PathLike)):
+            root = Path(cache).expanduser()
+        else:  # a WheelCache (not imported here: it imports this module)
+            root = Path(cache.root)
         tree = Path(path).resolve()
         freshness = fingerprint_tree(tree, cache_keys, StatCache(Layout(root)))
         return cls(str(tree), freshness, project_name(tree))

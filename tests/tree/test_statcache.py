@@ -238,7 +238,7 @@ def test_a_failing_rename_leaves_no_temp_file(
 
     Source.from_tree(project, cache=root)
     write(project / "src" / "demo" / "m01.py", "VALUE = 11\n")
-    monkeypatch.setattr(_statcache.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
     assert Source.from_tree(project, cache=root).freshness == unremembered(project)
     monkeypatch.undo()
     assert [path.name for path in stat_file(root, project).parent.iterdir()] == [

@@ -10,7 +10,7 @@ import stat
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from wheelcache._errors import CacheError, InvalidSourceError
 from wheelcache._layout import Layout
+from wheelcache._tree import digests as _digests
 from wheelcache._tree import fingerprint as _tree
 from wheelcache._tree.fingerprint import (
     BUILD_OUTPUT_DIR_NAMES,
@@ -297,7 +298,10 @@ def test_same_size_edit_within_one_timestamp_tick_is_seen(
     real = os.lstat(path)
     fake = SimpleNamespace(st_dev=real.st_dev, st_mode=real.st_mode, **frozen)
     old_digest = b"-" + hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\0"
-    cache.save(bytes(project.resolve()), [entry_key(b"src/demo/core.py", fake), old_digest])
+    cache.save(
+        bytes(project.resolve()),
+        [entry_key(b"src/demo/core.py", cast("os.stat_result", fake)), old_digest],
+    )
     _current_stat_cache[0] = cache
     assert _token_with_stat(project, monkeypatch, b"core.py", frozen) == before
     path.write_text("VALUE = 2\n")
@@ -601,7 +605,7 @@ def test_file_digests_cover_every_byte_whatever_the_size(tmp_path: Path, size: i
     path = write(tmp_path / "data.bin", data)
     fd = os.open(path, os.O_RDONLY)
     try:
-        assert _tree._read_digest(fd, size) == hashlib.sha256(data).hexdigest().encode()
+        assert _digests.read_digest(fd, size) == hashlib.sha256(data).hexdigest().encode()
     finally:
         os.close(fd)
 
@@ -612,7 +616,7 @@ def test_a_file_that_reports_no_size_is_read_to_its_end() -> None:
     os.write(write_end, b"content")
     os.close(write_end)
     try:
-        assert _tree._read_digest(read_end, 0) == hashlib.sha256(b"content").hexdigest().encode()
+        assert _digests.read_digest(read_end, 0) == hashlib.sha256(b"content").hexdigest().encode()
     finally:
         os.close(read_end)
 
@@ -639,7 +643,7 @@ def test_an_unreadable_file_is_recorded_not_fatal(
             raise PermissionError(errno.EACCES, "Permission denied", path)
         return real_open(path, flags, *args)
 
-    monkeypatch.setattr(_tree.os, "open", refusing_open)
+    monkeypatch.setattr(os, "open", refusing_open)
     refused = fingerprint_tree(project)
     assert refused != before
     monkeypatch.undo()

@@ -1,13 +1,10 @@
 """Freshness of a local project directory: a fingerprint of its source tree's content.
 
-A wheel built from a project directory may be reused only while the token
-returned by :func:`fingerprint_tree` is unchanged, so the one promise that
-matters is: *any* edit, addition, removal or rename of a source file changes
-the token. A needless change (a rebuild nobody needed) is acceptable; a missed
-change (a stale wheel) is a bug. The second promise: the token depends on
-content only, so an unchanged tree keeps its token for ever (it does not flip
-when its files grow old), and equal trees have equal tokens on any machine,
-whatever their location, timestamps, inodes, owners or umask.
+A wheel built from a project directory is reused only while the token of
+:func:`fingerprint_tree` is unchanged, so *any* edit, addition, removal or
+rename of a source file must change it (a needless change costs a rebuild; a
+missed one serves a stale wheel). And it depends on content only: an unchanged
+tree keeps its token for ever, and equal trees have equal tokens anywhere.
 
 What is hashed, per entry (walked with :func:`os.scandir`, children sorted by
 their name as bytes, relative paths ``/``-separated and kept as bytes so names
@@ -18,37 +15,22 @@ that are not valid UTF-8 work):
 * for a regular file, the SHA-256 of its bytes and its executable bit
   (``S_IXUSR``, as git records it: an executable bit can change what a build
   does, while the other permission bits depend on the umask);
-* for a symlink, its target string (:func:`os.readlink`) and what it resolves
-  to: for a file, that file's digest and executable bit, so editing the linked
-  file is seen; for a directory, the sorted names it holds. Symlinked
-  directories are *not* walked (no loops, no walking the world), so edits
-  inside one are not seen -- a documented limit -- but adding or removing a
-  name in it is. A dangling or looping link is recorded with its error and
-  never raises. A symlink to a directory, named like an ignored directory
-  (``.venv`` pointing at a shared environment), is skipped like the directory
-  it stands for;
-* for a directory, its relative path. Hence adding an *empty* directory
-  changes the token: it rarely matters to a build, but it can (namespace
-  package discovery, backends that list directories), and a needless rebuild
-  is the safe side of the promise;
-* for anything else (a FIFO, a socket, a device), its path and file type.
+* for a symlink, its target string and what it resolves to: a file's digest
+  and executable bit; a directory's sorted names (symlinked directories are
+  *not* walked, so edits inside one are not seen -- a documented limit); the
+  error of a dangling or looping link. A symlink to a directory named like
+  an ignored directory (``.venv``) is skipped like the directory;
+* for a directory, its relative path: an *empty* directory counts (it can
+  matter to a build, and a needless rebuild is the safe side);
+* for anything else (a FIFO, a socket, a device), its path and file type;
+* for a file that cannot be read, its error name: a build will say more.
 
-A file that cannot be read is recorded with its error name instead of a
-digest, and does not raise: a build will say what is wrong with it.
-
-Reading every file is what makes a token portable, and also what would make it
-slow; :mod:`wheelcache._tree.statcache` remembers each file's digest by its
-stat data, so an unchanged file is only ``lstat``-ed. A remembered digest is
-used only when the file's stat key (size, ``mtime_ns``, ``ctime_ns``, inode,
-device, mode) is exactly the one recorded *and* both timestamps lie before the
-racy window (:data:`RACY_WINDOW_NS` before the walk began), and a digest is
-remembered only for a file that was settled, by the same rule, when it was
-read. A write to a settled file moves its ``ctime`` to the present, which no
-program can set back, so the file no longer matches what was remembered: a
-file read at a settled moment and written afterwards is always read again.
-Timestamps are coarse (a few ms on Linux, 2 s on FAT), which is why the window
-is needed: a same-size write within the same tick as the one before leaves the
-stat data equal, and a file that recent is read every time.
+Reading every file is what makes a token portable; the stat cache
+(:mod:`wheelcache._tree.statcache`) keeps it fast: a file whose stat key is
+exactly the one remembered and that is settled (both timestamps before
+:data:`RACY_WINDOW_NS` before the walk) is only ``lstat``-ed;
+:mod:`wheelcache._tree.digests` reads the others. docs/design.md, section 8,
+says why no edit can hide behind that, not even a same-size one in one tick.
 
 What is skipped: every directory named in :data:`IGNORED_DIR_NAMES` or ending
 in ``.egg-info`` (VCS data, caches, tool environments, metadata), anywhere in
@@ -76,19 +58,19 @@ The token starts with :data:`TOKEN_PREFIX`; a change of algorithm must bump it.
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import os
 import time
 from operator import attrgetter
 from pathlib import Path
-from stat import S_IFMT, S_ISDIR, S_ISREG, S_IXUSR
+from stat import S_IFMT, S_ISDIR, S_ISREG
 from typing import TYPE_CHECKING
 
 from .._errors import InvalidSourceError
 from .cache_keys import compile_key, matches
-from .statcache import MAX_ENTRIES, VALUE_LENGTH, Remembered, entry_key
+from .digests import Digests, errno_name, record_value
+from .statcache import VALUE_LENGTH, Remembered, entry_key
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -132,14 +114,6 @@ _IGNORED = frozenset(os.fsencode(name) for name in IGNORED_DIR_NAMES)
 _BUILD_OUTPUTS = frozenset(os.fsencode(name) for name in BUILD_OUTPUT_DIR_NAMES)
 _PROJECT_FILES = frozenset({b"pyproject.toml", b"setup.py", b"setup.cfg"})
 _VENV_MARKER = b"pyvenv.cfg"
-_OPEN_FLAGS = (
-    os.O_RDONLY
-    | getattr(os, "O_NONBLOCK", 0)  # a FIFO put in a file's place must not block the walk
-    | getattr(os, "O_CLOEXEC", 0)
-    | getattr(os, "O_BINARY", 0)
-)
-_NO_FOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CHUNK = 1 << 20
 
 _by_name = attrgetter("name")
 _now_ns: Callable[[], int] = time.time_ns  # replaced by tests to pin racy-ness
@@ -177,7 +151,7 @@ def fingerprint_tree(
         digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys))
     tree = os.fsencode(os.path.realpath(root))
     remembered = stat_cache.load(tree) if stat_cache is not None else Remembered()
-    digests = _Digests(remembered, _now_ns() - RACY_WINDOW_NS)
+    digests = Digests(remembered, _now_ns() - RACY_WINDOW_NS)
     records = _walk(os.fsencode(root), patterns, digests) if patterns != [] else []
     digest.update(b"".join(records))
     if stat_cache is not None and digests.changed(whole_tree=patterns is None):
@@ -193,78 +167,7 @@ def fingerprint_tree(
     return TOKEN_PREFIX + digest.hexdigest()
 
 
-class _Digests:
-    """The content digests of one walk: remembered ones reused, the others read."""
-
-    __slots__ = ("racy_from", "read", "remembered", "stored")
-
-    def __init__(self, remembered: Remembered, racy_from: int) -> None:
-        self.remembered = remembered
-        self.racy_from = racy_from
-        self.stored = 0  # files read that were settled: new entries
-        self.read = 0
-
-    def changed(self, *, whole_tree: bool) -> bool:
-        """Tell whether the stat cache is worth writing again.
-
-        When a file was read and can be remembered; or, after a walk of the
-        whole tree, when it did not meet every entry in order (files deleted,
-        or a narrowed walk wrote them in another order). Entries of files that
-        changed since do no harm until then: they are never found again, since
-        the stat key of a file that changed is another one.
-        """
-        return bool(self.stored) or (whole_tree and not self.remembered.consumed())
-
-    def chunks(self, *, whole_tree: bool) -> list[bytes]:
-        """Return what to remember: what this walk used or read, and if narrowed, the rest."""
-        remembered = self.remembered
-        merge = not whole_tree and remembered.entries + self.stored <= MAX_ENTRIES
-        return remembered.chunks(merge=merge)
-
-    def of_file(self, path: bytes, rel: bytes, follow: bool) -> tuple[int, bytes] | None:
-        """Read the file at path: return its mode and digest (or error), None if it vanished.
-
-        The stat data is taken from the open file before reading it, so it is
-        that of the very bytes read, or older: remembered under it, the digest
-        can only be found again for a file that has not changed since.
-        """
-        try:
-            fd = os.open(path, _OPEN_FLAGS if follow else _OPEN_FLAGS | _NO_FOLLOW)
-        except FileNotFoundError:
-            return None
-        except OSError as error:
-            if error.errno == errno.ELOOP and not follow:  # replaced by a symlink meanwhile
-                return None
-            return 0, b"!" + _errno_name(error)
-        try:
-            st = os.fstat(fd)
-            if not S_ISREG(st.st_mode):
-                return st.st_mode, b""
-            self.read += 1
-            hexdigest = _read_digest(fd, st.st_size)
-        except OSError as error:
-            return 0, b"!" + _errno_name(error)
-        finally:
-            os.close(fd)
-        if st.st_mtime_ns < self.racy_from and st.st_ctime_ns < self.racy_from:
-            executable = b"x" if st.st_mode & S_IXUSR else b"-"
-            self.remembered.add(entry_key(rel, st), executable + hexdigest + b"\0")
-            self.stored += 1
-        return st.st_mode, hexdigest
-
-    def of_stat(self, path: bytes, rel: bytes, st: os.stat_result) -> bytes | None:
-        """Return the record value of the file at path (stat st), remembered or read."""
-        if st.st_mtime_ns < self.racy_from and st.st_ctime_ns < self.racy_from:
-            value = self.remembered.lookup(entry_key(rel, st), rel)
-            if value is not None:
-                return value[:-1]
-        else:
-            self.remembered.skip(rel)
-        found = self.of_file(path, rel, follow=True)
-        return None if found is None else _value(*found)
-
-
-def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: _Digests) -> list[bytes]:
+def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> list[bytes]:
     """Return the records of the entries that count, in a deterministic order."""
     records: list[bytes] = []
     remembered, racy_from = digests.remembered, digests.racy_from
@@ -298,7 +201,7 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: _Digests) -> 
                 if not data:  # nothing remembered: read it
                     found = digests.of_file(entry.path, child, follow=False)
                     if found is not None:
-                        records.append(b"f\0%b\0%b\0" % (child, _value(*found)))
+                        records.append(b"f\0%b\0%b\0" % (child, record_value(*found)))
                     continue
                 try:  # the hot path: an unchanged, settled file is only lstat-ed
                     st = entry.stat(follow_symlinks=False)
@@ -356,7 +259,7 @@ def _slow_record(
     rel: bytes,
     st: os.stat_result | None,
     racy_from: int,
-    digests: _Digests,
+    digests: Digests,
 ) -> bytes | None:
     """Return the record of what the hot path of :func:`_walk` left (st: its lstat, if any)."""
     if entry.is_symlink():
@@ -372,12 +275,12 @@ def _slow_record(
     return _other_record(entry, rel, digests)
 
 
-def _other_record(entry: os.DirEntry[bytes], rel: bytes, digests: _Digests) -> bytes | None:
+def _other_record(entry: os.DirEntry[bytes], rel: bytes, digests: Digests) -> bytes | None:
     """Return the record of a file not found in the stat cache, or None if it vanished."""
     if entry.is_file(follow_symlinks=False):
         found = digests.of_file(entry.path, rel, follow=False)
         if found is not None:
-            return b"f\0%b\0%b\0" % (rel, _value(*found))
+            return b"f\0%b\0%b\0" % (rel, record_value(*found))
     else:
         try:
             st = entry.stat(follow_symlinks=False)
@@ -390,13 +293,6 @@ def _other_record(entry: os.DirEntry[bytes], rel: bytes, digests: _Digests) -> b
             return b"o\0%b\0%o\0" % (rel, S_IFMT(st.st_mode))
     logger.debug("file vanished during the walk: %s", os.fsdecode(entry.path))
     return None
-
-
-def _value(mode: int, hexdigest: bytes) -> bytes:
-    """Return what a record says of a file: its executable bit and digest, or its type."""
-    if mode and not S_ISREG(mode):
-        return b"o%o" % S_IFMT(mode)
-    return (b"x" if mode & S_IXUSR else b"-") + hexdigest
 
 
 def _skipped_dir(name: bytes, is_project: bool) -> bool:
@@ -429,42 +325,24 @@ def _list_dir(path: bytes) -> list[os.DirEntry[bytes]] | None:
     return entries
 
 
-def _link_record(path: bytes, rel: bytes, digests: _Digests) -> bytes:
+def _link_record(path: bytes, rel: bytes, digests: Digests) -> bytes:
     """Return the record of the symlink at path: its target and what it resolves to."""
     try:
         target = os.readlink(path)
     except OSError as error:  # vanished or replaced meanwhile: the next walk differs
-        return b"l\0%b\0!%b\0" % (rel, _errno_name(error))
+        return b"l\0%b\0!%b\0" % (rel, errno_name(error))
     head = b"l\0%b\0%b\0" % (rel, target)
     try:
         resolved = os.stat(path)  # follows the link, on purpose
     except OSError as error:  # dangling, a loop, or not allowed
-        return head + b"!%b\0" % _errno_name(error)
+        return head + b"!%b\0" % errno_name(error)
     if S_ISDIR(resolved.st_mode):  # only listed, never walked
         try:
             names = sorted(os.listdir(path))
         except OSError as error:
-            return head + b"D\0!%b\0" % _errno_name(error)
+            return head + b"D\0!%b\0" % errno_name(error)
         return head + b"D\0%d\0" % len(names) + b"".join(name + b"\0" for name in names)
     if not S_ISREG(resolved.st_mode):
         return head + b"o\0%o\0" % S_IFMT(resolved.st_mode)
     value = digests.of_stat(path, rel, resolved)
     return head + b"f\0%b\0" % (b"!ENOENT" if value is None else value)
-
-
-def _read_digest(fd: int, size: int) -> bytes:
-    """Return the hex sha256 of the rest of the open file fd, which had *size* bytes."""
-    data = os.read(fd, size if 0 < size <= _CHUNK else _CHUNK)
-    digest = hashlib.sha256(data)
-    if len(data) == size:  # all of it (bytes written since will move the ctime)
-        return digest.hexdigest().encode()
-    while data:
-        data = os.read(fd, _CHUNK)
-        digest.update(data)
-    return digest.hexdigest().encode()
-
-
-def _errno_name(error: OSError) -> bytes:
-    """Return a stable name for the errno of error (e.g. ``ENOENT``)."""
-    code = error.errno if error.errno is not None else 0
-    return errno.errorcode.get(code, str(code)).encode()

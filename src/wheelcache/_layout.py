@@ -170,6 +170,7 @@ class Layout:
             self.staging,
             self.trash,
             self.quarantine,
+            self.statcache,
         )
 
     def pointer_files(

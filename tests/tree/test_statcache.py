@@ -331,3 +331,26 @@ def test_clean_empties_the_stat_caches(project: Path, root: Path) -> None:
     Source.from_tree(project, cache=root)
     WheelCache(root).clean()
     assert not stat_file(root, project).exists()
+
+
+def test_links_below_the_cache_root_are_never_followed(
+    project: Path, root: Path, tmp_path: Path
+) -> None:
+    Source.from_tree(project, cache=root)
+    shard = stat_file(root, project).parent
+    shutil.rmtree(shard)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    shard.symlink_to(outside, target_is_directory=True)
+    write(project / "src" / "demo" / "m02.py", "VALUE = 222\n")  # something to remember
+    assert Source.from_tree(project, cache=root).freshness == unremembered(project)
+    assert list(outside.iterdir()) == []  # no write went through the link
+    assert shard in WheelCache(root).verify().links  # and verify reports it
+    shard.unlink()
+    Source.from_tree(project, cache=root)
+    decoy = make_project(tmp_path / "decoy")
+    Source.from_tree(decoy, cache=root)
+    stat_file(root, project).unlink()
+    stat_file(root, project).symlink_to(stat_file(root, decoy))
+    assert Source.from_tree(project, cache=root).freshness == unremembered(project)
+    assert stat_file(root, project).is_symlink()  # neither followed nor replaced

@@ -41,7 +41,7 @@ def reclaim_stat_caches(layout: Layout, now: float, dry_run: bool) -> int:
     """
     doomed: list[Path] = []
     kept: list[tuple[float, Path]] = []
-    for item in shard_entries(layout.statcache, follow_symlinks=False):
+    for item in shard_entries(layout.statcache):
         path = Path(item.path)
         try:
             modified = item.stat(follow_symlinks=False).st_mtime

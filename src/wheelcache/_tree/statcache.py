@@ -44,6 +44,7 @@ import zlib
 from typing import TYPE_CHECKING
 
 from .._errors import CacheError
+from .._fs.nofollow import O_NOFOLLOW, refuse_links
 from .._layout import source_digest, unique_token
 
 if TYPE_CHECKING:
@@ -212,8 +213,9 @@ class StatCache:
     def load(self, tree: bytes) -> Remembered:
         """Return the remembered digests of *tree*; none if there is no sound stat cache."""
         path = self.file_for(tree)
-        try:
-            with open(path, "rb") as file:
+        try:  # a link below the cache root is damage, never followed (_fs.nofollow)
+            fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_BINARY", 0))
+            with open(fd, "rb") as file:
                 data = file.read()
         except OSError as error:
             if not isinstance(error, FileNotFoundError):
@@ -240,7 +242,8 @@ class StatCache:
         try:
             if not path.parent.is_dir():
                 self._layout.ensure_root()
-                os.makedirs(path.parent, exist_ok=True)
+            refuse_links(self._layout.root, path)  # nothing below the root is followed
+            os.makedirs(path.parent, exist_ok=True)
             with open(temp, "xb") as file:
                 file.writelines(serialize(tree, body, count))
             os.replace(temp, path)

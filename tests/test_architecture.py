@@ -119,7 +119,17 @@ def test_subpackage_init_files_import_nothing() -> None:
 
 def test_every_subsystem_has_its_own_folder() -> None:
     folders = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
-    assert {"_store", "_pointers", "_fs", "_wheels", "_tree", "_gc", "_build", "_cli"} <= folders
+    assert {
+        "_store",
+        "_pointers",
+        "_fs",
+        "_wheels",
+        "_tree",
+        "_gc",
+        "_build",
+        "_cli",
+        "_remote",
+    } <= folders
 
 
 DESIGN = Path(__file__).resolve().parent.parent / "docs" / "design.md"

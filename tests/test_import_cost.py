@@ -40,6 +40,14 @@ NOT_ON_THE_LOOKUP_PATH = [
     "wheelcache._tree.project",
     "wheelcache._build.builder",
     "wheelcache._build.sdist",
+    # the remote tier: only when a remote is configured, and its client even then only on a miss
+    "obstore",
+    "wheelcache._remote.config",
+    "wheelcache._remote.tier",
+    "wheelcache._remote.objects",
+    "wheelcache._remote.pull",
+    "wheelcache._remote.push",
+    "wheelcache._remote.records",
 ]
 
 
@@ -84,3 +92,18 @@ def test_lazy_public_names_resolve() -> None:
     assert wheelcache.PruneReport().removed_entries == 0
     assert wheelcache.VerifyReport().sound
     assert "PruneReport" in dir(wheelcache)
+
+
+def test_a_cache_with_a_remote_loads_the_client_only_when_it_misses(tmp_path: Path) -> None:
+    cache = WheelCache(tmp_path / "cache")
+    cache.add(Source("sha256:" + "1" * 64), make_wheel(tmp_path))
+    remote = (tmp_path / "bucket").as_uri()
+    setup = (
+        "from wheelcache import WheelCache, Source\n"
+        f"c = WheelCache({str(tmp_path / 'cache')!r}, remote={remote!r})\n"
+    )
+    hit = modules_after(setup + "assert c.get(Source('sha256:' + '1' * 64)) is not None")
+    assert "obstore" not in hit
+    assert "wheelcache._remote.objects" not in hit
+    miss = modules_after(setup + "assert c.get(Source('sha256:' + '2' * 64)) is None")
+    assert "obstore" in miss

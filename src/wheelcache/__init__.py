@@ -28,6 +28,8 @@ from ._wheel import CachedWheel
 if _typing.TYPE_CHECKING:
     from ._gc.reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
     from ._gc.stats import CacheStats
+    from ._remote.reports import PushReport, RemotePruneReport
+    from ._remote.tier import RemoteStatus
 
 __all__ = [
     "CacheError",
@@ -41,6 +43,9 @@ __all__ = [
     "LockTimeout",
     "NoCompatibleWheelError",
     "PruneReport",
+    "PushReport",
+    "RemotePruneReport",
+    "RemoteStatus",
     "Source",
     "SourceRecord",
     "VerifyReport",
@@ -56,6 +61,9 @@ _LAZY = {
     "PruneReport": "_gc.reports",
     "VerifyReport": "_gc.reports",
     "CacheStats": "_gc.stats",
+    "PushReport": "_remote.reports",
+    "RemotePruneReport": "_remote.reports",
+    "RemoteStatus": "_remote.tier",
 }
 
 

@@ -18,6 +18,7 @@ from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.pointer import Pointer, WheelRef, open_pointer, read_open_pointer, replaced
 from ._pointers.revision import record_published
+from ._remote.api import RemoteMethods, remote_tier
 from ._store.store import Published, Store
 from ._tags import TagRanks, ranked_compatible, ranks_for
 from ._wheel import CachedWheel
@@ -39,7 +40,7 @@ USE_INTERVAL = 60.0
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
-class WheelCache(Maintenance):
+class WheelCache(Maintenance, RemoteMethods):
     """An append-only cache of wheels built from source distributions.
 
     Any number of threads and processes may share one cache directory. Readers
@@ -57,10 +58,21 @@ class WheelCache(Maintenance):
     naming the lock and what it guards): another process's build of the same
     source, its update of the same pointer, another prune. None, the default,
     waits as long as the other process takes.
+
+    ``remote``: a bucket shared by many machines (``s3://bucket/prefix``,
+    ``file:///dir``; default ``$WHEELCACHE_REMOTE``; empty means none): a miss
+    is pulled from it before building, and what is added or built is pushed
+    in the background unless ``remote_mode`` (default
+    ``$WHEELCACHE_REMOTE_MODE``) is ``"read"``. See docs/design.md, section 13.
     """
 
     def __init__(
-        self, root: str | os.PathLike[str] | None = None, *, lock_timeout: float | None = None
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        lock_timeout: float | None = None,
+        remote: str | None = None,
+        remote_mode: str | None = None,
     ) -> None:
         chosen = Path(root).expanduser() if root is not None else default_root()
         self.root = Path(os.path.abspath(chosen))
@@ -70,6 +82,7 @@ class WheelCache(Maintenance):
         self._store = Store(self._layout)
         self._root_ready = False
         self._remote_fs: bool | None = None  # judged on first hit: see _fs.mounts
+        self._remote = remote_tier(self._store, remote, remote_mode)
 
     def __repr__(self) -> str:
         return f"WheelCache(root={str(self.root)!r})"
@@ -85,7 +98,9 @@ class WheelCache(Maintenance):
         entry vanished or is unreadable. Never raises because of what another
         process is doing.
         """
-        return self._lookup(source, ranks_for(tags))
+        ranks = ranks_for(tags)
+        hit = self._lookup(source, ranks)
+        return hit if hit is not None or self._remote is None else self._pull(source, ranks)
 
     def _lookup(self, source: Source, ranks: TagRanks) -> CachedWheel | None:
         """:meth:`get` with the tag ranking already computed (the hot path)."""
@@ -224,6 +239,8 @@ class WheelCache(Maintenance):
             republish={published.sha256: wheel},
             timeout=self.lock_timeout,
         )
+        if self._remote is not None:
+            self._remote.push(source, [_cached(published)])
         return _cached(published)
 
     # -- building ------------------------------------------------------------------
@@ -259,12 +276,20 @@ class WheelCache(Maintenance):
         ):
             _syncpoints.reach("build.locked")
             hit = self._lookup(source, ranks)
+            if hit is None and self._remote is not None:
+                hit = self._pull(source, ranks)
             if hit is not None:
                 return hit
             from ._build.callback import build_and_record
 
+            remote = self._remote
             return build_and_record(
-                self._store, source, build, ranks, lock_timeout=self.lock_timeout
+                self._store,
+                source,
+                build,
+                ranks,
+                lock_timeout=self.lock_timeout,
+                then=None if remote is None else lambda wheels: remote.push(source, wheels),
             )
 
     # -- listing -------------------------------------------------------------------

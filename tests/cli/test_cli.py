@@ -487,6 +487,7 @@ def test_info_of_a_missing_cache_is_all_zeros_and_creates_nothing(
         "trash_items": 0,
         "trash_bytes": 0,
         "quarantine_items": 0,
+        "remote": None,
     }
     assert not cache_dir.exists()
 

@@ -39,8 +39,13 @@ def build_and_record(
     ranks: TagRanks,
     *,
     lock_timeout: float | None,
+    then: Callable[[list[CachedWheel]], None] | None = None,
 ) -> CachedWheel:
-    """Run *build* in a workspace; publish and record what it wrote; return the best wheel."""
+    """Run *build* in a workspace; publish and record what it wrote; return the best wheel.
+
+    *then*, if given, is told every wheel published once they are recorded
+    (the remote tier queues them for upload).
+    """
     with store.workspace("build") as output_dir:
         logger.info("building %s", source.name or source.key)
         build(output_dir)
@@ -64,5 +69,7 @@ def build_and_record(
             republish={p.sha256: w for p, w in zip(published, built)},
             timeout=lock_timeout,
         )
+    if then is not None:
+        then([CachedWheel(p.path, p.sha256, p.size) for p in published])
     best = ranked_compatible([p.ref() for p in published], ranks)[0]
     return CachedWheel(store.layout.entry_file(best.sha256, best.filename), best.sha256, best.size)

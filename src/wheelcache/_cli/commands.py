@@ -14,9 +14,9 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .._cache import WheelCache
 from .._errors import InvalidSourceError
 from .._source import Source
+from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
     info_json,
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
 
+    from .._cache import WheelCache
     from .console import Console, ProgressLine
 
 __all__ = [
@@ -57,7 +58,7 @@ _Report = TypeVar("_Report")
 
 
 def _open(args: argparse.Namespace) -> WheelCache:
-    return WheelCache(args.cache_dir)
+    return open_cache(args)
 
 
 def _show(
@@ -125,9 +126,14 @@ def cmd_dir(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache info``: summarise what the cache holds."""
+    cache = _open(args)
     with console.progress() as progress:
-        stats = _open(args).stats(progress=progress)
-    _show(console, args.json, stats, info_json, info_lines)
+        stats = cache.stats(progress=progress)
+    remote = cache.remote_status()
+    if args.json:
+        console.json({**info_json(stats), "remote": status_json(remote)})
+    else:
+        console.lines([*info_lines(stats), *status_lines(remote)])
     return EXIT_OK
 
 
@@ -172,7 +178,9 @@ def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]
 
 
 def cmd_prune(args: argparse.Namespace, console: Console) -> int:
-    """``wheelcache prune``: delete wheels no process needs any more."""
+    """``wheelcache prune``: delete wheels no process needs any more (``--remote``: remotely)."""
+    if getattr(args, "remote", None) is not None:
+        return prune_remote(args, console)
     with console.progress() as progress:
         report = _open(args).prune(
             args.grace,

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from .._version import __version__
 from .commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
+from .remote import CONFIGURED, cmd_push
 from .units import parse_duration, parse_size
 
 __all__ = ["PROG", "build_parser"]
@@ -28,7 +29,8 @@ _EPILOGS = {
     "info": (
         "JSON keys: root, layout_version, wheels, wheel_bytes, sources, referenced_entries,"
         " referenced_bytes, reclaimable_bytes, staging_items, staging_bytes, trash_items,"
-        " trash_bytes, quarantine_items."
+        " trash_bytes, quarantine_items, remote (null, or {url, mode, answered, problem,"
+        " rejected_objects})."
     ),
     "list": (
         "A wheel named by several sources is listed once per source; a wheel no source names"
@@ -41,8 +43,12 @@ _EPILOGS = {
         " unit K, M, G or T, powers of 1000 (500M, 5G), or KiB, MiB, GiB, TiB. JSON keys:"
         " dry_run, removed_entries, freed_bytes, kept_entries, kept_bytes, referenced_entries,"
         " referenced_bytes, retired_sources [keys], reclaimed_staging, reclaimed_trash,"
-        " restored_entries, seconds."
+        " restored_entries, seconds. With --remote (the configured remote, or the URL given):"
+        " expire remote records older than --max-age (default 30d), then wheel objects no"
+        " record names older than --grace (default 1h); JSON keys: dry_run, removed_records,"
+        " removed_wheels, freed_bytes, kept_records, kept_wheels, kept_bytes."
     ),
+    "push": "JSON keys: sources, wheels, uploaded, skipped.",
     "verify": (
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
         " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
@@ -112,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--dry-run", action="store_true", help="report, change nothing")
     _add_json(prune)
     command("clean", cmd_clean, "Empty the cache.")
+    _add_json(command("push", cmd_push, "Upload every current local revision to the remote."))
     verify = command("verify", cmd_verify, "Re-hash every wheel and check every pointer.")
     verify.add_argument(
         "--repair",
@@ -130,6 +137,22 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         metavar="DIR",
         default=None if top else default,
         help="the cache directory (default: $WHEELCACHE_DIR, else the user cache directory)",
+    )
+    parser.add_argument(
+        "--remote",
+        metavar="URL",
+        nargs="?",
+        const=CONFIGURED,
+        default=None if top else default,
+        help="share wheels through this bucket, e.g. s3://bucket/prefix (default:"
+        " $WHEELCACHE_REMOTE); with prune and no URL: prune the configured remote",
+    )
+    parser.add_argument(
+        "--remote-mode",
+        choices=("read", "write"),
+        default=None if top else default,
+        help="read: pull from the remote, never write to it (default: $WHEELCACHE_REMOTE_MODE,"
+        " else write)",
     )
     loudness = parser.add_mutually_exclusive_group()
     loudness.add_argument(

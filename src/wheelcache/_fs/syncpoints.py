@@ -50,6 +50,10 @@ POINTS = frozenset(
         "prune.before-delete",
         "prune.retire-before-unlink",
         "clean.after-rename",
+        # the remote tier (wheelcache._remote.push, .pull, .prune)
+        "remote-push.before-record",
+        "remote-pull.downloaded",
+        "remote-prune.records-done",
     }
 )
 

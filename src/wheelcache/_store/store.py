@@ -58,7 +58,7 @@ from .freshness import touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from .._wheels.names import WheelInfo
 
@@ -73,6 +73,7 @@ _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
 # by looking, and only retried for a bounded time when the target looks absent
 # (a network filesystem's attribute cache can lag the server).
 _MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
+_BINARY = getattr(os, "O_BINARY", 0)
 
 MAX_RENAME_ATTEMPTS = 50
 """How often a publisher tries to rename its entry into place before giving up.
@@ -187,8 +188,42 @@ class Store:
             raise cache_error(staged, "write", exc) from exc
         except OSError as exc:
             raise cache_error(staged, "write", exc) from exc
+        return self._finish(stage, info, sha256, size)
+
+    def publish_stream(self, filename: str, write: Callable[[int], tuple[str, int]]) -> Published:
+        """Publish a wheel that *write* streams into a new file in staging (a download).
+
+        ``write(fd)`` writes the wheel's bytes to the open file and returns
+        their SHA-256 and size, hashed as they were written; it raises to
+        abandon the publish (a digest that is not the one expected), and then
+        nothing is left behind. The staged file is then made durable,
+        read-only, validated and renamed into place exactly as in :meth:`publish`.
+        """
+        from .._wheels.names import parse_wheel_name
+        from .._wheels.wheelfile import validate_wheel
+
+        info = parse_wheel_name(filename)
+        with self.workspace("pull") as workspace:
+            stage = workspace / "entry"
+            staged = stage / info.filename
+            try:
+                stage.mkdir()
+                fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o644)
+                try:
+                    sha256, size = write(fd)
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+                os.chmod(staged, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+            except OSError as exc:
+                raise cache_error(staged, "write", exc) from exc
+            validate_wheel(staged)
+            return self._finish(stage, info, sha256, size)
+
+    def _finish(self, stage: Path, info: WheelInfo, sha256: str, size: int) -> Published:
+        """Freshen the staged wheel, make the stage durable and rename it into place."""
         try:
-            os.utime(staged)
+            os.utime(stage / info.filename)
             fsync_dir(stage)
         except OSError as exc:
             raise cache_error(stage, "write", exc) from exc

@@ -1,0 +1,151 @@
+"""Remote object names and records: which source's revision names which wheel.
+
+::
+
+    wheels-v1/<sha256>/<filename>.whl
+    revisions-v1/<source digest>/<freshness digest>/<sha256>.json
+
+A record is immutable and small: the source key, freshness and name, the
+wheel's SHA-256, file name and size, and when it was made; optionally an
+HMAC signature (:mod:`wheelcache._remote.signing`). One LIST of a revision's
+prefix finds all its wheels. The wheel's tags come from its file name, so a
+record cannot claim tags its wheel does not have.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import ntpath
+import posixpath
+import time
+from typing import TYPE_CHECKING, NamedTuple
+
+from .._layout import is_digest
+
+if TYPE_CHECKING:
+    from .._source import Source
+
+__all__ = [
+    "REVISIONS",
+    "WHEELS",
+    "Record",
+    "is_portable",
+    "record_key",
+    "revision_prefix",
+    "wheel_key",
+]
+
+WHEELS = "wheels-v1"
+REVISIONS = "revisions-v1"
+_FORMAT = "wheelcache-remote-record"
+_FRESHNESS_PREFIX = b"wheelcache-freshness-v1\0"
+
+
+def is_portable(source: Source) -> bool:
+    """True when *source* means the same thing on every machine.
+
+    A key that is an absolute path (what ``Source.from_tree`` makes) names a
+    directory on one machine, and its freshness is made of that machine's
+    mtimes and inodes: no other machine could ever match it.
+    """
+    return not (posixpath.isabs(source.key) or ntpath.isabs(source.key))
+
+
+def wheel_key(sha256: str, filename: str) -> str:
+    """The object holding the wheel with this SHA-256."""
+    return f"{WHEELS}/{sha256}/{filename}"
+
+
+def revision_prefix(source: Source) -> str:
+    """The prefix below which every record of *source*'s current revision lives."""
+    data = source.freshness.encode("utf-8", "surrogatepass")
+    freshness = hashlib.sha256(_FRESHNESS_PREFIX + data).hexdigest()
+    return f"{REVISIONS}/{source.digest}/{freshness}/"
+
+
+def record_key(source: Source, sha256: str) -> str:
+    """The record naming wheel *sha256* for *source*'s current revision."""
+    return f"{revision_prefix(source)}{sha256}.json"
+
+
+class Record(NamedTuple):
+    """One wheel of one revision of one source."""
+
+    key: str
+    freshness: str
+    name: str | None
+    sha256: str
+    filename: str
+    size: int
+    created: float
+    signature: str | None = None
+
+    @classmethod
+    def make(cls, source: Source, sha256: str, filename: str, size: int) -> Record:
+        """A new, unsigned record of this wheel for *source*'s current revision."""
+        return cls(source.key, source.freshness, source.name, sha256, filename, size, time.time())
+
+    def unsigned(self) -> bytes:
+        """The canonical bytes a signature covers: everything but the signature."""
+        document = {
+            "format": _FORMAT,
+            "version": 1,
+            "key": self.key,
+            "freshness": self.freshness,
+            "name": self.name,
+            "sha256": self.sha256,
+            "filename": self.filename,
+            "size": self.size,
+            "created": self.created,
+        }
+        return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
+
+    def encode(self) -> bytes:
+        """The record as stored: the canonical document plus its signature, if any."""
+        document = json.loads(self.unsigned())
+        document["signature"] = self.signature
+        return json.dumps(document, sort_keys=True, indent=1).encode() + b"\n"
+
+    @classmethod
+    def decode(cls, data: bytes) -> Record | None:
+        """The record in *data*, or None when it is not a well-formed record."""
+        try:
+            document = json.loads(data)
+            record = cls(
+                document["key"],
+                document["freshness"],
+                document["name"],
+                document["sha256"],
+                document["filename"],
+                document["size"],
+                float(document["created"]),
+                document.get("signature"),
+            )
+            wellformed = (
+                document["format"] == _FORMAT
+                and document["version"] == 1
+                and isinstance(record.key, str)
+                and isinstance(record.freshness, str)
+                and isinstance(record.name, (str, type(None)))
+                and isinstance(record.sha256, str)
+                and is_digest(record.sha256)
+                and isinstance(record.filename, str)
+                and record.filename.endswith(".whl")
+                and "/" not in record.filename
+                and "\\" not in record.filename
+                and type(record.size) is int
+                and record.size > 0
+                and isinstance(record.signature, (str, type(None)))
+            )
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            return None
+        return record if wellformed else None
+
+    def describes(self, source: Source, object_key: str) -> bool:
+        """True when this record belongs at *object_key* and to *source*'s revision."""
+        return (
+            self.key == source.key
+            and self.freshness == source.freshness
+            and object_key == record_key(source, self.sha256)
+        )

@@ -118,6 +118,7 @@ def test_the_best_ranked_remote_wheel_is_pulled(tmp_path: Path, s3: S3) -> None:
 def test_a_remote_miss_is_a_local_miss(tmp_path: Path, s3: S3) -> None:
     assert machine(tmp_path, "b", s3.url).get(SDIST) is None
     assert s3.objects() == {}
+    assert not (tmp_path / "b").exists()  # a miss everywhere writes nothing
 
 
 def test_read_only_mode_never_writes(tmp_path: Path, s3: S3, wheel: Path) -> None:

@@ -43,12 +43,9 @@ class RemoteMethods:
 
         def _lookup(self, source: Source, ranks: TagRanks) -> CachedWheel | None: ...
 
-        def _ensure_root(self) -> None: ...
-
     def _pull(self, source: Source, ranks: TagRanks) -> CachedWheel | None:
         """After a local miss: the remote's wheel, published locally, or None."""
         assert self._remote is not None
-        self._ensure_root()
         return self._lookup(source, ranks) if self._remote.pull(source, ranks) else None
 
     def _tier(self) -> RemoteTier:

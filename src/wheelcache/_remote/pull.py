@@ -82,7 +82,10 @@ def pull(
     reject: Rejected,
 ) -> Published | None:
     """Publish the best compatible wheel the remote has for *source*; None on a miss."""
-    for ref in ranked_compatible(list(revision_wheels(objects, source, key, reject)), ranks):
+    ranked = ranked_compatible(list(revision_wheels(objects, source, key, reject)), ranks)
+    if ranked:
+        store.layout.ensure_root()  # a remote miss writes nothing locally
+    for ref in ranked:
         published = download(objects, store, ref, reject)
         if published is not None:
             return published

@@ -80,6 +80,7 @@ class FaultProxy:
         self.upstream_port = upstream_port
         self.fault = fault
         self.faults: list[tuple[str, str, str]] = []
+        self.requests: list[tuple[str, str]] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
         self._closed = threading.Event()
@@ -112,6 +113,7 @@ class FaultProxy:
                     return
                 head, body = request
                 method, path = head.split(b" ", 2)[:2]
+                self.requests.append((method.decode(), path.decode()))
                 fault = self.fault(method.decode(), path.decode())
                 if fault is not None:
                     self.faults.append((method.decode(), path.decode(), fault))

@@ -150,3 +150,17 @@ def test_a_remote_that_never_answers_cannot_hang_a_build(
     assert Path(result["path"]).is_file()
     assert (builds / "count").read_text().count("\n") == 1
     assert proxy.faults
+
+
+def test_a_remote_miss_costs_one_request_and_a_pull_three(
+    tmp_path: Path, s3: S3, proxies: list[FaultProxy], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seeded(tmp_path, s3)
+    proxy = through(proxies, s3, monkeypatch, "none", on="no request has this in its path")
+    b = machine(tmp_path, "b", s3.url)
+    assert b.get(Source("sha256:" + "9" * 64)) is None
+    assert [method for method, _ in proxy.requests] == ["GET"]  # one LIST
+    assert "list-type=2" in proxy.requests[0][1]
+    proxy.requests.clear()
+    assert b.get(SDIST) is not None
+    assert len(proxy.requests) == 3  # LIST, the record, the wheel

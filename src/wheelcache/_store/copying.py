@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from io import FileIO
     from pathlib import Path
 
-__all__ = ["HASH_THREAD_MIN_BYTES", "PIPELINE_MIN_BYTES", "copy_and_hash"]
+__all__ = ["HASH_THREAD_MIN_BYTES", "PIPELINE_MIN_BYTES", "alongside_fsync", "copy_and_hash"]
 
 PIPELINE_MIN_BYTES = 4 * CHUNK_SIZE
 """Files smaller than this are copied by reads and writes, keeping the chunks
@@ -79,9 +79,9 @@ def copy_and_hash(
                 hash_kept = _hasher(digest, kept)
                 if size < HASH_THREAD_MIN_BYTES:
                     hash_kept()
-                    _alongside_fsync(out, while_syncing)
+                    alongside_fsync(out, while_syncing)
                 else:
-                    _alongside_fsync(
+                    alongside_fsync(
                         out,
                         lambda: _in_parallel(hash_kept, while_syncing, name="wheelcache-hash"),
                     )
@@ -163,7 +163,7 @@ def _copy_hashed_behind(
             copied.append(_copy(src, out, written))
         finally:
             written.finish()
-        _alongside_fsync(out, while_syncing)
+        alongside_fsync(out, while_syncing)
 
     _in_parallel(
         lambda: _hash_written(destination, digest, written), copy_then_sync, name="wheelcache-hash"
@@ -216,7 +216,7 @@ def _write_all(out: int, chunk: memoryview) -> None:
         written += os.write(out, chunk[written:])
 
 
-def _alongside_fsync(fd: int, work: Callable[[], object] | None) -> None:
+def alongside_fsync(fd: int, work: Callable[[], object] | None) -> None:
     """Run fsync on *fd* in a thread while *work* runs in this one (see :func:`_in_parallel`)."""
     _in_parallel(lambda: os.fsync(fd), work, name="wheelcache-fsync")
 

@@ -53,7 +53,7 @@ from .._fs.locking import hold
 from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
-from .copying import copy_and_hash
+from .copying import alongside_fsync, copy_and_hash
 from .freshness import touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
@@ -211,13 +211,13 @@ class Store:
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o644)
                 try:
                     sha256, size = write(fd)
-                    os.fsync(fd)
+                    # As in publish: validation reads the file while its fsync runs.
+                    alongside_fsync(fd, lambda: validate_wheel(staged))
                 finally:
                     os.close(fd)
                 os.chmod(staged, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             except OSError as exc:
                 raise cache_error(staged, "write", exc) from exc
-            validate_wheel(staged)
             return self._finish(stage, info, sha256, size)
 
     def _finish(self, stage: Path, info: WheelInfo, sha256: str, size: int) -> Published:

@@ -14,6 +14,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -95,6 +97,7 @@ def test_lazy_public_names_resolve() -> None:
 
 
 def test_a_cache_with_a_remote_loads_the_client_only_when_it_misses(tmp_path: Path) -> None:
+    pytest.importorskip("obstore", reason="the remote extra (obstore) is not installed")
     cache = WheelCache(tmp_path / "cache")
     cache.add(Source("sha256:" + "1" * 64), make_wheel(tmp_path))
     remote = (tmp_path / "bucket").as_uri()

@@ -118,3 +118,61 @@ def test_prune_remote_uses_the_configured_remote(
     assert "Removed 1 record and 1 wheel" in out
     assert s3.objects() == {}
     assert WheelCache(local).get(SDIST) is not None  # the local cache is untouched
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("hermetic_children")
+def test_wheelcache_build_on_a_second_machine_pulls_instead_of_building(
+    s3: S3, tmp_path: Path
+) -> None:
+    import sys
+    import tarfile
+
+    from procs import CONSOLE_SCRIPT, DEADLINE, run_command
+    from test_e2e_build import need, write_project
+
+    need("flit_core")
+    project = write_project(tmp_path / "project", "flit_core", "shared-demo")
+    sdist = tmp_path / "shared_demo-1.0.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        for path in sorted(project.rglob("*")):
+            if path.is_file():
+                archive.add(path, f"shared_demo-1.0/{path.relative_to(project).as_posix()}")
+    reports = []
+    for name in ("a", "b"):
+        done = run_command(
+            [sys.executable, "-c", CONSOLE_SCRIPT, "--cache-dir", str(tmp_path / name),
+             "--remote", s3.url, "build", "--no-isolation", "--json", str(sdist)],
+            DEADLINE,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        reports.append(json.loads(done.stdout))
+    assert (reports[0]["built"], reports[1]["built"]) == (True, False)
+    assert reports[0]["sha256"] == reports[1]["sha256"]
+    assert reports[1]["path"].startswith(str(tmp_path / "b"))
+
+
+def test_a_missing_client_costs_one_warning_and_the_cache_works_locally(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, logging\n"
+        "sys.modules['obstore'] = None  # as if the remote extra were not installed\n"
+        "logging.basicConfig(level=logging.WARNING)\n"
+        "from wheelcache import WheelCache, Source\n"
+        "from pathlib import Path\n"
+        f"c = WheelCache({str(tmp_path / 'c')!r}, remote='s3://bucket/x')\n"
+        "for n in range(3):\n"
+        "    assert c.get(Source(f'sha256:{n:064d}')) is None\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "ok"
+    assert done.stderr.count("unavailable") == 1
+    assert "wheelcache[remote]" in done.stderr

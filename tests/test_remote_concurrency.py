@@ -106,3 +106,14 @@ def test_a_puller_killed_mid_download_publishes_nothing_and_a_later_pull_works(
     assert local.get(SDIST) is None
     assert local.prune(grace=0).reclaimed_staging >= 1  # the dead puller's staging file
     assert machine(tmp_path, "b", s3.url).get(SDIST) is not None
+
+
+def test_every_remote_sync_point_has_a_kill_scenario() -> None:
+    from pathlib import Path
+
+    from wheelcache._fs import syncpoints as _syncpoints
+
+    here = Path(__file__).read_text(encoding="utf-8")
+    remote = {point for point in _syncpoints.POINTS if point.startswith("remote-")}
+    assert remote
+    assert {point for point in remote if f'syncpoints.arm("{point}")' in here} == remote

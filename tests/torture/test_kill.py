@@ -160,7 +160,8 @@ class Scene:
 
 
 def test_every_sync_point_has_a_kill_scenario() -> None:
-    assert set(SCENARIOS) == set(_syncpoints.POINTS), "add a Scenario for each new sync point"
+    local = {point for point in _syncpoints.POINTS if not point.startswith("remote-")}
+    assert set(SCENARIOS) == local, "add a Scenario for each new sync point"
 
 
 @pytest.mark.parametrize("point", sorted(SCENARIOS))

@@ -50,10 +50,10 @@ POINTS = frozenset(
         "prune.before-delete",
         "prune.retire-before-unlink",
         "clean.after-rename",
-        # the remote tier (wheelcache._remote.push, .pull, .prune)
+        # the remote tier (wheelcache._remote.push, wheelcache._remote.pull); their kill
+        # scenarios are in tests/test_remote_concurrency.py
         "remote-push.before-record",
         "remote-pull.downloaded",
-        "remote-prune.records-done",
     }
 )
 

@@ -20,7 +20,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from .._fs import syncpoints as _syncpoints
 from .records import REVISIONS, WHEELS
 from .reports import RemotePruneReport
 
@@ -53,7 +52,6 @@ def prune_remote(
         else:
             named.add(record.key.rsplit("/", 1)[-1][: -len(".json")])
             kept_records += 1
-    _syncpoints.reach("remote-prune.records-done")
     removed_wheels = kept_wheels = freed = kept_bytes = 0
     for wheel in objects.list(f"{WHEELS}/"):
         parts = wheel.key.split("/")

@@ -1,6 +1,6 @@
 """Remote garbage collection: expired records first, then wheels no record names.
 
-Includes the one race it leaves (docs/design.md, section 13.5): a writer that
+Includes the one race it leaves (docs/design.md, section 14.5): a writer that
 found an old, unnamed wheel present records it while prune deletes it. The
 record dangles, which is a miss, and the next push repairs it.
 """

@@ -63,7 +63,7 @@ class WheelCache(Maintenance, RemoteMethods):
     ``file:///dir``; default ``$WHEELCACHE_REMOTE``; empty means none): a miss
     is pulled from it before building, and what is added or built is pushed
     in the background unless ``remote_mode`` (default
-    ``$WHEELCACHE_REMOTE_MODE``) is ``"read"``. See docs/design.md, section 13.
+    ``$WHEELCACHE_REMOTE_MODE``) is ``"read"``. See docs/design.md, section 14.
     """
 
     def __init__(

@@ -96,7 +96,7 @@ class RemoteMethods:
         """Delete remote records older than *max_age* (default 30 days), then wheels none names.
 
         Wheel objects younger than *grace* seconds (default one hour) stay:
-        their records may still be on the way. See docs/design.md, section 13.5.
+        their records may still be on the way. See docs/design.md, section 14.5.
         """
         from . import prune
         from .objects import RemoteUnavailable

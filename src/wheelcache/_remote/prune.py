@@ -8,7 +8,7 @@
    uploaded within the grace period stays even before its record exists,
    which covers every push in progress.
 
-The race this leaves (docs/design.md, section 13.5): a pusher that found an
+The race this leaves (docs/design.md, section 14.5): a pusher that found an
 old, unnamed wheel present writes its record just after step 2 deleted the
 wheel. The record dangles; a pull treats it as a miss, the machine builds,
 and its push uploads the wheel again, repairing the pair.

@@ -67,13 +67,13 @@ __all__ = ["Published", "Store"]
 logger = logging.getLogger("wheelcache")
 
 _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+_BINARY = getattr(os, "O_BINARY", 0)
 # How other filesystems refuse a rename onto an existing, non-empty directory:
 # SFTP (sshfs) answers EPERM, some NFS and SMB servers EACCES or EBUSY. Each
 # may also be a real permission problem, so "the target may exist" is judged
 # by looking, and only retried for a bounded time when the target looks absent
 # (a network filesystem's attribute cache can lag the server).
 _MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
-_BINARY = getattr(os, "O_BINARY", 0)
 
 MAX_RENAME_ATTEMPTS = 50
 """How often a publisher tries to rename its entry into place before giving up.
@@ -193,11 +193,10 @@ class Store:
     def publish_stream(self, filename: str, write: Callable[[int], tuple[str, int]]) -> Published:
         """Publish a wheel that *write* streams into a new file in staging (a download).
 
-        ``write(fd)`` writes the wheel's bytes to the open file and returns
-        their SHA-256 and size, hashed as they were written; it raises to
-        abandon the publish (a digest that is not the one expected), and then
-        nothing is left behind. The staged file is then made durable,
-        read-only, validated and renamed into place exactly as in :meth:`publish`.
+        ``write(fd)`` writes the wheel to the open file and returns its SHA-256
+        and size, hashed while written; it raises to abandon the publish (then
+        nothing is left). The file is then validated while it is fsynced, made
+        read-only and renamed into place, as in :meth:`publish`.
         """
         from .._wheels.names import parse_wheel_name
         from .._wheels.wheelfile import validate_wheel
@@ -211,7 +210,6 @@ class Store:
                 fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o644)
                 try:
                     sha256, size = write(fd)
-                    # As in publish: validation reads the file while its fsync runs.
                     alongside_fsync(fd, lambda: validate_wheel(staged))
                 finally:
                     os.close(fd)

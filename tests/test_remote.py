@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from s3server import delete_object, put_object
-from wheelcache import InvalidSourceError, Source, WheelCache
+from wheelcache import CacheError, InvalidSourceError, Source, WheelCache
 from wheelcache._remote.config import InvalidRemoteError
 from wheelfactory import make_wheel
 
@@ -307,3 +307,18 @@ def test_without_a_remote_the_remote_operations_say_so(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="no remote"):
         cache.prune_remote()
     assert issubclass(InvalidRemoteError, InvalidSourceError.__mro__[1])
+
+
+def test_a_missing_bucket_means_local_only(
+    tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = machine(tmp_path, "b", "s3://no-such-bucket-here/x")
+    build, calls = builder(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert cache.get(SDIST) is None
+        cache.get_or_build(SDIST, build)
+        assert cache.flush(60)
+    assert calls == [1]
+    assert [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
+    with pytest.raises(CacheError, match="unavailable"):
+        cache.push()

@@ -155,14 +155,22 @@ class ObjectStore:
                 obstore.put(self._store, key, data, mode="create", use_multipart=False)
         except AlreadyExistsError:
             return False
+        except FileNotFoundError as exc:
+            if isinstance(data, bytes) or os.path.exists(data):
+                raise RemoteUnavailable(f"PUT {key}: the bucket does not exist") from exc
+            raise  # the local file vanished
         return True
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
         """Every object whose key starts with the path segments *prefix*."""
-        with _answers("LIST", prefix):
-            for batch in obstore.list(self._store, prefix, chunk_size=1000):
-                for meta in batch:
-                    yield ObjectInfo(meta["path"], meta["size"], meta["last_modified"].timestamp())
+        try:
+            with _answers("LIST", prefix):
+                for batch in obstore.list(self._store, prefix, chunk_size=1000):
+                    for meta in batch:
+                        modified = meta["last_modified"].timestamp()
+                        yield ObjectInfo(meta["path"], meta["size"], modified)
+        except FileNotFoundError as exc:  # a listing finds nothing; "not found" is the bucket
+            raise RemoteUnavailable(f"LIST {prefix}: the bucket does not exist") from exc
 
     def delete(self, key: str) -> None:
         """Delete the object; one that is already gone is fine."""

@@ -143,6 +143,9 @@ class RemoteTier:
         except CacheError as exc:
             logger.warning("could not keep a wheel pulled from the remote: %s", exc)
             return False
+        except OSError as exc:  # anything the client reports oddly: never fail the caller
+            self.give_up(f"{type(exc).__name__}: {exc}")
+            return False
         logger.info("pulled %s from the remote", published.info.filename)
         return True
 

@@ -32,12 +32,13 @@ from _wheels import make_sdist, make_wheel, payload
 SECTION = "7. remote tier (loopback S3)"
 
 
-def _server() -> tuple[object, str]:
+def _server() -> tuple[object, str, int]:
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
-    endpoint = f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    port = server.get_host_and_port()[1]
+    endpoint = f"http://127.0.0.1:{port}"
     with urllib.request.urlopen(
         urllib.request.Request(f"{endpoint}/wheelcache-bench", method="PUT"), timeout=30
     ):
@@ -48,7 +49,7 @@ def _server() -> tuple[object, str]:
         AWS_SECRET_ACCESS_KEY="bench",
         AWS_REGION="us-east-1",
     )
-    return server, "s3://wheelcache-bench/bench"
+    return server, "s3://wheelcache-bench/bench", port
 
 
 def run(ctx: Context) -> None:
@@ -61,9 +62,10 @@ def run(ctx: Context) -> None:
     import logging
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server, url = _server()
+    server, url, port = _server()
     try:
         _pull_vs_get(ctx, url)
+        _pull_vs_get_over_a_link(ctx, url, port)
         _remote_miss(ctx, url)
         _ci_scenario(ctx, url)
     finally:
@@ -137,6 +139,58 @@ def _pull_vs_get(ctx: Context, url: str) -> None:
         times["pull"],
         times["durable"],
         note="what a durable download costs at least",
+    )
+
+
+def _pull_vs_get_over_a_link(ctx: Context, url: str, port: int) -> None:
+    """The same comparison through a link like a real bucket's: 100 MB/s, 10 ms round trips."""
+    from _slowlink import SlowLink
+
+    from wheelcache import Source, WheelCache
+    from wheelcache._fs.fsutil import remove_tree
+    from wheelcache._layout import Layout
+    from wheelcache._remote.objects import ObjectStore
+    from wheelcache._remote.records import wheel_key
+
+    base = ctx.scratch("remote-link")
+    size = ctx.pick(2_000_000, 20_000_000)
+    wheel = make_wheel(base / "w", "linked", "1.0", data=payload(size, seed=7))
+    source = Source("sha256:" + "c" * 64, "", "linked")
+    seeder = WheelCache(base / "seed", remote=url)
+    added = seeder.add(source, wheel)
+    assert seeder.flush(300)
+    link = SlowLink(port, latency=0.010, bandwidth=100e6)
+    direct = os.environ["AWS_ENDPOINT_URL"]
+    os.environ["AWS_ENDPOINT_URL"] = link.endpoint  # read when each client is made
+    try:
+        cache = WheelCache(base / "local", remote=url)
+        objects = ObjectStore(url)
+        layout = Layout(cache.root)
+        key = wheel_key(added.sha256, added.filename)
+
+        def pull() -> None:
+            hit = cache.get(source)
+            assert hit is not None
+            remove_tree(layout.entry_dir(added.sha256))
+            os.unlink(layout.pointer_file(source.digest))
+
+        def plain_get() -> None:
+            chunks = objects.get(key)
+            assert chunks is not None
+            assert sum(len(chunk) for chunk in chunks) == added.size
+
+        times = interleaved(
+            {"pull": (pull, 1), "get": (plain_get, 1)}, rounds=ctx.pick(3, 15), warmup=1
+        )
+    finally:
+        os.environ["AWS_ENDPOINT_URL"] = direct
+        link.close()
+    label = f"{size / 1e6:.0f} MB wheel, 100 MB/s and 10 ms link"
+    report = ctx.report
+    report.figure(SECTION, f"pull, {label}", times["pull"], "ms", scale=1e3)
+    report.figure(SECTION, f"plain GET, {label}", times["get"], "ms", scale=1e3)
+    report.ratio(
+        SECTION, f"pull / plain GET, {label}", times["pull"], times["get"], target=("<=", 1.3)
     )
 
 

@@ -322,3 +322,23 @@ def test_a_missing_bucket_means_local_only(
     assert [r.getMessage() for r in caplog.records if "unavailable" in r.getMessage()]
     with pytest.raises(CacheError, match="unavailable"):
         cache.push()
+
+
+def test_flush_waits_for_background_pushes_and_says_when_they_are_late(
+    tmp_path: Path, s3: S3, wheel: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from procs import SyncPoints
+    from wheelcache._fs import syncpoints as _syncpoints
+
+    points = SyncPoints(tmp_path / "points")
+    monkeypatch.setenv("WHEELCACHE_SYNCPOINTS", str(points.directory))
+    _syncpoints.reset()
+    points.arm("remote-push.before-record")
+    a = machine(tmp_path, "a", s3.url)
+    a.add(SDIST, wheel)  # returns at once: the upload waits in the background
+    points.wait_reached("remote-push.before-record")
+    assert a.flush(0.2) is False
+    assert record_keys(s3.objects()) == []
+    points.release("remote-push.before-record")
+    assert a.flush(60) is True
+    assert len(record_keys(s3.objects())) == 1

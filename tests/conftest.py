@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
 from procs import SRC, SyncPoints, reap_all
-from s3server import bucket_objects, make_bucket
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
@@ -61,55 +58,7 @@ def _forget_remote_failures() -> None:
     """A remote found down stays down for the process: not across tests."""
     tier = sys.modules.get("wheelcache._remote.tier")
     if tier is not None:
-        tier._DOWN.clear()  # type: ignore[attr-defined]
-
-
-@dataclass
-class S3:
-    """The loopback S3 server of this session, and this test's bucket on it."""
-
-    port: int
-    bucket: str
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def url(self) -> str:
-        return f"s3://{self.bucket}/ci"
-
-    def objects(self) -> dict[str, bytes]:
-        return bucket_objects(self.endpoint, self.bucket)
-
-
-@pytest.fixture(scope="session")
-def _moto_port() -> Iterator[int]:
-    pytest.importorskip("obstore", reason="the remote extra (obstore) is not installed")
-    server_module = pytest.importorskip("moto.server", reason="moto[server] is not installed")
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = server_module.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        yield server.get_host_and_port()[1]
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def s3(_moto_port: int, monkeypatch: pytest.MonkeyPatch) -> S3:
-    """A fresh bucket on the loopback server; the environment points every client at it."""
-    found = S3(_moto_port, "")
-    found.bucket = make_bucket(found.endpoint)
-    for name, value in {
-        "AWS_ENDPOINT_URL": found.endpoint,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "WHEELCACHE_REMOTE_TIMEOUT": "2",
-    }.items():
-        monkeypatch.setenv(name, value)
-    return found
+        tier._DOWN.clear()
 
 
 @pytest.fixture

@@ -51,7 +51,7 @@ POINTS = frozenset(
         "prune.retire-before-unlink",
         "clean.after-rename",
         # the remote tier (wheelcache._remote.push, wheelcache._remote.pull); their kill
-        # scenarios are in tests/test_remote_concurrency.py
+        # scenarios are in tests/remote/test_remote_concurrency.py
         "remote-push.before-record",
         "remote-pull.downloaded",
     }

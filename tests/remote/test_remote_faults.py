@@ -1,7 +1,7 @@
 """The remote never makes a local operation fail or hang.
 
 Faults are injected by a loopback proxy in front of the S3 server
-(:class:`s3server.FaultProxy`): 500 and 503 answers, a connection dropped
+(:class:`remote.s3server.FaultProxy`): 500 and 503 answers, a connection dropped
 halfway through a wheel's body, a server that never answers, and a port
 where nothing listens. Each time the local build goes on, the remote gets
 one warning and is skipped for the rest of the process, and nothing the
@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from procs import DEADLINE, Child
-from s3server import FaultProxy
-from test_remote import SDIST, builder, machine
+from remote.remote_kit import SDIST, builder, machine
+from remote.s3server import FaultProxy
 from wheelcache import Source
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from conftest import S3
+    from remote.conftest import S3
 
 
 @pytest.fixture

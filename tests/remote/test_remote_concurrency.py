@@ -12,14 +12,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from procs import Child, SyncPoints
-from test_remote import SDIST, builder, machine, record_keys, wheel_keys
+from remote.remote_kit import SDIST, builder, machine, record_keys, wheel_keys
 from wheelcache import WheelCache
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import S3
+    from remote.conftest import S3
 
 pytestmark = pytest.mark.torture
 

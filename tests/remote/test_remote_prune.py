@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from procs import Child, SyncPoints
-from test_remote import SDIST, builder, machine, record_keys, wheel_keys
+from remote.remote_kit import SDIST, builder, machine, record_keys, wheel_keys
 from wheelcache import Source
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from conftest import S3
+    from remote.conftest import S3
 
 
 def seed(tmp_path: Path, s3: S3, count: int = 2) -> None:

@@ -13,45 +13,18 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from s3server import delete_object, put_object
+from remote.remote_kit import SDIST, builder, machine, record_keys, wheel_keys
+from remote.s3server import delete_object, put_object
 from wheelcache import CacheError, InvalidSourceError, Source, WheelCache
 from wheelcache._remote.config import InvalidRemoteError
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from pathlib import Path
 
-    from conftest import S3
+    from remote.conftest import S3
 
 pytestmark = pytest.mark.usefixtures("s3")
-
-SDIST = Source("sha256:" + "5" * 64, "", "demo")
-
-
-def builder(
-    tmp_path: Path, name: str = "demo", seed: int = 0
-) -> tuple[Callable[[Path], None], list[int]]:
-    """A build function that writes one wheel and counts its calls."""
-    calls: list[int] = []
-
-    def build(output: Path) -> None:
-        calls.append(1)
-        make_wheel(output, name, "1.0", seed=seed)
-
-    return build, calls
-
-
-def machine(tmp_path: Path, name: str, url: str, **options: str) -> WheelCache:
-    return WheelCache(tmp_path / name, remote=url, **options)  # type: ignore[arg-type]
-
-
-def wheel_keys(objects: dict[str, bytes]) -> list[str]:
-    return sorted(k for k in objects if "/wheels-v1/" in k)
-
-
-def record_keys(objects: dict[str, bytes]) -> list[str]:
-    return sorted(k for k in objects if "/revisions-v1/" in k)
 
 
 def test_a_wheel_built_on_one_machine_is_a_hit_on_another_without_building(

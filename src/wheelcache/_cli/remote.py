@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .console import render_table
 from .reports import count
 from .units import format_size
 
@@ -32,6 +31,9 @@ __all__ = [
     "status_json",
     "status_lines",
 ]
+
+_LABEL_WIDTH = len("Cache directory:  ")
+"""The label column of ``wheelcache info``'s other lines (the longest label, two spaces)."""
 
 CONFIGURED = "\0configured"
 """``--remote`` given without a URL: the configured remote ($WHEELCACHE_REMOTE)."""
@@ -63,17 +65,17 @@ def status_json(status: RemoteStatus | None) -> dict[str, Any] | None:
 
 
 def status_lines(status: RemoteStatus | None) -> list[str]:
-    """The remote's lines in ``wheelcache info``."""
+    """The remote's lines in ``wheelcache info``, aligned with the lines above them."""
     if status is None:
-        return ["Remote:           none"]
+        return [f"{'Remote:':<{_LABEL_WIDTH}}none"]
     answer = "answered" if status.answered else f"did not answer ({status.problem})"
     rows = [
-        ["Remote:", status.url],
-        ["Remote mode:", status.mode],
-        ["Remote status:", answer],
-        ["Rejected objects:", str(status.rejected)],
+        ("Remote:", status.url),
+        ("Remote mode:", status.mode),
+        ("Remote status:", answer),
+        ("Rejected:", f"{status.rejected} remote objects refused"),
     ]
-    return render_table(["", ""], rows)[1:]
+    return [f"{label:<{_LABEL_WIDTH}}{value}" for label, value in rows]
 
 
 def push_json(report: PushReport) -> dict[str, Any]:

@@ -315,3 +315,17 @@ def test_flush_waits_for_background_pushes_and_says_when_they_are_late(
     points.release("remote-push.before-record")
     assert a.flush(60) is True
     assert len(record_keys(s3.objects())) == 1
+
+
+def test_a_pull_flushed_to_disk_behind_the_download_is_intact(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelcache._remote import pull
+
+    monkeypatch.setattr(pull, "WRITEBACK_BYTES", 1)  # a writeback after every chunk
+    a = machine(tmp_path, "a", s3.url)
+    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=3_500_000))
+    assert a.flush(60)
+    pulled = machine(tmp_path, "b", s3.url).get(SDIST)
+    assert pulled is not None
+    assert hashlib.sha256(pulled.path.read_bytes()).hexdigest() == added.sha256

@@ -4,8 +4,8 @@ One LIST of the revision's prefix finds its records; each is read, checked
 against its own name, the source and (with a key) its signature, and the
 wheels they name are ranked by the caller's tags. The best is downloaded,
 streamed into a staging file while it is hashed, and published through the
-normal path (:meth:`Store.publish_stream`) only if its size and SHA-256 are
-the ones recorded. A record whose wheel object is missing is a miss for that
+normal path (:func:`~wheelcache._store.streamed.publish_stream`) only if its
+size and SHA-256 are the ones recorded. A record whose wheel object is missing is a miss for that
 wheel; a wheel whose bytes are wrong is rejected and the next one tried.
 """
 
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from .._errors import InvalidWheelError
 from .._fs import syncpoints as _syncpoints
 from .._pointers.pointer import WheelRef
+from .._store.streamed import publish_stream
 from .._tags import ranked_compatible
 from .records import Record, revision_prefix, wheel_key
 from .signing import verify
@@ -164,7 +165,7 @@ def download(
         return ref.sha256, size
 
     try:
-        return store.publish_stream(ref.filename, write)
+        return publish_stream(store, ref.filename, write)
     except _WrongBytes as exc:
         reject(object_key, str(exc))
     except InvalidWheelError as exc:

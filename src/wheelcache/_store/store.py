@@ -53,12 +53,12 @@ from .._fs.locking import hold
 from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
-from .copying import alongside_fsync, copy_and_hash
+from .copying import copy_and_hash
 from .freshness import touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from .._wheels.names import WheelInfo
 
@@ -67,7 +67,6 @@ __all__ = ["Published", "Store"]
 logger = logging.getLogger("wheelcache")
 
 _EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
-_BINARY = getattr(os, "O_BINARY", 0)
 # How other filesystems refuse a rename onto an existing, non-empty directory:
 # SFTP (sshfs) answers EPERM, some NFS and SMB servers EACCES or EBUSY. Each
 # may also be a real permission problem, so "the target may exist" is judged
@@ -188,38 +187,14 @@ class Store:
             raise cache_error(staged, "write", exc) from exc
         except OSError as exc:
             raise cache_error(staged, "write", exc) from exc
-        return self._finish(stage, info, sha256, size)
+        return self.finish_staged(stage, info, sha256, size)
 
-    def publish_stream(self, filename: str, write: Callable[[int], tuple[str, int]]) -> Published:
-        """Publish a wheel that *write* streams into a new file in staging (a download).
+    def finish_staged(self, stage: Path, info: WheelInfo, sha256: str, size: int) -> Published:
+        """Freshen the staged wheel, make the stage durable and rename it into place.
 
-        ``write(fd)`` writes the wheel to the open file and returns its SHA-256
-        and size, hashed while written; it raises to abandon the publish (then
-        nothing is left). The file is then validated while it is fsynced, made
-        read-only and renamed into place, as in :meth:`publish`.
+        The last steps of :meth:`publish`, shared with
+        :func:`~wheelcache._store.streamed.publish_stream`.
         """
-        from .._wheels.names import parse_wheel_name
-        from .._wheels.wheelfile import validate_wheel
-
-        info = parse_wheel_name(filename)
-        with self.workspace("pull") as workspace:
-            stage = workspace / "entry"
-            staged = stage / info.filename
-            try:
-                stage.mkdir()
-                fd = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _BINARY, 0o644)
-                try:
-                    sha256, size = write(fd)
-                    alongside_fsync(fd, lambda: validate_wheel(staged))
-                finally:
-                    os.close(fd)
-                os.chmod(staged, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
-            except OSError as exc:
-                raise cache_error(staged, "write", exc) from exc
-            return self._finish(stage, info, sha256, size)
-
-    def _finish(self, stage: Path, info: WheelInfo, sha256: str, size: int) -> Published:
-        """Freshen the staged wheel, make the stage durable and rename it into place."""
         try:
             os.utime(stage / info.filename)
             fsync_dir(stage)

@@ -58,7 +58,7 @@ NEW = Source("kill:new", "1", "newcomer")
 @dataclass(frozen=True)
 class Scenario:
     op: str
-    """The operation the child performs: add, get_or_build, prune or clean."""
+    """The operation the child performs: add, get_or_build, prune, clean or verify."""
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
     "merge" (a second wheel for A's revision)."""
@@ -82,6 +82,7 @@ SCENARIOS = {
     "prune.before-delete": Scenario("prune"),
     "prune.retire-before-unlink": Scenario("prune", max_age=0.0),
     "clean.after-rename": Scenario("clean"),
+    "verify.opened": Scenario("verify"),
 }
 
 

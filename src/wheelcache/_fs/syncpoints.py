@@ -50,6 +50,8 @@ POINTS = frozenset(
         "prune.before-delete",
         "prune.retire-before-unlink",
         "clean.after-rename",
+        # verifying an entry (wheelcache._gc.verify)
+        "verify.opened",
         # the remote tier (wheelcache._remote.push, wheelcache._remote.pull); their kill
         # scenarios are in tests/remote/test_remote_concurrency.py
         "remote-push.before-record",

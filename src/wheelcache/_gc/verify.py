@@ -8,6 +8,7 @@ entries from pointers, each under its pointer lock (docs/design.md,
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import stat
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import CacheError, InvalidWheelError
+from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
 from .._fs.nofollow import list_real_dir, refuse_links
@@ -27,6 +29,8 @@ from .links import find_links, move_links_aside
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .._layout import Layout
     from .reports import Progress
 
@@ -127,10 +131,15 @@ def _listable(directory: Path, not_permitted: list[Path]) -> bool:
     return False
 
 
+_BY_DESCRIPTOR = os.listdir in os.supports_fd and hasattr(os, "O_DIRECTORY")
+"""Whether a directory can be opened and then listed through its descriptor (POSIX)."""
+
+
 def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
     """(problem or None, bytes hashed) for one entry; None if it vanished."""
     try:
-        names = os.listdir(entry)
+        with _opened(entry) as directory:
+            names = os.listdir(directory)
     except FileNotFoundError:
         return None
     except PermissionError:
@@ -163,6 +172,25 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
     if actual != sha256:
         return f"content hashes to {actual}, not to its name", size
     return None, size
+
+
+@contextlib.contextmanager
+def _opened(entry: Path) -> Iterator[int | Path]:
+    """The entry's directory, ready to be listed: opened first where that is possible.
+
+    ``os.listdir(path)`` opens the directory and then reads it; this takes the
+    two steps apart, with the sync point ``verify.opened`` between them.
+    """
+    if not _BY_DESCRIPTOR:
+        _syncpoints.reach("verify.opened")
+        yield entry
+        return
+    fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        _syncpoints.reach("verify.opened")
+        yield fd
+    finally:
+        os.close(fd)
 
 
 def _verify_pointers(

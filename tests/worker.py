@@ -16,7 +16,7 @@ Operations:
                  ready_file, waits for go_file, then reads the whole file and
                  returns its sha256
 ``prune``        root, grace                          -> the PruneReport as a dict
-``verify``       root                                 -> {"corrupt": n}
+``verify``       root                                 -> {"corrupt", "problems", "checked"}
 ``clean``        root
 ``prune_with``   root, grace, max_size, max_age, dry_run[, log_file] -> the PruneReport
 ``lookup_loop``  root, key, freshness, sha256, stop_file -> {"hits", "misses", "errors"}
@@ -141,7 +141,12 @@ def perform(op: dict[str, object]) -> dict[str, object]:
         report = cache.prune(grace=float(op.get("grace", 0.0)))  # type: ignore[arg-type]
         return dataclasses.asdict(report)
     if kind == "verify":
-        return {"corrupt": len(cache.verify().corrupt)}
+        verified = cache.verify()
+        return {
+            "corrupt": len(verified.corrupt),
+            "problems": [f"{c.path}: {c.problem}" for c in verified.corrupt],
+            "checked": verified.entries_checked,
+        }
     if kind == "clean":
         cache.clean()
         return {}

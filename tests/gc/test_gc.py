@@ -20,6 +20,7 @@ from filelock import FileLock, Timeout
 
 import procs
 import wheelcache._cache
+import wheelcache._fs.syncpoints
 import wheelcache._gc.retire
 import wheelcache._gc.verify
 from ondisk import DAY, HOUR, age, flip_a_byte, is_fresh, named, pointer_path, sha256_of, snapshot
@@ -749,6 +750,46 @@ def test_verify_repair_keeps_a_wheel_published_again_meanwhile(
 
     assert named(cache, source) == {added.sha256}
     assert cache.get(source) == added
+
+
+@pytest.mark.parametrize("by_descriptor", [True, False], ids=["descriptor", "path"])
+@pytest.mark.parametrize("meanwhile", ["pruned", "pruned and published again"])
+def test_verify_judges_only_the_directory_at_an_entrys_place(
+    cache: WheelCache,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    by_descriptor: bool,
+    meanwhile: str,
+) -> None:
+    """Prune takes the entry between verify's opening of its directory and the reading.
+
+    Through a descriptor (POSIX) verify reads the emptied directory in the
+    trash; by path (Windows) it finds nothing or the new copy. Either way
+    nothing corrupt was ever at the entry's place, and a copy published
+    again is checked. (tests/test_gc_races.py does this with real processes.)
+    """
+    wheel = wheel_with_seed(tmp_path, 1)
+    added = cache.add(Source("gone"), wheel)
+    os.unlink(layout(cache).pointer_file(Source("gone").digest))
+    age(added.path, DAY)
+    monkeypatch.setattr(wheelcache._gc.verify, "_BY_DESCRIPTOR", by_descriptor)
+    real_reach = wheelcache._fs.syncpoints.reach
+    interleaved: list[str] = []
+
+    def prune_between(name: str) -> None:
+        if name == "verify.opened" and not interleaved:
+            interleaved.append(name)
+            assert cache.prune(grace=HOUR).removed_entries == 1
+            if meanwhile == "pruned and published again":
+                assert cache.add(Source("again"), wheel) == added
+        real_reach(name)
+
+    monkeypatch.setattr(wheelcache._fs.syncpoints, "reach", prune_between)
+    report = cache.verify()
+
+    assert interleaved
+    assert report.corrupt == ()
+    assert report.entries_checked == (1 if meanwhile == "pruned and published again" else 0)
 
 
 # -- clean -----------------------------------------------------------------------------------

@@ -293,9 +293,46 @@ def test_prune_paused_mid_sweep_blocks_no_reader_or_writer(
     assert Path(added["path"]).exists()
     assert Path(built["path"]).exists()
     assert hit["path"] is not None
-    assert verified == {"corrupt": 0}
+    assert verified["corrupt"] == 0
     syncpoints.release("prune.before-trash")
     assert pruner.result()["removed_entries"] == 1
+
+
+# -- verify between prune's steps --------------------------------------------------------
+
+
+@pytest.mark.parametrize("meanwhile", ["pruned", "pruned and published again"])
+def test_no_entry_directory_without_exactly_one_complete_wheel_is_ever_visible_at_its_final_path(
+    tmp_path: Path, cache: WheelCache, syncpoints: SyncPoints, meanwhile: str
+) -> None:
+    """Issue 19: verify once reported an entry that "holds no wheel" during the stress run.
+
+    Listing a directory is two steps: open it, then read it. Verify opens the
+    entry's directory; prune renames that directory into the trash and
+    empties it there (a publisher may then put a new copy in place); verify
+    reads the emptied directory. What it read was never at the entry's place,
+    which held the whole entry, then nothing (then the new copy) at every
+    step, so no corrupt entry may be reported.
+    """
+    wheel = wheel_with_seed(tmp_path, 1)
+    path = unreferenced_old(cache, wheel)
+    syncpoints.arm("verify.opened")
+    verifier = procs.start({"op": "verify", "root": str(cache.root)}, env=syncpoints.env)
+    syncpoints.wait_reached("verify.opened")  # the entry's directory is open, not yet read
+
+    assert cache.prune(grace=HOUR).removed_entries == 1
+    assert not path.parent.exists()
+    checked = 0
+    if meanwhile == "pruned and published again":
+        assert cache.add(Source("again"), wheel).path == path
+        assert os.listdir(path.parent) == [path.name]
+        assert sha256_of(path) == path.parent.name
+        checked = 1
+    syncpoints.release("verify.opened")
+
+    verified = verifier.result()
+    assert verified["problems"] == []
+    assert verified["checked"] == checked
 
 
 # -- killed prunes ---------------------------------------------------------------------------

@@ -264,11 +264,14 @@ def tree_size(path: str | os.PathLike[str]) -> int:
     return total
 
 
-def file_sha256(path: str | os.PathLike[str], *, follow: bool = True) -> str:
+def file_sha256(
+    path: str | os.PathLike[str], *, follow: bool = True, dir_fd: int | None = None
+) -> str:
     """Hex SHA-256 of a file's bytes, read in :data:`CHUNK_SIZE` pieces into one buffer.
 
     Without *follow*, a link at *path* is not followed (``OSError``, ELOOP):
-    what the cache hashes of its own is never outside it.
+    what the cache hashes of its own is never outside it. With *dir_fd*,
+    *path* is relative to that open directory.
     """
     import hashlib
 
@@ -276,7 +279,7 @@ def file_sha256(path: str | os.PathLike[str], *, follow: bool = True) -> str:
     buffer = bytearray(CHUNK_SIZE)
     view = memoryview(buffer)
     flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (0 if follow else O_NOFOLLOW)
-    with open(os.open(path, flags), "rb", buffering=0) as handle:
+    with open(os.open(path, flags, dir_fd=dir_fd), "rb", buffering=0) as handle:
         while count := handle.readinto(buffer):
             digest.update(view[:count])
     return digest.hexdigest()

@@ -134,14 +134,43 @@ def _listable(directory: Path, not_permitted: list[Path]) -> bool:
 _BY_DESCRIPTOR = os.listdir in os.supports_fd and hasattr(os, "O_DIRECTORY")
 """Whether a directory can be opened and then listed through its descriptor (POSIX)."""
 
+_LOOKS = 3
+"""How many times verify judges an entry whose directory keeps moving before it skips it."""
+
+Identity = tuple[int, int]
+"""A directory's (device, inode)."""
+
 
 def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
-    """(problem or None, bytes hashed) for one entry; None if it vanished."""
+    """(problem or None, bytes hashed) for one entry; None if it vanished.
+
+    A listing is not a look at one instant: verify may open an entry's
+    directory just before prune renames it into the trash, and read it after
+    prune emptied it there (docs/design.md, 6.7). A problem therefore counts
+    only if the directory judged is still the one at the entry's place
+    afterwards; if it is not, what is there now (nothing, or a copy published
+    again) is judged instead. While the directory is open its inode cannot be
+    reused, so "still the one" is exact.
+    """
+    for _look in range(_LOOKS):
+        try:
+            with _opened(entry) as (directory, identity):
+                outcome = _judge(sha256, directory)
+                if outcome[0] is None or _identity(entry) == identity:
+                    return outcome
+        except FileNotFoundError:
+            return None
+        except PermissionError:
+            return _NOT_PERMITTED, 0
+        except OSError as exc:
+            return f"cannot be listed ({exc.strerror})", 0
+    return None  # taken away each time we looked: prune is deleting it
+
+
+def _judge(sha256: str, directory: int | Path) -> tuple[str | None, int]:
+    """(problem or None, bytes hashed) for the entry directory open as *directory*."""
     try:
-        with _opened(entry) as directory:
-            names = os.listdir(directory)
-    except FileNotFoundError:
-        return None
+        names = os.listdir(directory)
     except PermissionError:
         return _NOT_PERMITTED, 0
     except OSError as exc:
@@ -153,17 +182,18 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
         parse_wheel_name(wheels[0])
     except InvalidWheelError:
         return f"holds a file with an invalid wheel name: {wheels[0]!r}", 0
-    path = entry / wheels[0]
+    if isinstance(directory, int):
+        path, dir_fd = Path(wheels[0]), directory
+    else:
+        path, dir_fd = directory / wheels[0], None
     try:
-        info = os.lstat(path)
+        info = os.stat(path, dir_fd=dir_fd, follow_symlinks=False)
         if not stat.S_ISREG(info.st_mode):
             kind = "a symbolic link" if stat.S_ISLNK(info.st_mode) else "not a regular file"
             return f"its wheel {wheels[0]!r} is {kind}", 0
         size = info.st_size
-        actual = file_sha256(path, follow=False)
+        actual = file_sha256(path, follow=False, dir_fd=dir_fd)
     except FileNotFoundError:
-        if not entry.exists():
-            return None
         return "its wheel vanished", 0
     except PermissionError:
         return _NOT_PERMITTED, 0
@@ -175,22 +205,36 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
 
 
 @contextlib.contextmanager
-def _opened(entry: Path) -> Iterator[int | Path]:
-    """The entry's directory, ready to be listed: opened first where that is possible.
+def _opened(entry: Path) -> Iterator[tuple[int | Path, Identity]]:
+    """The entry's directory, open where that is possible (else its path), and its identity.
 
     ``os.listdir(path)`` opens the directory and then reads it; this takes the
     two steps apart, with the sync point ``verify.opened`` between them.
     """
     if not _BY_DESCRIPTOR:
+        identity = _identity_of(os.stat(entry))
         _syncpoints.reach("verify.opened")
-        yield entry
+        yield entry, identity
         return
     fd = os.open(entry, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
+        identity = _identity_of(os.fstat(fd))
         _syncpoints.reach("verify.opened")
-        yield fd
+        yield fd, identity
     finally:
         os.close(fd)
+
+
+def _identity(entry: Path) -> Identity | None:
+    """The identity of the directory at *entry* now; None if there is none."""
+    try:
+        return _identity_of(os.stat(entry))
+    except OSError:
+        return None
+
+
+def _identity_of(info: os.stat_result) -> Identity:
+    return info.st_dev, info.st_ino
 
 
 def _verify_pointers(

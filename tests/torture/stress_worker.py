@@ -14,6 +14,7 @@ Modes (``config["mode"]``):
 ``op``      one operation (``add``, ``get``, ``get_or_build``, ``prune``,
             ``clean``, ``verify``); prints one JSON line. Used with sync points
             and under strace.
+``busy``    spin on the CPU for ``seconds`` (CPU contention for a stress run); no ledger.
 ``ops``     a list of such operations in turn, each outcome (or the type and
             text of the exception it raised) in one JSON list. With
             ``"without_dac": true`` the process first gives up root's power to
@@ -336,8 +337,17 @@ def operations(config: dict[str, Any]) -> list[dict[str, Any]]:
     return outcomes
 
 
+def spin(seconds: float) -> int:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    return 0
+
+
 def main() -> int:
     config = json.loads(sys.argv[1])
+    if config["mode"] == "busy":
+        return spin(float(config["seconds"]))
     if config["mode"] in ("stress", "storm"):
         return loop(config)
     if config["mode"] == "ops":

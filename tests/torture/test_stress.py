@@ -8,7 +8,12 @@ published, perhaps just as prune takes them. Every few seconds the parent
 SIGKILLs one worker and starts a fresh one in its place.
 
 Each worker checks every wheel it is handed at once: the right revision's
-bytes, read whole, SHA-256 checked and unzipped with every CRC tested.
+bytes, read whole, SHA-256 checked and unzipped with every CRC tested, and
+every verify during the run must find no corrupt entry.
+
+In soak mode one busy-loop process per CPU runs alongside (``WHEELCACHE_BUSY``
+sets the number, also outside soak mode): contention preempts workers between
+any two system calls, which is what rare interleavings need (issue 19 was one).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from torture.torture_kit import (
     assert_entries_complete,
     assert_pointers_resolve,
     assert_settled,
+    busy_loops,
     pointer_digests,
     read_back,
     soak_seconds,
@@ -76,6 +82,11 @@ def test_many_processes_never_see_a_bad_wheel(
         workers[number] = children.start(_config(role, number, tmp_path, stress_ledgers))
     for number in workers:
         wait_for(tmp_path / "ready" / str(number), f"worker {number} getting ready")
+    busy = [
+        children.start({"mode": "busy", "seconds": STRESS_SECONDS + DEADLINE})
+        for _ in range(busy_loops())
+    ]
+    ledger.event("busy-loop processes (CPU contention)", len(busy))
     (tmp_path / "go").touch()
     started = time.monotonic()
     end = started + STRESS_SECONDS
@@ -102,6 +113,8 @@ def test_many_processes_never_see_a_bad_wheel(
     for child in workers.values():
         child.process.wait(timeout=STRESS_SECONDS + DEADLINE)
         assert child.process.returncode == 0, child.output()
+    for spinner in busy:
+        spinner.kill()  # reaped here, not counted as a worker's SIGKILL
 
     totals = aggregate(stress_ledgers)
     events = totals["events"]
@@ -143,7 +156,8 @@ def test_many_processes_never_see_a_bad_wheel(
     referenced = set().union(*pointer_digests(root).values())
     ledger.headline(
         f"stress {STRESS_SECONDS:.0f}s: {sum(totals['ops'].values())} operations by"
-        f" {len(ROLES) + len(killed_roles)} workers ({len(killed_roles)} SIGKILLed and replaced);"
+        f" {len(ROLES) + len(killed_roles)} workers ({len(killed_roles)} SIGKILLed and replaced),"
+        f" {len(busy)} busy loops;"
         f" {events.get('wheels read whole', 0)} wheels read whole,"
         f" {events.get('bad reads', 0)} bad,"
         f" {events.get('late reads (after the grace)', 0)} late,"

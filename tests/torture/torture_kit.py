@@ -55,6 +55,7 @@ __all__ = [
     "assert_no_debris",
     "assert_pointers_resolve",
     "assert_settled",
+    "busy_loops",
     "entry_digests",
     "pointer_digests",
     "read_back",
@@ -63,6 +64,7 @@ __all__ = [
 
 SOAK_VARIABLE = "WHEELCACHE_SOAK"
 STRESS_WORKER = Path(__file__).resolve().parent / "stress_worker.py"
+BUSY_VARIABLE = "WHEELCACHE_BUSY"
 
 
 def soak_seconds() -> float | None:
@@ -74,6 +76,22 @@ def soak_seconds() -> float | None:
     if seconds <= 0:
         raise ValueError(f"{SOAK_VARIABLE} must be a positive number of seconds, not {value!r}")
     return seconds
+
+
+def busy_loops() -> int:
+    """How many busy-loop processes keep the CPUs contended during a stress run.
+
+    ``WHEELCACHE_BUSY`` gives the number; unset, it is one per CPU in soak
+    mode and none otherwise. Contention preempts processes between any two
+    system calls, which is what widens the windows races need.
+    """
+    value = os.environ.get(BUSY_VARIABLE, "").strip()
+    if not value:
+        return (os.cpu_count() or 1) if soak_seconds() else 0
+    count = int(value)
+    if count < 0:
+        raise ValueError(f"{BUSY_VARIABLE} must be a number of processes, not {value!r}")
+    return count
 
 
 # -- the ledger --------------------------------------------------------------------------

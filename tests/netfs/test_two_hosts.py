@@ -33,7 +33,7 @@ from wheelcache._pointers.pointer import read_open_pointer
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    from netfs.hosts import Hosts
+    from netfs.rig import Hosts
 
 
 pytestmark = [pytest.mark.netfs, pytest.mark.timeout(300)]

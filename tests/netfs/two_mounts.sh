@@ -49,6 +49,9 @@ CONF
     /usr/sbin/sshd -f "$ssh/sshd_config" -E "$ssh/sshd.log"
     local options="port=$port,IdentityFile=$ssh/client_key,StrictHostKeyChecking=no"
     options+=",UserKnownHostsFile=/dev/null,LogLevel=ERROR,BatchMode=yes"
+    # sshfs keeps its own copy of directory listings for 20 s whatever other
+    # hosts change; a cache shared between hosts is mounted without it.
+    options+=",dir_cache=no"
     local host
     for host in host-a host-b; do
         local tries=0

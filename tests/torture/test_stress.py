@@ -45,6 +45,7 @@ from wheelcache import WheelCache
 if TYPE_CHECKING:
     from pathlib import Path
 
+
 STRESS_SECONDS = soak_seconds() or 30.0
 GRACE = 3.0
 ROLES = ("mixed", "mixed", "mixed", "mixed", "reader", "publisher", "pruner")
@@ -54,11 +55,13 @@ PRUNING_ROLES = {"mixed", "pruner"}
 pytestmark = [pytest.mark.torture, pytest.mark.timeout(STRESS_SECONDS + 300)]
 
 
-def _config(role: str, number: int, base: Path, ledger_dir: Path) -> dict[str, object]:
+def _config(
+    role: str, number: int, base: Path, ledger_dir: Path, roots: list[Path]
+) -> dict[str, object]:
     return {
         "mode": "stress",
         "role": role,
-        "root": str(base / "cache"),
+        "root": str(roots[number % len(roots)]),
         "state": str(base / "state"),
         "private": str(base / "private" / str(number)),
         "ledger": str(ledger_dir),
@@ -74,12 +77,24 @@ def _config(role: str, number: int, base: Path, ledger_dir: Path) -> dict[str, o
 def test_many_processes_never_see_a_bad_wheel(
     tmp_path: Path, children: Children, ledger: Ledger, ledger_dir: Path
 ) -> None:
+    run_stress(tmp_path, [tmp_path / "cache"], children, ledger, ledger_dir, "stress")
+
+
+def run_stress(
+    tmp_path: Path,
+    roots: list[Path],
+    children: Children,
+    ledger: Ledger,
+    ledger_dir: Path,
+    label: str,
+) -> None:
+    """Run the workload on *roots* (one cache as each host sees it) and check everything."""
     (tmp_path / "state").mkdir()
     (tmp_path / "ready").mkdir()
     stress_ledgers = ledger_dir / f"stress-{tmp_path.name}"
     workers = {}
     for number, role in enumerate(ROLES):
-        workers[number] = children.start(_config(role, number, tmp_path, stress_ledgers))
+        workers[number] = children.start(_config(role, number, tmp_path, stress_ledgers, roots))
     for number in workers:
         wait_for(tmp_path / "ready" / str(number), f"worker {number} getting ready")
     busy = [
@@ -104,7 +119,7 @@ def test_many_processes_never_see_a_bad_wheel(
         children.kill(workers.pop(number))
         killed_roles.append(role)
         # A newcomer joins at once and works until the common end.
-        config = _config(role, replacement, tmp_path, stress_ledgers)
+        config = _config(role, replacement, tmp_path, stress_ledgers, roots)
         seconds = max(0.5, end - time.monotonic())
         config["seconds"] = seconds
         config["quiet"] = min(STRESS_SECONDS / 4, seconds)
@@ -127,7 +142,7 @@ def test_many_processes_never_see_a_bad_wheel(
     for kind in ("get hits", "get_or_build hits", "add hits", "entries pruned"):
         assert events.get(kind, 0) > 0, f"the workload never produced {kind!r}: {dict(events)}"
 
-    root = tmp_path / "cache"
+    root = roots[0]
     cache = WheelCache(root)
     # Nothing runs now. A killed prune may have left a referenced entry in the
     # trash (its restore never ran); that, and only that, may dangle until the
@@ -155,7 +170,7 @@ def test_many_processes_never_see_a_bad_wheel(
     assert_settled(root)
     referenced = set().union(*pointer_digests(root).values())
     ledger.headline(
-        f"stress {STRESS_SECONDS:.0f}s: {sum(totals['ops'].values())} operations by"
+        f"{label} {STRESS_SECONDS:.0f}s: {sum(totals['ops'].values())} operations by"
         f" {len(ROLES) + len(killed_roles)} workers ({len(killed_roles)} SIGKILLed and replaced),"
         f" {len(busy)} busy loops;"
         f" {events.get('wheels read whole', 0)} wheels read whole,"

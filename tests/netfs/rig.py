@@ -8,6 +8,9 @@ a mount, attributes are cached per mount, renames are judged by the server.
 Where the rig cannot run (not root, no FUSE, no sshd or sshfs) the tests skip
 with the reason; under CI (``CI=true``), where ``.ci/run`` installs sshd and
 sshfs, they fail instead, so a broken rig can never pass silently.
+
+The fixtures are a plugin of the whole suite (``tests/conftest.py``), so the
+torture suite's stress run can spread its workers over the two hosts too.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ import os
 import subprocess
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
-
-from netfs.hosts import Hosts
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
 RIG = Path(__file__).resolve().parent / "two_mounts.sh"
+
+
+class Hosts(NamedTuple):
+    """One shared directory as host A and as host B see it."""
+
+    a: Path
+    b: Path
 
 
 @pytest.fixture(scope="session")

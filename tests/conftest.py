@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 from typing import TYPE_CHECKING
 
 import pytest
@@ -20,6 +21,8 @@ pytest_plugins = ["netfs.rig"]
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
+
+pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest itself
 
 NOT_INHERITED = (
     "NO_COLOR",
@@ -137,3 +140,22 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 @pytest.fixture
 def syncpoints(tmp_path: Path) -> SyncPoints:
     return SyncPoints(tmp_path / "syncpoints")
+
+
+@pytest.fixture
+def tarfile_without_filters(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tarfile as Python 3.9-3.11 had it before their 2023 security releases: no filters."""
+    import tarfile
+
+    real = tarfile.TarFile.extractall
+
+    def extractall(self: tarfile.TarFile, *args: object, **kwargs: object) -> None:
+        if "filter" in kwargs:
+            raise TypeError("extractall() got an unexpected keyword argument 'filter'")
+        with warnings.catch_warnings():
+            # 3.12-3.13 warn when extracting without a filter; the older ones did not.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            real(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.delattr(tarfile, "data_filter", raising=False)
+    monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)

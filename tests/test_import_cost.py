@@ -77,6 +77,28 @@ def test_import_wheelcache_loads_nothing_heavy() -> None:
     assert loaded.isdisjoint(NOT_ON_THE_LOOKUP_PATH), loaded & set(NOT_ON_THE_LOOKUP_PATH)
 
 
+def test_loading_the_pytest_plugin_loads_nothing_heavy() -> None:
+    added = modules_after("import pytest, wheelcache.pytest_plugin") - modules_after(
+        "import pytest"
+    )
+    assert added.isdisjoint(NOT_ON_THE_LOOKUP_PATH), added & set(NOT_ON_THE_LOOKUP_PATH)
+
+
+def test_a_hit_through_cache_build_loads_no_build_front_end(tmp_path: Path) -> None:
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
+    cache = WheelCache(tmp_path / "cache")
+    cache.add(Source.from_tree(project), make_wheel(tmp_path))
+    loaded = modules_after(
+        "from wheelcache import WheelCache\n"
+        f"hit = WheelCache({str(tmp_path / 'cache')!r}).build({str(project)!r})\n"
+        "assert hit.path.exists()"
+    )
+    heavy = {"build", "pyproject_hooks", "wheelcache._build.builder", "wheelcache._build.sdist"}
+    assert loaded.isdisjoint(heavy), loaded & heavy
+
+
 def test_a_hit_loads_nothing_heavy(tmp_path: Path) -> None:
     cache = WheelCache(tmp_path / "cache")
     cache.add(Source("k"), make_wheel(tmp_path))

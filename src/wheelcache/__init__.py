@@ -7,13 +7,14 @@ running process may still be using.
 
 >>> from wheelcache import WheelCache, Source
 >>> cache = WheelCache()                                   # doctest: +SKIP
->>> wheel = cache.get_or_build(Source.from_tree("."), build)  # doctest: +SKIP
+>>> wheel = cache.build("path/to/project")                 # doctest: +SKIP
 """
 
 import typing as _typing
 
 from ._cache import SourceRecord, WheelCache
 from ._errors import (
+    BuildFailedError,
     CacheError,
     DiskFullError,
     InvalidSourceError,
@@ -32,6 +33,7 @@ if _typing.TYPE_CHECKING:
     from ._remote.tier import RemoteStatus
 
 __all__ = [
+    "BuildFailedError",
     "CacheError",
     "CacheStats",
     "CachedWheel",

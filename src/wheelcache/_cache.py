@@ -9,6 +9,7 @@ from pathlib import Path
 from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
+from ._build.from_path import BuildsFromPaths
 from ._errors import CacheError, InvalidWheelError, naming_permissions
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
@@ -40,7 +41,7 @@ USE_INTERVAL = 60.0
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
-class WheelCache(Maintenance, RemoteMethods):
+class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths):
     """An append-only cache of wheels built from source distributions.
 
     Any number of threads and processes may share one cache directory. Readers

@@ -14,6 +14,7 @@ import os
 from typing import Any, Callable, TypeVar
 
 __all__ = [
+    "BuildFailedError",
     "CacheError",
     "DiskFullError",
     "InvalidSourceError",
@@ -77,6 +78,22 @@ class LockTimeout(CacheError, TimeoutError):
             f"gave up after {self.waited:.0f}s waiting for another process to finish"
             f" {self.guards} (the lock {self.lock} guards that; another process holds it)"
         )
+
+
+class BuildFailedError(CacheError):
+    """A build backend, or the preparation of its environment, failed.
+
+    ``message`` is one line: what failed, and the last thing the failing
+    process said. ``output`` holds the last lines it printed (at most 20), if any.
+    """
+
+    def __init__(self, message: str, output: tuple[str, ...] = ()) -> None:
+        super().__init__(message, output)
+        self.message = message
+        self.output = tuple(output)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class DiskFullError(CacheError, OSError):

@@ -207,6 +207,11 @@ def test_python_dash_m_wheelcache_runs_the_command(
 ) -> None:
     monkeypatch.setattr(sys, "argv", ["wheelcache", "--version"])
     monkeypatch.delitem(sys.modules, "wheelcache.__main__", raising=False)
+    # wheelcache's pytest plugin makes pytest rewrite asserts in the wheelcache
+    # package; that import hook cannot serve runpy (python -m runs in a child
+    # in tests/cli/test_cli_subprocess.py).
+    hooks = [hook for hook in sys.meta_path if type(hook).__name__ != "AssertionRewritingHook"]
+    monkeypatch.setattr(sys, "meta_path", hooks)
 
     with pytest.raises(SystemExit) as caught:
         runpy.run_module("wheelcache", run_name="__main__")

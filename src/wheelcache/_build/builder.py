@@ -30,7 +30,7 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._errors import CacheError
+from .._errors import BuildFailedError, CacheError
 from .._tree.project import project_name
 from .sdist import extract_sdist
 
@@ -53,21 +53,6 @@ class BuildFrontendMissingError(CacheError):
         self, message: str = "building needs pypa/build: pip install 'wheelcache[build]'"
     ) -> None:
         super().__init__(message)
-
-
-class BuildFailedError(CacheError):
-    """A build backend, or the preparation of its environment, failed.
-
-    ``output`` holds the last lines the failing process printed, if any.
-    """
-
-    def __init__(self, message: str, output: tuple[str, ...] = ()) -> None:
-        super().__init__(message, output)
-        self.message = message
-        self.output = output
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def build_wheel(source_path: Path, output_dir: Path, *, isolation: bool) -> None:

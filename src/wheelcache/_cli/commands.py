@@ -9,13 +9,11 @@ commands never catch errors, :func:`wheelcache._cli.main.main` reports them.
 from __future__ import annotations
 
 import os
-import stat
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .._errors import InvalidSourceError
-from .._source import Source
+from .._build.from_path import build_from_path
 from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
@@ -53,7 +51,6 @@ __all__ = [
 ]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-_SDIST_SUFFIXES = (".tar.gz", ".zip")
 _Report = TypeVar("_Report")
 
 
@@ -75,46 +72,18 @@ def _show(
         console.lines(to_lines(report))
 
 
-def _source(path: Path, cache: WheelCache) -> tuple[Source, str]:
-    """The source at *path* and its kind ("tree" or "sdist"); bad input raises."""
-    try:
-        mode = os.stat(path).st_mode
-    except FileNotFoundError:
-        raise InvalidSourceError(path, "no such file or directory") from None
-    except OSError as exc:
-        raise InvalidSourceError(path, f"cannot be read ({exc.strerror})") from None
-    if stat.S_ISDIR(mode):
-        if not any((path / name).is_file() for name in ("pyproject.toml", "setup.py")):
-            raise InvalidSourceError(path, "not a Python project: no pyproject.toml or setup.py")
-        return Source.from_tree(path, cache=cache), "tree"
-    if stat.S_ISREG(mode) and path.name.lower().endswith(_SDIST_SUFFIXES):
-        return Source.from_archive(path), "sdist"
-    raise InvalidSourceError(path, "not an sdist (.tar.gz or .zip) or a project directory")
-
-
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
     path = Path(args.source).absolute()
-    cache = _open(args)
-    source, kind = _source(path, cache)
-    isolation = not args.no_isolation
-    built = False
-
-    def build(output_dir: Path) -> None:
-        nonlocal built
-        built = True
-        from .._build import builder as _builder  # a cache hit never imports the builder
-
-        _builder.build_wheel(path, output_dir, isolation=isolation)
-
-    wheel = cache.get_or_build(source, build)
+    # WheelCache.build, which also says what it built from and whether it built.
+    found = build_from_path(_open(args), path, isolation=not args.no_isolation)
     if args.json:
-        document = wheel_json(wheel)
-        document["built"] = built
-        document["source"] = {"kind": kind, "path": str(path), "key": source.key}
+        document = wheel_json(found.wheel)
+        document["built"] = found.built
+        document["source"] = {"kind": found.kind, "path": str(path), "key": found.source.key}
         console.json(document)
     else:
-        console.line(str(wheel.path))
+        console.line(str(found.wheel.path))
     return EXIT_OK
 
 

@@ -733,7 +733,8 @@ def test_prune_json_has_stable_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(json.loads(out)) == {
         "dry_run", "removed_entries", "freed_bytes", "kept_entries", "kept_bytes",
         "referenced_entries", "referenced_bytes", "retired_sources", "reclaimed_staging",
-        "reclaimed_trash", "restored_entries", "seconds",
+        "reclaimed_trash", "restored_entries", "removed_quarantine", "waiting_entries",
+        "waiting_bytes", "waiting_until", "waiting_until_timestamp", "grace", "seconds",
     }  # fmt: skip
 
 

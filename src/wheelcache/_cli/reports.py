@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .console import render_table
-from .units import format_age, format_size, iso_utc
+from .units import format_age, format_clock, format_duration, format_size, iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,6 +35,7 @@ __all__ = [
     "short_key",
     "verify_json",
     "verify_lines",
+    "waiting_lines",
     "wheel_json",
 ]
 
@@ -173,6 +174,12 @@ def prune_json(report: PruneReport) -> dict[str, Any]:
         "reclaimed_staging": report.reclaimed_staging,
         "reclaimed_trash": report.reclaimed_trash,
         "restored_entries": report.restored_entries,
+        "removed_quarantine": report.removed_quarantine,
+        "waiting_entries": report.waiting_entries,
+        "waiting_bytes": report.waiting_bytes,
+        "waiting_until": None if report.waiting_until is None else iso_utc(report.waiting_until),
+        "waiting_until_timestamp": report.waiting_until,
+        "grace": report.grace,
         "seconds": report.seconds,
     }
 
@@ -197,7 +204,21 @@ def prune_lines(report: PruneReport) -> list[str]:
         )
     if report.restored_entries:
         lines.append(f"Restored {count(report.restored_entries, 'wheel')} used during the prune.")
+    if report.removed_quarantine:
+        removed = count(report.removed_quarantine, "item")
+        lines.append(f"{'Would empty' if would else 'Emptied'} {removed} from the quarantine.")
+    lines.extend(waiting_lines(report))
     return lines
+
+
+def waiting_lines(report: PruneReport) -> list[str]:
+    """What must wait for the grace period: ``12.3 MB more becomes removable after 14:05``."""
+    if not report.waiting_bytes or report.waiting_until is None:
+        return []
+    return [
+        f"{format_size(report.waiting_bytes)} more becomes removable after"
+        f" {format_clock(report.waiting_until)} (grace {format_duration(report.grace)})."
+    ]
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:

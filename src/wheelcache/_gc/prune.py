@@ -27,9 +27,15 @@ The contract (argued in docs/design.md, "Garbage collection"):
   deletes the rest.
 * **One bad entry does not stop a prune.** An entry that cannot be moved or
   deleted is left, with a warning, for the next prune.
-* **Two phases.** Retiring a source (``max_age``, ``max_size``) removes its
-  pointer now, freshening its entries before and after; the entries go in a
-  later prune, once ``grace`` has passed.
+* **Two phases, unless idle.** Retiring a source (``max_age``, ``max_size``)
+  removes its pointer now, freshening its entries before and after; the
+  entries go in a later prune, once ``grace`` has passed. A source idle for
+  longer than ``grace + USE_INTERVAL``, whose every reader could record its
+  use, cannot have handed anything out within ``grace``: its entries are
+  judged by their own freshness in the same prune
+  (:mod:`wheelcache._gc.idle`). What must still wait is reported.
+* **Quarantine.** Items moved to the quarantine more than ``grace`` ago are
+  deleted.
 
 :func:`prune` takes the steps in order; each lives in the module named after
 it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
@@ -58,9 +64,9 @@ from .._store.store import Store
 from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
 from .reports import PruneReport, Tally
-from .retire import choose_retirees, retire, scan_sources, sync_directories
+from .retire import choose_retirees, retire_chosen, scan_sources
 from .statcaches import reclaim_stat_caches
-from .trash import delete_or_warn, finish_trash, sweep_entries
+from .trash import delete_or_warn, empty_quarantine, finish_trash, sweep_entries
 
 if TYPE_CHECKING:
     from .._layout import Layout
@@ -102,7 +108,7 @@ def prune(
     started = time.monotonic()
     tally = Tally()
     if not layout.root.exists():
-        return PruneReport(dry_run=dry_run)
+        return PruneReport(dry_run=dry_run, grace=grace)
     refuse_bucket_links(layout)
     with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         _syncpoints.reach("prune.locked")
@@ -117,19 +123,25 @@ def prune(
         retirees = choose_retirees(
             sources, max_size=max_size, max_age=None if clock.distrust else max_age, now=now
         )
-        retired: set[int] = set()
-        for source in retirees:
-            if dry_run or retire(layout, store, source):
-                retired.add(id(source))
-                tally.retired.append(source.key if source.key is not None else source.digest)
-        if not dry_run:
-            sync_directories({s.path.parent for s in retirees if id(s) in retired})
-        # Entries named by retired sources were freshened when their pointer
-        # went; they age out in a later prune. Until then they are protected.
-        protected = frozenset().union(*(s.references for s in sources))
-        referenced = frozenset().union(*(s.references for s in sources if id(s) not in retired))
-        finish_trash(layout, protected, horizon, tally, dry_run)
-        sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
+        # Nothing is idle on a clock that jumped: every pointer would look old.
+        going = retire_chosen(
+            layout,
+            store,
+            retirees,
+            now=-math.inf if clock.distrust else now,
+            grace=grace,
+            tally=tally,
+            dry_run=dry_run,
+        )
+        # Entries named by sources retired as idle are judged by their own
+        # freshness now. Those of other retired sources were freshened when
+        # their pointer went; they age out in a later prune.
+        referenced = frozenset().union(*(s.references for s in sources if id(s) not in going))
+        protected = referenced.union(*(s.references for s in sources if going.get(id(s)) is False))
+        window = (horizon, grace)
+        finish_trash(layout, referenced, protected, window, tally, dry_run)
+        sweep_entries(layout, store, referenced, protected, window, tally, dry_run, progress)
+        empty_quarantine(layout, horizon, tally, dry_run)
         reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
         reclaim_pointer_temps(layout, now, tally, dry_run)
         reclaim_stat_caches(layout, now, dry_run)
@@ -146,6 +158,11 @@ def prune(
         reclaimed_staging=tally.staging,
         reclaimed_trash=tally.trash,
         restored_entries=tally.restored,
+        waiting_entries=tally.waiting,
+        waiting_bytes=tally.waiting_bytes,
+        waiting_until=tally.waiting_until,
+        grace=grace,
+        removed_quarantine=tally.quarantine,
         dry_run=dry_run,
         seconds=time.monotonic() - started,
         clock_jump=clock.jump,

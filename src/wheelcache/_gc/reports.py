@@ -53,6 +53,16 @@ class PruneReport:
     """Leftovers of interrupted prunes or cleans deleted."""
     restored_entries: int = 0
     """Entries put back: freshened during this prune, or still wanted after a killed one."""
+    waiting_entries: int = 0
+    """Kept entries no remaining pointer names: they go once their grace period is over."""
+    waiting_bytes: int = 0
+    """Bytes of the waiting entries."""
+    waiting_until: float | None = None
+    """When the last waiting entry becomes removable (seconds since the epoch), if any waits."""
+    grace: float = 0.0
+    """The grace period this prune used, in seconds."""
+    removed_quarantine: int = 0
+    """Quarantined items deleted (moved aside longer than the grace period ago)."""
     dry_run: bool = False
     seconds: float = 0.0
     clock_jump: float = 0.0
@@ -128,8 +138,18 @@ class Tally:
     staging: int = 0
     trash: int = 0
     restored: int = 0
+    waiting: int = 0
+    waiting_bytes: int = 0
+    waiting_until: float | None = None
+    quarantine: int = 0
 
     def keep(self, size: int) -> None:
         """Count one entry of *size* bytes as kept."""
         self.kept += 1
         self.kept_bytes += size
+
+    def wait(self, size: int, until: float) -> None:
+        """Count one kept, unreferenced entry of *size* bytes, removable after *until*."""
+        self.waiting += 1
+        self.waiting_bytes += size
+        self.waiting_until = until if self.waiting_until is None else max(self.waiting_until, until)

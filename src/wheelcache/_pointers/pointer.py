@@ -48,6 +48,7 @@ from typing import Any, NamedTuple
 __all__ = [
     "MAX_POINTER_BYTES",
     "POINTER_VERSION",
+    "USE_INTERVAL",
     "Pointer",
     "WheelRef",
     "decode",
@@ -64,6 +65,10 @@ __all__ = [
 logger = logging.getLogger("wheelcache")
 
 POINTER_VERSION = 1
+
+USE_INTERVAL = 60.0
+"""Seconds between two "last used" updates of one source (its pointer's mtime); hits in
+between write nothing."""
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
 _SHA256 = re.compile(r"[0-9a-f]{64}")

@@ -838,3 +838,20 @@ def test_prune_empties_quarantine_items_moved_aside_longer_than_grace_ago(
 
     assert report.removed_quarantine == 2
     assert not any(quarantine.iterdir())
+
+
+def test_remove_deletes_only_what_the_removed_sources_named(
+    cache: WheelCache, tmp_path: Path
+) -> None:
+    removed = cache.add(Source("/p/gone", name="Gone_Project"), wheel_with_seed(tmp_path, 1))
+    age(removed.path, DAY)
+    age(pointer_path(cache, Source("/p/gone")), DAY)
+    stray = unreferenced(cache, wheel_with_seed(tmp_path, 2), aged=DAY)
+
+    report = cache.remove("gone-project")
+
+    assert report.retired_sources == ("/p/gone",)
+    assert report.removed_entries == 1
+    assert not removed.path.exists()
+    assert stray.path.exists(), "prune's business, not remove's"
+    assert cache.remove("gone-project").retired_sources == (), "nothing matches any more"

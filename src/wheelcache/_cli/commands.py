@@ -1,4 +1,4 @@
-"""What each ``wheelcache`` command does: build, dir, info, list, prune, clean and verify.
+"""What each ``wheelcache`` command does: build, dir, info, list, prune, remove, clean, verify.
 
 Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
 prints its results and returns its exit status (the statuses are described in
@@ -19,6 +19,8 @@ from .._source import Source
 from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
+    clean_json,
+    clean_lines,
     info_json,
     info_lines,
     list_json,
@@ -26,6 +28,8 @@ from .reports import (
     list_table,
     prune_json,
     prune_lines,
+    remove_json,
+    remove_lines,
     verify_json,
     verify_lines,
     wheel_json,
@@ -49,6 +53,7 @@ __all__ = [
     "cmd_info",
     "cmd_list",
     "cmd_prune",
+    "cmd_remove",
     "cmd_verify",
 ]
 
@@ -194,9 +199,25 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
-    """``wheelcache clean``: empty the cache."""
-    _open(args).clean()
+    """``wheelcache clean``: empty the cache, and say what went."""
+    report = _open(args).clean(dry_run=args.dry_run)
+    _show(console, args.json, report, clean_json, clean_lines)
     return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache remove``: retire the sources a pattern matches; 1 if none does."""
+    with console.progress() as progress:
+        report = _open(args).remove(
+            *args.patterns, grace=args.grace, dry_run=args.dry_run, progress=progress
+        )
+    if args.json:
+        console.json(remove_json(report))
+    elif report.retired_sources:
+        console.lines(remove_lines(report))
+    else:
+        console.line(f"No cached source matches {' '.join(map(repr, args.patterns))}.")
+    return EXIT_OK if report.retired_sources else EXIT_FAILED
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:

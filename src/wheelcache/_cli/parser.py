@@ -12,7 +12,16 @@ import argparse
 from typing import Any, Callable
 
 from .._version import __version__
-from .commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
+from .commands import (
+    cmd_build,
+    cmd_clean,
+    cmd_dir,
+    cmd_info,
+    cmd_list,
+    cmd_prune,
+    cmd_remove,
+    cmd_verify,
+)
 from .remote import CONFIGURED, cmd_push
 from .units import parse_duration, parse_size
 
@@ -51,6 +60,16 @@ _EPILOGS = {
         " removed_wheels, freed_bytes, kept_records, kept_wheels, kept_bytes."
     ),
     "push": "JSON keys: sources, wheels, uploaded, skipped.",
+    "remove": (
+        "PATTERN: a shell glob matched against project names (normalised: 'Django*' matches"
+        " django), sdist file names and project directories. Exit status 1 when no source"
+        " matches. JSON keys: dry_run, removed_entries, freed_bytes, referenced_entries,"
+        " referenced_bytes, retired_sources [keys], waiting_entries, waiting_bytes,"
+        " waiting_until, waiting_until_timestamp, grace."
+    ),
+    "clean": (
+        "JSON keys: dry_run, removed_entries, removed_sources, removed_quarantine, freed_bytes."
+    ),
     "verify": (
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
         " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
@@ -99,12 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_json(listing)
     prune = command("prune", cmd_prune, "Delete wheels no process needs any more.")
-    prune.add_argument(
-        "--grace",
-        metavar="DURATION",
-        type=parse_duration,
-        help="keep unreferenced wheels used more recently than this (default: 1h)",
-    )
+    _add_grace(prune)
     prune.add_argument(
         "--max-size",
         metavar="SIZE",
@@ -117,9 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
         type=parse_duration,
         help="retire sources unused for longer",
     )
-    prune.add_argument("--dry-run", action="store_true", help="report, change nothing")
+    _add_dry_run(prune)
     _add_json(prune)
-    command("clean", cmd_clean, "Empty the cache.")
+    remove = command("remove", cmd_remove, "Forget the sources PATTERN matches, and their wheels.")
+    remove.add_argument(
+        "patterns", metavar="PATTERN", nargs="+", help="a project name, sdist file or directory"
+    )
+    _add_grace(remove)
+    _add_dry_run(remove)
+    _add_json(remove)
+    clean = command("clean", cmd_clean, "Empty the cache.")
+    _add_dry_run(clean)
+    _add_json(clean)
     _add_json(command("push", cmd_push, "Upload every current local revision to the remote."))
     verify = command("verify", cmd_verify, "Re-hash every wheel and check every pointer.")
     verify.add_argument(
@@ -175,6 +198,19 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=0 if top else default,
         help="show debug messages, and tracebacks with errors",
     )
+
+
+def _add_grace(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--grace",
+        metavar="DURATION",
+        type=parse_duration,
+        help="keep unreferenced wheels used more recently than this (default: 1h)",
+    )
+
+
+def _add_dry_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:

@@ -18,12 +18,14 @@ from .units import format_age, format_clock, format_duration, format_size, iso_u
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .._gc.reports import PruneReport, VerifyReport
+    from .._gc.reports import CleanReport, PruneReport, VerifyReport
     from .._gc.stats import CacheStats
     from .._wheel import CachedWheel
 
 __all__ = [
     "ListedWheel",
+    "clean_json",
+    "clean_lines",
     "count",
     "info_json",
     "info_lines",
@@ -32,6 +34,8 @@ __all__ = [
     "list_table",
     "prune_json",
     "prune_lines",
+    "remove_json",
+    "remove_lines",
     "short_key",
     "verify_json",
     "verify_lines",
@@ -209,6 +213,51 @@ def prune_lines(report: PruneReport) -> list[str]:
         lines.append(f"{'Would empty' if would else 'Emptied'} {removed} from the quarantine.")
     lines.extend(waiting_lines(report))
     return lines
+
+
+def remove_json(report: PruneReport) -> dict[str, Any]:
+    """``wheelcache remove --json``."""
+    keys = ("dry_run", "removed_entries", "freed_bytes", "referenced_entries", "referenced_bytes")
+    document = {key: getattr(report, key) for key in keys}
+    document["retired_sources"] = list(report.retired_sources)
+    waiting = ("waiting_entries", "waiting_bytes", "waiting_until", "waiting_until_timestamp")
+    document.update({key: value for key, value in prune_json(report).items() if key in waiting})
+    document["grace"] = report.grace
+    return document
+
+
+def remove_lines(report: PruneReport) -> list[str]:
+    """``wheelcache remove``: the sources retired, the wheels deleted, what waits."""
+    would = report.dry_run
+    sources = ", ".join(short_key(key) for key in report.retired_sources)
+    lines = [
+        f"{'Would retire' if would else 'Retired'}"
+        f" {count(len(report.retired_sources), 'source')}: {sources}.",
+        f"{'Would remove' if would else 'Removed'} {count(report.removed_entries, 'wheel')}"
+        f" ({format_size(report.freed_bytes)}).",
+    ]
+    if report.referenced_entries:
+        lines.append(
+            f"Kept {count(report.referenced_entries, 'wheel')} other sources name"
+            f" ({format_size(report.referenced_bytes)})."
+        )
+    return lines + waiting_lines(report)
+
+
+def clean_json(report: CleanReport) -> dict[str, Any]:
+    """``wheelcache clean --json``."""
+    keys = ("dry_run", "removed_entries", "removed_sources", "removed_quarantine", "freed_bytes")
+    return {key: getattr(report, key) for key in keys}
+
+
+def clean_lines(report: CleanReport) -> list[str]:
+    """``wheelcache clean``: what was emptied."""
+    return [
+        f"{'Would remove' if report.dry_run else 'Removed'}"
+        f" {count(report.removed_entries, 'wheel')}, {count(report.removed_sources, 'source')}"
+        f" and {count(report.removed_quarantine, 'quarantined item')}"
+        f" ({format_size(report.freed_bytes)})."
+    ]
 
 
 def waiting_lines(report: PruneReport) -> list[str]:

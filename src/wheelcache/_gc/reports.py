@@ -1,13 +1,15 @@
 """What garbage collection reports: the results of prune and verify, and their progress.
 
-:class:`PruneReport`, :class:`VerifyReport`, :class:`CorruptEntry` and
-:class:`DanglingPointer` are public (``wheelcache`` loads them on first use).
+:class:`PruneReport`, :class:`CleanReport`, :class:`VerifyReport`,
+:class:`CorruptEntry` and :class:`DanglingPointer` are public (``wheelcache``
+loads them on first use).
 :class:`Tally` is what a prune counts as it goes; its :class:`PruneReport` is
 made from it at the end.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path  # noqa: TC003
 
 __all__ = [
+    "CleanReport",
     "CorruptEntry",
     "DanglingPointer",
     "Progress",
@@ -70,6 +73,21 @@ class PruneReport:
     trusted_clock: bool = True
     """False when a recent forward jump of the clock kept this prune from deleting
     any entry or retiring any source by age (docs/design.md, A2)."""
+
+
+@dataclass(frozen=True)
+class CleanReport:
+    """What ``clean()`` emptied (or, with ``dry_run``, would empty)."""
+
+    removed_entries: int = 0
+    """Wheels deleted."""
+    removed_sources: int = 0
+    """Pointer files deleted: sources the cache no longer knows."""
+    removed_quarantine: int = 0
+    """Items deleted from the quarantine."""
+    freed_bytes: int = 0
+    """Bytes of everything deleted."""
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,6 +165,28 @@ class Tally:
         """Count one entry of *size* bytes as kept."""
         self.kept += 1
         self.kept_bytes += size
+
+    def report(self, *, dry_run: bool, grace: float, started: float) -> PruneReport:
+        """The :class:`PruneReport` of these counts; *started* is ``time.monotonic()`` then."""
+        return PruneReport(
+            removed_entries=self.removed,
+            freed_bytes=self.freed,
+            kept_entries=self.kept,
+            kept_bytes=self.kept_bytes,
+            referenced_entries=self.referenced,
+            referenced_bytes=self.referenced_bytes,
+            retired_sources=tuple(self.retired),
+            reclaimed_staging=self.staging,
+            reclaimed_trash=self.trash,
+            restored_entries=self.restored,
+            waiting_entries=self.waiting,
+            waiting_bytes=self.waiting_bytes,
+            waiting_until=self.waiting_until,
+            grace=grace,
+            removed_quarantine=self.quarantine,
+            dry_run=dry_run,
+            seconds=time.monotonic() - started,
+        )
 
     def wait(self, size: int, until: float) -> None:
         """Count one kept, unreferenced entry of *size* bytes, removable after *until*."""

@@ -47,6 +47,9 @@ class ScannedSource:
     path: Path
     digest: str
     key: str | None
+    name: str | None
+    filename: str | None
+    """The sdist's file name, if the pointer records one."""
     references: frozenset[str]
     filenames: dict[str, str]
     sizes: dict[str, int]
@@ -85,6 +88,8 @@ def scan_sources(layout: Layout) -> list[ScannedSource]:
                 path=Path(path),
                 digest=digest,
                 key=pointer.key if pointer is not None else None,
+                name=pointer.name if pointer is not None else None,
+                filename=pointer.filename if pointer is not None else None,
                 references=referenced_digests(data),
                 filenames={w.sha256: w.filename for w in wheels},
                 sizes={w.sha256: w.size for w in wheels},

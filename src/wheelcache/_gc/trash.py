@@ -83,15 +83,21 @@ def sweep_entries(
     tally: Tally,
     dry_run: bool,
     progress: Progress | None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> None:
     """Delete the entries no pointer names, last freshened before the horizon.
 
     *window* is ``(horizon, grace)``. An entry kept only for its grace counts
     as waiting (:meth:`Tally.wait`), until its freshening plus the grace; a
     protected one not yet freshened (a dry run) until a grace from now.
+    With *only*, just the entries of those digests are looked at.
     """
     horizon, grace = window
-    entries = list(store.entries())
+    if only is None:
+        entries = list(store.entries())
+    else:
+        entries = [(sha256, layout.entry_dir(sha256)) for sha256 in sorted(only)]
     for done, (sha256, entry) in enumerate(entries, 1):
         if progress is not None and done % 256 == 0:
             progress("prune", done, len(entries))

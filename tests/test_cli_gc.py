@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ondisk import DAY, HOUR, age
+from ondisk import DAY, HOUR, age, flip_a_byte
 from procs import run_command
 from wheelcache import Source, WheelCache
 from wheelcache._layout import Layout
@@ -218,3 +218,20 @@ def test_clean_text_says_what_went(cache: WheelCache, tmp_path: Path) -> None:
     assert result.returncode == 0
     assert result.stdout.startswith("Would remove 1 wheel, 1 source and 0 quarantined items (")
     assert os.listdir(Layout(cache.root).wheels)
+
+
+def test_verify_reports_a_corrupt_wheel_once_naming_the_sources_that_point_at_it(
+    cache: WheelCache, tmp_path: Path
+) -> None:
+    wheel = add(cache, tmp_path, Source("/p/a", "", "alpha"), 1, 0)
+    flip_a_byte(wheel)
+
+    result = wheelcache("verify")
+
+    assert result.returncode == 1
+    problem, summary, advice = result.stdout.splitlines()
+    assert problem.startswith(f"corrupt wheel: {wheel.parent}: content hashes to ")
+    assert problem.endswith(", not to its name (named by 1 source: /p/a)")
+    assert summary.endswith(": 1 problem found.")
+    assert advice.startswith("Run 'wheelcache verify --repair'")
+    assert json.loads(wheelcache("verify", "--json").stdout)["corrupt"][0]["sources"] == ["/p/a"]

@@ -72,9 +72,9 @@ _EPILOGS = {
     ),
     "verify": (
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
-        " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
-        " dangling [{key, pointer, missing}], unreadable_pointers, links, not_permitted, repaired,"
-        " quarantined, mended_pointers."
+        " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem,"
+        " sources}], dangling [{key, pointer, missing}], unreadable_pointers, links,"
+        " not_permitted, repaired, quarantined, mended_pointers."
     ),
 }
 

@@ -277,7 +277,12 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "entries_checked": report.entries_checked,
         "bytes_checked": report.bytes_checked,
         "corrupt": [
-            {"sha256": item.sha256, "path": str(item.path), "problem": item.problem}
+            {
+                "sha256": item.sha256,
+                "path": str(item.path),
+                "problem": item.problem,
+                "sources": list(item.sources),
+            }
             for item in report.corrupt
         ],
         "dangling": [
@@ -295,12 +300,18 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
 
 def verify_lines(report: VerifyReport) -> list[str]:
     """``wheelcache verify``: one line per problem, then a summary."""
-    lines = [f"corrupt wheel: {item.path}: {item.problem}" for item in report.corrupt]
-    for item in report.dangling:
-        missing = count(len(item.missing), "missing wheel")
+    lines = []
+    for item in report.corrupt:
+        line = f"corrupt wheel: {item.path}: {item.problem}"
+        if item.sources:
+            keys = ", ".join(map(short_key, item.sources))
+            line += f" (named by {count(len(item.sources), 'source')}: {keys})"
+        lines.append(line)
+    for pointer in report.dangling:
+        missing = count(len(pointer.missing), "missing wheel")
         lines.append(
-            f"dangling pointer: {item.pointer} (source {item.key}) names {missing}:"
-            f" {', '.join(item.missing)}"
+            f"dangling pointer: {pointer.pointer} (source {pointer.key}) names {missing}:"
+            f" {', '.join(pointer.missing)}"
         )
     lines += [f"unreadable pointer: {path}" for path in report.unreadable_pointers]
     lines += [f"symbolic link inside the cache (not followed): {path}" for path in report.links]

@@ -97,15 +97,22 @@ class CorruptEntry:
     sha256: str
     path: Path
     problem: str
+    sources: tuple[str, ...] = ()
+    """Keys of the sources whose pointers name this entry (``repair`` drops it from them)."""
 
 
 @dataclass(frozen=True)
 class DanglingPointer:
-    """A pointer that names an entry the cache does not have (intact)."""
+    """A pointer that names an entry the cache does not have.
+
+    An entry that is present but corrupt is reported once, as a
+    :class:`CorruptEntry` listing the sources that name it, not here.
+    """
 
     key: str
     pointer: Path
     missing: tuple[str, ...]
+    """Digests of the named entries that are missing, or whose wheel is not the recorded size."""
 
 
 @dataclass(frozen=True)

@@ -235,3 +235,56 @@ def test_verify_reports_a_corrupt_wheel_once_naming_the_sources_that_point_at_it
     assert summary.endswith(": 1 problem found.")
     assert advice.startswith("Run 'wheelcache verify --repair'")
     assert json.loads(wheelcache("verify", "--json").stdout)["corrupt"][0]["sources"] == ["/p/a"]
+
+
+# -- list ----------------------------------------------------------------------------------
+
+
+def add_sdist_wheel(cache: WheelCache, tmp_path: Path) -> Path:
+    """six 1.17.0, added from its sdist; the cached wheel's path."""
+    archive = tmp_path / "six-1.17.0.tar.gz"
+    archive.write_bytes(b"not really an sdist, but hashed as one")
+    wheel = make_wheel(tmp_path / "w", "six", "1.17.0", "py2.py3-none-any")
+    return cache.add(Source.from_archive(archive), wheel).path
+
+
+def test_list_shows_the_sdist_file_name_of_a_source_added_from_an_archive(
+    cache: WheelCache, tmp_path: Path
+) -> None:
+    add_sdist_wheel(cache, tmp_path)
+
+    result = wheelcache("list")
+    as_json = json.loads(wheelcache("list", "--json").stdout)
+
+    assert result.stdout.splitlines()[1].endswith("  six-1.17.0.tar.gz")
+    assert as_json["wheels"][0]["source_file"] == "six-1.17.0.tar.gz"
+    assert as_json["wheels"][0]["source"].startswith("sha256:")
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    ["six", "SIX", "six-1.17.0", "1.17.*", "six-1.17.0-py2.py3-none-any.whl", "six-*.tar.gz"],
+)
+def test_list_pattern_matches_name_version_and_file_names(
+    cache: WheelCache, tmp_path: Path, pattern: str
+) -> None:
+    add_sdist_wheel(cache, tmp_path)
+    add(cache, tmp_path, Source("/p/other", "", "other"), 1, 0)
+
+    result = wheelcache("list", pattern, "--json")
+
+    assert [w["name"] for w in json.loads(result.stdout)["wheels"]] == ["six"]
+
+
+def test_list_format_path_prints_one_wheel_path_per_line(cache: WheelCache, tmp_path: Path) -> None:
+    six = add_sdist_wheel(cache, tmp_path)
+    other = add(cache, tmp_path, Source("/p/other", "", "other"), 1, 0)
+    cache.add(
+        Source("/p/again", "", "other"),
+        make_wheel(tmp_path / "w1", "other", "1.0", seed=1, payload_size=20_000),
+    )
+
+    result = wheelcache("list", "--format", "path")
+
+    assert (result.returncode, result.stderr) == (0, "")
+    assert result.stdout.splitlines() == [str(other), str(six)], "each wheel once"

@@ -143,25 +143,40 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    """``wheelcache list``: the cached wheels whose project name matches the pattern."""
-    from packaging.utils import canonicalize_name
-
-    pattern = canonicalize_name(args.pattern) if args.pattern else "*"
+    """``wheelcache list``: the cached wheels the pattern matches (all without one)."""
     with console.progress() as progress:
         found = [
             item
             for item in _listing(_open(args), progress)
-            if fnmatchcase(item.wheel.name, pattern)
+            if args.pattern is None or _listed_matches(item, args.pattern)
         ]
     found.sort(key=lambda i: (i.wheel.name, i.wheel.version, i.wheel.filename, i.source or ""))
-    if args.json:
+    form = "json" if args.json else args.format
+    if form == "json":
         console.json(list_json(found))
+    elif form == "path":
+        console.lines([str(path) for path in dict.fromkeys(i.wheel.path for i in found)])
     elif found:
         console.table(*list_table(found))
         console.line(list_summary(found))
     else:
         console.line("No cached wheels" + (f" match {args.pattern!r}." if args.pattern else "."))
     return EXIT_OK
+
+
+def _listed_matches(item: ListedWheel, pattern: str) -> bool:
+    """True when *pattern* matches the project name, ``name-version``, the version or a file name.
+
+    Project names are compared normalised; the rest ignoring case.
+    """
+    from packaging.utils import canonicalize_name
+
+    wheel = item.wheel
+    if fnmatchcase(wheel.name, canonicalize_name(pattern)):
+        return True
+    folded = pattern.lower()
+    texts = (f"{wheel.name}-{wheel.version}", str(wheel.version), wheel.filename, item.source_file)
+    return any(text is not None and fnmatchcase(text.lower(), folded) for text in texts)
 
 
 def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
@@ -172,7 +187,7 @@ def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]
             progress("list", seen, 0)
         for wheel in record.wheels:
             named.add(wheel.sha256)
-            yield ListedWheel(wheel, record.key, record.name, record.last_used)
+            yield ListedWheel(wheel, record.key, record.name, record.last_used, record.filename)
     for wheel in cache.wheels():
         if wheel.sha256 not in named:
             try:

@@ -44,8 +44,10 @@ _EPILOGS = {
     "list": (
         "A wheel named by several sources is listed once per source; a wheel no source names"
         " has source null and its last_used is when it was last handed out or published."
-        " JSON keys: wheels [{name, version, filename, size, sha256, path, source,"
-        " source_name, last_used, last_used_timestamp}], count, total_bytes."
+        " PATTERN matches six, six-1.17.0, 1.17.0, six-1.17.0-py2.py3-none-any.whl and"
+        " six-1.17.0.tar.gz alike. JSON keys: wheels [{name, version, filename, size, sha256,"
+        " path, source, source_name, source_file, last_used, last_used_timestamp}], count,"
+        " total_bytes."
     ),
     "prune": (
         "DURATION: a number and a unit s, m, h, d or w (30m, 12h, 7d). SIZE: a number and a"
@@ -114,7 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_json(command("info", cmd_info, "Summarise what the cache holds."))
     listing = command("list", cmd_list, "List cached wheels.")
     listing.add_argument(
-        "pattern", metavar="PATTERN", nargs="?", help="project name glob, e.g. 'django*'"
+        "pattern",
+        metavar="PATTERN",
+        nargs="?",
+        help="a glob on the project name, name-version, version or file name, e.g. 'django*'",
+    )
+    listing.add_argument(
+        "--format",
+        choices=("table", "path", "json"),
+        default="table",
+        help="a table (default), one wheel path per line, or JSON (as --json)",
     )
     _add_json(listing)
     prune = command("prune", cmd_prune, "Delete wheels no process needs any more.")

@@ -98,6 +98,8 @@ class ListedWheel(NamedTuple):
     source_name: str | None
     last_used: float
     """The source's last use; for a wheel no source names, when it was last freshened."""
+    source_file: str | None = None
+    """The sdist's file name, when the source was added from an archive."""
 
 
 def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
@@ -107,6 +109,7 @@ def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
         document = wheel_json(item.wheel)
         document["source"] = item.source
         document["source_name"] = item.source_name
+        document["source_file"] = item.source_file
         document["last_used"] = iso_utc(item.last_used)
         document["last_used_timestamp"] = item.last_used
         wheels.append(document)
@@ -124,7 +127,7 @@ def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]]
             format_age(item.last_used),
             item.wheel.sha256[:12],
             item.wheel.filename,
-            short_key(item.source),
+            item.source_file or short_key(item.source),
         ]
         for item in found
     ]

@@ -49,6 +49,7 @@ __all__ = [
     "EXIT_USAGE",
     "cmd_build",
     "cmd_clean",
+    "cmd_completion",
     "cmd_dir",
     "cmd_info",
     "cmd_list",
@@ -233,6 +234,14 @@ def cmd_remove(args: argparse.Namespace, console: Console) -> int:
     else:
         console.line(f"No cached source matches {' '.join(map(repr, args.patterns))}.")
     return EXIT_OK if report.retired_sources else EXIT_FAILED
+
+
+def cmd_completion(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache completion SHELL``: print the completion script for SHELL."""
+    from .completion import completion_script
+
+    console.out.write(completion_script(args.parser, args.shell))
+    return EXIT_OK
 
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:

@@ -15,6 +15,7 @@ from .._version import __version__
 from .commands import (
     cmd_build,
     cmd_clean,
+    cmd_completion,
     cmd_dir,
     cmd_info,
     cmd_list,
@@ -22,6 +23,7 @@ from .commands import (
     cmd_remove,
     cmd_verify,
 )
+from .completion import SHELLS
 from .remote import CONFIGURED, cmd_push
 from .units import parse_duration, parse_size
 
@@ -68,6 +70,12 @@ _EPILOGS = {
         " matches. JSON keys: dry_run, removed_entries, freed_bytes, referenced_entries,"
         " referenced_bytes, retired_sources [keys], waiting_entries, waiting_bytes,"
         " waiting_until, waiting_until_timestamp, grace."
+    ),
+    "completion": (
+        "Install it where your shell looks: bash: wheelcache completion bash >"
+        " ~/.local/share/bash-completion/completions/wheelcache; zsh: wheelcache completion"
+        " zsh > ~/.zfunc/_wheelcache, with fpath+=(~/.zfunc) before compinit in ~/.zshrc;"
+        " fish: wheelcache completion fish > ~/.config/fish/completions/wheelcache.fish."
     ),
     "clean": (
         "JSON keys: dry_run, removed_entries, removed_sources, removed_quarantine, freed_bytes."
@@ -155,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_dry_run(clean)
     _add_json(clean)
     _add_json(command("push", cmd_push, "Upload every current local revision to the remote."))
+    completion = command("completion", cmd_completion, "Print the shell completion script.")
+    completion.add_argument("shell", metavar="SHELL", choices=SHELLS, help="bash, zsh or fish")
+    completion.set_defaults(parser=parser)  # the script is made from the whole parser
     verify = command("verify", cmd_verify, "Re-hash every wheel and check every pointer.")
     verify.add_argument(
         "--repair",

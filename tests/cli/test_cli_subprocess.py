@@ -97,6 +97,23 @@ def test_hit_imports_no_build_front_end_per_importtime(demo_project: Path, cache
     assert not {"build", "pyproject_hooks", "wheelcache._build.builder", "tarfile"} & imported
 
 
+def test_warm_build_of_a_project_imports_no_toml_parser_configparser_or_shutil(
+    project: Path, cached: Path
+) -> None:
+    """A plain ``name = "..."`` is read by a line scan: tomllib costs more than the hit.
+
+    Nor does the argument parser import shutil (with bz2 and lzma) for the terminal width.
+    """
+    result = run([sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(project)])
+
+    imported = {
+        line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line
+    }
+    assert result.returncode == 0
+    assert "wheelcache._tree.project" in imported  # the measurement works
+    assert not {"tomllib", "tomli", "configparser", "datetime", "shutil"} & imported
+
+
 def test_bad_source_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
     result = run_command(wheelcache_cmd("build", str(tmp_path / "missing")))
 

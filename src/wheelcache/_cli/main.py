@@ -25,7 +25,6 @@ import contextlib
 import logging
 import os
 import sys
-import traceback
 from typing import TYPE_CHECKING, TextIO
 
 from .._errors import CacheError, InvalidSourceError
@@ -78,6 +77,8 @@ def _report(exc: BaseException, console: Console) -> int:
         if console.verbosity <= 0:
             message += " (run with -v to see the traceback)"
     if console.verbosity > 0 and status != EXIT_INTERRUPTED:
+        import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=console.err)
     prefix = f"{PROG}: error:"
     if use_color(console.err):

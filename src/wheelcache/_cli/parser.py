@@ -9,6 +9,8 @@ before the command and after it.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from typing import Any, Callable
 
 from .._version import __version__
@@ -89,23 +91,53 @@ _EPILOGS = {
 }
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """argparse's formatter, told the width as shutil would find it, without importing shutil.
+
+    argparse makes a formatter for every argument it adds, and the default
+    one imports shutil (with bz2, lzma and zlib) to ask the terminal's width:
+    more than parsing a warm ``wheelcache build`` costs.
+    """
+
+    def __init__(self, prog: str) -> None:
+        super().__init__(prog, width=_terminal_columns() - 2)
+
+
+def _terminal_columns() -> int:
+    """``$COLUMNS``, else the width of the terminal on stdout, else 80 (as shutil does)."""
+    try:
+        return int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        pass
+    try:
+        return os.get_terminal_size(sys.__stdout__.fileno()).columns or 80  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        return 80
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wheelcache`` command."""
     parser = argparse.ArgumentParser(
         prog=PROG,
+        formatter_class=_HelpFormatter,
         description="Build wheels from sdists and projects once, and share them through a cache.",
         epilog="Exit status: 0 success, 1 problems found or failure, 2 usage error or bad input.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_global_options(parser, top=True)
     # The global options are accepted after the command as well.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, formatter_class=_HelpFormatter)
     _add_global_options(common, top=False)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, handler: Callable[..., int], text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(
-            name, parents=[common], help=text, description=text, epilog=_EPILOGS.get(name)
+            name,
+            parents=[common],
+            help=text,
+            description=text,
+            epilog=_EPILOGS.get(name),
+            formatter_class=_HelpFormatter,
         )
         sub.set_defaults(handler=handler)
         return sub

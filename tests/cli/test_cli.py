@@ -305,7 +305,7 @@ def test_build_accepts_a_zip_sdist(
 def test_build_backend_output_goes_to_stderr_never_stdout(
     capsys: pytest.CaptureFixture[str], builds: FakeBuilds, demo_project: Path
 ) -> None:
-    _, out, err = run(capsys, "build", str(demo_project))
+    _, out, err = run(capsys, "-v", "build", str(demo_project))
 
     assert "backend says hello" in err
     assert len(out.splitlines()) == 1

@@ -70,7 +70,7 @@ def test_hit_prints_the_path_as_the_last_stdout_line(
 
     assert result.returncode == 0
     assert result.stdout.splitlines()[-1] == str(cached)
-    assert result.stderr == ""
+    assert result.stderr == f"wheelcache: hit: {cached.name}\n"
 
 
 def test_hit_imports_no_build_front_end_and_starts_no_process(
@@ -184,3 +184,84 @@ def test_keys_that_are_not_valid_unicode_print_in_json_and_tables(
     assert json.loads(as_json.stdout)["wheels"][0]["source"] == key
     assert table.returncode == 0, table.stderr
     assert table.stdout.splitlines()[1].endswith("/projects/caf\\udce9")
+
+
+# -- quiet builds: a real build by pypa/build, with an in-tree backend that talks ---------
+
+BACKEND = """
+import os, sys, zipfile
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    for n in range(30):
+        print(f"backend line {n}")
+    print("backend on stderr", file=sys.stderr)
+    if os.path.exists("FAIL"):
+        raise RuntimeError("the backend gave up")
+    name = "talky-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as wheel:
+        wheel.writestr("talky.py", "")
+        info = "talky-1.0.dist-info/"
+        wheel.writestr(info + "METADATA", "Metadata-Version: 2.1\\nName: talky\\nVersion: 1.0\\n")
+        tag = "Tag: py3-none-any\\n"
+        wheel.writestr(info + "WHEEL", "Wheel-Version: 1.0\\nRoot-Is-Purelib: true\\n" + tag)
+        wheel.writestr("talky-1.0.dist-info/RECORD", "")
+    return name
+"""
+
+
+@pytest.fixture
+def talky(tmp_path: Path) -> Path:
+    """A project whose in-tree backend prints 31 lines while it builds."""
+    pytest.importorskip("build", reason="building needs pypa/build (the 'build' extra)")
+    root = tmp_path / "talky"
+    root.mkdir()
+    (root / "pyproject.toml").write_text(
+        '[project]\nname = "talky"\nversion = "1.0"\n\n[build-system]\nrequires = []\n'
+        'build-backend = "talkybackend"\nbackend-path = ["."]\n'
+    )
+    (root / "talkybackend.py").write_text(BACKEND)
+    settle(root)
+    return root
+
+
+def test_build_shows_one_line_and_no_backend_output(talky: Path) -> None:
+    built = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
+    hit = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
+
+    assert built.returncode == 0, built.stderr
+    (line,) = built.stderr.splitlines()
+    assert line.startswith("wheelcache: built in ")
+    assert line.endswith(" s: talky-1.0-py3-none-any.whl")
+    assert hit.stderr == "wheelcache: hit: talky-1.0-py3-none-any.whl\n"
+    assert built.stdout == hit.stdout
+
+
+def test_verbose_build_shows_the_backend_output(talky: Path) -> None:
+    result = run(wheelcache_cmd("-v", "build", "--no-isolation", str(talky)))
+
+    assert result.returncode == 0, result.stderr
+    assert "backend line 0" in result.stderr
+    assert "backend on stderr" in result.stderr
+    assert "backend line 0" not in result.stdout
+
+
+def test_failed_build_shows_the_backends_last_lines_then_one_error_line(talky: Path) -> None:
+    (talky / "FAIL").touch()
+    settle(talky)
+
+    result = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
+
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert lines[0] == "wheelcache: the build's last lines:"
+    assert "  backend line 29" in lines
+    assert "  backend line 0" not in lines, "the last lines only"
+    assert any("RuntimeError: the backend gave up" in line for line in lines[1:-1])
+    assert lines[-1].startswith("wheelcache: error: building talky failed: ")
+    assert result.stdout == ""
+
+
+def test_quiet_build_prints_no_status_line(talky: Path) -> None:
+    result = run(wheelcache_cmd("-q", "build", "--no-isolation", str(talky)))
+
+    assert (result.returncode, result.stderr) == (0, "")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -113,7 +114,11 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
         _builder.build_wheel(path, output_dir, isolation=isolation)
 
+    started = time.monotonic()
     wheel = cache.get_or_build(source, build)
+    if console.verbosity >= 0:
+        done = f"built in {time.monotonic() - started:.1f} s" if built else "hit"
+        console.err.write(f"wheelcache: {done}: {wheel.filename}\n")
     if args.json:
         document = wheel_json(wheel)
         document["built"] = built

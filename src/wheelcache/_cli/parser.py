@@ -35,7 +35,8 @@ PROG = "wheelcache"
 
 _EPILOGS = {
     "build": (
-        "The last line of stdout is the cached wheel's path:"
+        "The last line of stdout is the cached wheel's path; stderr says hit or built in N s"
+        " (backend output only with -v, or its last lines when the build fails):"
         ' pip install "$(wheelcache build .)". JSON keys: path, filename, name, version,'
         " sha256, size, built (false on a cache hit), source {kind: tree|sdist, path, key}."
     ),

@@ -19,6 +19,7 @@ import pytest
 from ondisk import DAY, HOUR, age, flip_a_byte
 from procs import run_command
 from wheelcache import Source, WheelCache
+from wheelcache._cli.units import format_clock
 from wheelcache._layout import Layout
 from wheelfactory import make_wheel
 
@@ -76,7 +77,8 @@ def test_prune_max_size_frees_idle_sources_now_and_says_when_the_rest_can_go(
 
 
 def clock(moment: float) -> str:
-    return time.strftime("%H:%M", time.localtime(moment))
+    """How the command shows *moment*, an hour from now (it adds the date after midnight)."""
+    return format_clock(moment, now=moment - HOUR)
 
 
 def test_prune_json_reports_what_waits_and_until_when(cache: WheelCache, tmp_path: Path) -> None:

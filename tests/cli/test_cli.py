@@ -27,7 +27,15 @@ from wheelcache._build import builder as _builder
 from wheelcache._build.builder import BuildFailedError
 from wheelcache._cli.console import ProgressLine, render_table
 from wheelcache._cli.main import build_parser, main
-from wheelcache._cli.units import format_age, format_size, iso_utc, parse_duration, parse_size
+from wheelcache._cli.units import (
+    format_age,
+    format_clock,
+    format_duration,
+    format_size,
+    iso_utc,
+    parse_duration,
+    parse_size,
+)
 from wheelfactory import make_sdist, make_wheel
 
 pytestmark = pytest.mark.usefixtures("cache_dir")  # the command's default cache
@@ -1015,3 +1023,17 @@ def test_bad_sdist_is_bad_input_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 2
     assert err.startswith(f"wheelcache: error: {archive}: ")
     assert len(err.splitlines()) == 1
+
+
+def test_durations_print_as_they_are_typed() -> None:
+    assert [format_duration(s) for s in (3600, 1800, 90, 0, 86400, 604800, 1.5)] == [
+        "1h", "30m", "90s", "0s", "1d", "1w", "1.5s",
+    ]  # fmt: skip
+    assert all(parse_duration(format_duration(s)) == s for s in (3600, 90, 0, 1.5))
+
+
+def test_a_clock_time_today_is_hours_and_minutes_else_it_has_the_date() -> None:
+    noon = time.mktime((2026, 12, 1, 12, 0, 0, 0, 0, -1))
+
+    assert format_clock(noon + 3600, now=noon) == "13:00"
+    assert format_clock(noon + 86400, now=noon) == "2026-12-02 12:00"

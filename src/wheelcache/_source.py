@@ -77,6 +77,8 @@ class Source:
             raise _too_long("name", name, MAX_NAME_LENGTH)
         if filename is not None and not isinstance(filename, str):
             raise TypeError("Source.filename must be a str or None")
+        if filename is not None and len(filename) > MAX_NAME_LENGTH:
+            raise _too_long("filename", filename, MAX_NAME_LENGTH)
         set_attribute = object.__setattr__
         set_attribute(self, "key", key)
         set_attribute(self, "freshness", freshness)

@@ -36,8 +36,9 @@ PROG = "wheelcache"
 _EPILOGS = {
     "build": (
         "The last line of stdout is the cached wheel's path; stderr says hit or built in N s"
-        " (backend output only with -v, or its last lines when the build fails):"
-        ' pip install "$(wheelcache build .)". JSON keys: path, filename, name, version,'
+        " (backend output only with -v, or its last lines when the build fails). To install"
+        ' it, again after an edit: wheel="$(wheelcache build .)" && pip install'
+        ' --force-reinstall --no-deps "$wheel". JSON keys: path, filename, name, version,'
         " sha256, size, built (false on a cache hit), source {kind: tree|sdist, path, key}."
     ),
     "info": (

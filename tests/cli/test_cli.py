@@ -1037,3 +1037,82 @@ def test_a_clock_time_today_is_hours_and_minutes_else_it_has_the_date() -> None:
 
     assert format_clock(noon + 3600, now=noon) == "13:00"
     assert format_clock(noon + 86400, now=noon) == "2026-12-02 12:00"
+
+
+# -- remove, clean, completion and the waiting report, in-process ------------------------------
+# (tests/test_cli_gc.py and tests/test_completion.py run the real command; these
+# cover the same code paths for the coverage measurement, which sees only this process)
+
+
+def test_remove_in_process_reports_and_exits_1_without_a_match(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    wheel = add_wheel(cache_dir, "/p/alpha", "alpha", seed=1)
+    add_wheel(cache_dir, "/p/beta", "beta", seed=2)
+    make_old(wheel, 86400)
+    make_source_old(cache_dir, "/p/alpha", 86400)
+
+    dry = run(capsys, "remove", "Alpha", "--dry-run", "--json")
+    status, out, _ = run(capsys, "remove", "alpha")
+    none = run(capsys, "remove", "gamma*")
+
+    assert json.loads(dry[1])["removed_entries"] == 1
+    assert status == 0
+    assert out.splitlines()[0] == "Retired 1 source: /p/alpha."
+    assert out.splitlines()[1].startswith("Removed 1 wheel (")
+    assert not wheel.exists()
+    assert none[:2] == (1, "No cached source matches 'gamma*'.\n")
+
+
+def test_remove_and_prune_in_process_say_what_waits(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    add_wheel(cache_dir, "/p/alpha", "alpha", seed=1)
+    add_wheel(cache_dir, "/p/beta", "beta", seed=2)
+    make_source_old(cache_dir, "/p/beta", 7200)
+
+    _, removed, _ = run(capsys, "remove", "alpha")
+    _, pruned, _ = run(capsys, "prune", "--max-size", "0")
+
+    assert "more becomes removable after" in removed.splitlines()[-1]
+    assert pruned.splitlines()[-1].endswith("(grace 1h).")
+
+
+def test_clean_in_process_reports_and_dry_run_keeps(
+    capsys: pytest.CaptureFixture[str], busy_cache: dict[str, int], cache_dir: Path
+) -> None:
+    _, dry, _ = run(capsys, "clean", "--dry-run")
+    _, real, _ = run(capsys, "clean", "--json")
+
+    assert dry.startswith("Would remove 3 wheels, 2 sources and 1 quarantined item (")
+    assert json.loads(real)["removed_entries"] == 3
+    assert list(WheelCache(cache_dir).wheels()) == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_name_every_command_and_option(
+    capsys: pytest.CaptureFixture[str], shell: str
+) -> None:
+    status, out, _ = run(capsys, "completion", shell)
+
+    assert status == 0
+    for word in ("build", "remove", "completion", "--max-size", "--dry-run", "--format"):
+        assert word.lstrip("-") in out
+    assert "table path json" in out or "(table path json)" in out
+
+
+def test_verify_in_process_names_the_sources_of_a_corrupt_wheel(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    path = add_wheel(cache_dir, "/p/alpha", "alpha")
+    corrupt(path)
+
+    _, out, _ = run(capsys, "verify")
+
+    assert out.splitlines()[0].endswith("(named by 1 source: /p/alpha)")
+
+
+def test_list_format_path_in_process(capsys: pytest.CaptureFixture[str], cache_dir: Path) -> None:
+    path = add_wheel(cache_dir, "/p/alpha", "alpha")
+
+    assert run(capsys, "list", "alpha-1.0", "--format", "path") == (0, f"{path}\n", "")

@@ -1049,7 +1049,7 @@ def test_remove_in_process_reports_and_exits_1_without_a_match(
 ) -> None:
     wheel = add_wheel(cache_dir, "/p/alpha", "alpha", seed=1)
     add_wheel(cache_dir, "/p/beta", "beta", seed=2)
-    make_old(wheel, 86400)
+    age(wheel, 86400)
     make_source_old(cache_dir, "/p/alpha", 86400)
 
     dry = run(capsys, "remove", "Alpha", "--dry-run", "--json")

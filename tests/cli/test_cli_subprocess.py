@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import wheelcache
-from procs import AUDITED, CONSOLE_SCRIPT, run_command
+from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -98,13 +98,14 @@ def test_hit_imports_no_build_front_end_per_importtime(demo_project: Path, cache
 
 
 def test_warm_build_of_a_project_imports_no_toml_parser_configparser_or_shutil(
-    project: Path, cached: Path
+    demo_project: Path, cached: Path
 ) -> None:
     """A plain ``name = "..."`` is read by a line scan: tomllib costs more than the hit.
 
     Nor does the argument parser import shutil (with bz2 and lzma) for the terminal width.
     """
-    result = run([sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(project)])
+    command = [sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(demo_project)]
+    result = run_command(command)
 
     imported = {
         line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines() if "|" in line
@@ -225,8 +226,8 @@ def talky(tmp_path: Path) -> Path:
 
 
 def test_build_shows_one_line_and_no_backend_output(talky: Path) -> None:
-    built = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
-    hit = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
+    built = run_command(wheelcache_cmd("build", "--no-isolation", str(talky)))
+    hit = run_command(wheelcache_cmd("build", "--no-isolation", str(talky)))
 
     assert built.returncode == 0, built.stderr
     (line,) = built.stderr.splitlines()
@@ -237,7 +238,7 @@ def test_build_shows_one_line_and_no_backend_output(talky: Path) -> None:
 
 
 def test_verbose_build_shows_the_backend_output(talky: Path) -> None:
-    result = run(wheelcache_cmd("-v", "build", "--no-isolation", str(talky)))
+    result = run_command(wheelcache_cmd("-v", "build", "--no-isolation", str(talky)))
 
     assert result.returncode == 0, result.stderr
     assert "backend line 0" in result.stderr
@@ -249,7 +250,7 @@ def test_failed_build_shows_the_backends_last_lines_then_one_error_line(talky: P
     (talky / "FAIL").touch()
     settle(talky)
 
-    result = run(wheelcache_cmd("build", "--no-isolation", str(talky)))
+    result = run_command(wheelcache_cmd("build", "--no-isolation", str(talky)))
 
     assert result.returncode == 1
     lines = result.stderr.splitlines()
@@ -262,6 +263,6 @@ def test_failed_build_shows_the_backends_last_lines_then_one_error_line(talky: P
 
 
 def test_quiet_build_prints_no_status_line(talky: Path) -> None:
-    result = run(wheelcache_cmd("-q", "build", "--no-isolation", str(talky)))
+    result = run_command(wheelcache_cmd("-q", "build", "--no-isolation", str(talky)))
 
     assert (result.returncode, result.stderr) == (0, "")

@@ -98,12 +98,15 @@ def test_hit_imports_no_build_front_end_per_importtime(demo_project: Path, cache
 
 
 def test_warm_build_of_a_project_imports_no_toml_parser_configparser_or_shutil(
-    demo_project: Path, cached: Path
+    demo_project: Path, cached: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A plain ``name = "..."`` is read by a line scan: tomllib costs more than the hit.
 
     Nor does the argument parser import shutil (with bz2 and lzma) for the terminal width.
+    The child runs without coverage measurement, which imports those itself.
     """
+    for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
+        monkeypatch.delenv(name, raising=False)
     command = [sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(demo_project)]
     result = run_command(command)
 

@@ -16,8 +16,8 @@ from ._fs.nofollow import real_ancestors
 from ._gc.maintenance import Maintenance
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
+from ._pointers.any_version import USE_INTERVAL
 from ._pointers.pointer import (
-    USE_INTERVAL,
     Pointer,
     WheelRef,
     open_pointer,

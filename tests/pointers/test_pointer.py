@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from wheelcache._pointers import pointer as _pointer
+from wheelcache._pointers.any_version import referenced_digests
 from wheelcache._pointers.pointer import (
     MAX_POINTER_BYTES,
     Pointer,
@@ -15,7 +16,6 @@ from wheelcache._pointers.pointer import (
     decode,
     encode,
     read_pointer,
-    referenced_digests,
 )
 
 if TYPE_CHECKING:

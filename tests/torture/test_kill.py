@@ -42,7 +42,7 @@ from torture.torture_kit import (
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelcache._layout import Layout
-from wheelcache._pointers.pointer import USE_INTERVAL
+from wheelcache._pointers.any_version import USE_INTERVAL
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:

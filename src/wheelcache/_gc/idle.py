@@ -1,7 +1,7 @@
 """Idle sources: retired sources whose entries may go in the same prune.
 
 A hit records its source's use by setting the pointer's mtime, at most once
-per :data:`~wheelcache._pointers.pointer.USE_INTERVAL`. A source whose pointer was last
+per :data:`~wheelcache._pointers.any_version.USE_INTERVAL`. A source whose pointer was last
 modified more than ``grace + USE_INTERVAL`` ago therefore handed nothing out
 within ``grace`` through that pointer, *provided every hit could record its
 use*. :func:`is_idle` checks both halves: the age, and that whoever may read

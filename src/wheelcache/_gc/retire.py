@@ -20,7 +20,8 @@ from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient
 from .._fs.locking import try_hold
-from .._pointers.pointer import USE_INTERVAL, decode, read_bytes, referenced_digests
+from .._pointers.any_version import USE_INTERVAL, referenced_digests
+from .._pointers.pointer import decode, read_bytes
 from .idle import is_idle, uses_are_recorded
 
 if TYPE_CHECKING:

@@ -22,7 +22,8 @@ from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
 from .._fs.nofollow import list_real_dir, refuse_links
 from .._layout import unique_token
-from .._pointers.pointer import decode, is_newer_format, read_bytes
+from .._pointers.any_version import is_newer_format
+from .._pointers.pointer import decode, read_bytes
 from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
 from .._store.store import Store
 from .._wheels.names import parse_wheel_name

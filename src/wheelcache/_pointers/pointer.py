@@ -55,17 +55,14 @@ from typing import Any, NamedTuple
 __all__ = [
     "MAX_POINTER_BYTES",
     "POINTER_VERSION",
-    "USE_INTERVAL",
     "Pointer",
     "WheelRef",
     "decode",
     "encode",
-    "is_newer_format",
     "open_pointer",
     "read_bytes",
     "read_open_pointer",
     "read_pointer",
-    "referenced_digests",
     "replaced",
 ]
 
@@ -73,9 +70,6 @@ logger = logging.getLogger("wheelcache")
 
 POINTER_VERSION = 1
 
-USE_INTERVAL = 60.0
-"""Seconds between two "last used" updates of one source (its pointer's mtime); hits in
-between write nothing."""
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -248,38 +242,6 @@ def _decode(data: bytes) -> Pointer | None:
 # a bounded few MiB in the worst case, a few hundred KiB in practice.
 _REMEMBERED_BYTES = 16 * 1024
 _decode_remembered = lru_cache(maxsize=256)(_decode)
-
-
-def referenced_digests(data: bytes) -> frozenset[str]:
-    """Every entry digest a pointer of *any* version names.
-
-    The garbage collector uses this rather than :func:`decode` so that it never
-    deletes an entry that a newer wheelcache's pointer still names.
-    """
-    document = _parse(data)
-    if not isinstance(document, dict):
-        return frozenset()
-    wheels = document.get("wheels")
-    if not isinstance(wheels, list):
-        return frozenset()
-    found = set()
-    for item in wheels:
-        if isinstance(item, dict):
-            sha256 = item.get("sha256")
-            if isinstance(sha256, str) and _SHA256.fullmatch(sha256):
-                found.add(sha256)
-    return frozenset(found)
-
-
-def is_newer_format(data: bytes) -> bool:
-    """True for a pointer a newer wheelcache wrote (whatever else it holds).
-
-    Such a pointer is a miss for this reader and is not this version's to
-    judge: verify leaves it alone.
-    """
-    document = _parse(data)
-    version = document.get("version") if type(document) is dict else None
-    return type(version) is int and version > POINTER_VERSION
 
 
 def read_bytes(

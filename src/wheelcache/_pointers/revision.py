@@ -22,6 +22,7 @@ from .._fs.fsutil import make_directories, touch, write_file_atomic
 from .._fs.locking import hold
 from .._fs.nofollow import real_ancestors, refuse_links
 from .._layout import Layout, unique_token
+from .any_version import referenced_digests
 from .pointer import (
     MAX_POINTER_BYTES,
     Pointer,
@@ -30,7 +31,6 @@ from .pointer import (
     encode,
     read_bytes,
     read_pointer,
-    referenced_digests,
 )
 
 if TYPE_CHECKING:

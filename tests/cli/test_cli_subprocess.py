@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 import wheelcache
-from procs import AUDITED, CONSOLE_SCRIPT, run_command, settle
+from procs import AUDITED, CONSOLE_SCRIPT, run_command
 from wheelcache import Source, WheelCache
 from wheelfactory import make_wheel
 
@@ -224,7 +224,6 @@ def talky(tmp_path: Path) -> Path:
         'build-backend = "talkybackend"\nbackend-path = ["."]\n'
     )
     (root / "talkybackend.py").write_text(BACKEND)
-    settle(root)
     return root
 
 
@@ -251,7 +250,6 @@ def test_verbose_build_shows_the_backend_output(talky: Path) -> None:
 
 def test_failed_build_shows_the_backends_last_lines_then_one_error_line(talky: Path) -> None:
     (talky / "FAIL").touch()
-    settle(talky)
 
     result = run_command(wheelcache_cmd("build", "--no-isolation", str(talky)))
 

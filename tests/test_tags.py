@@ -69,7 +69,37 @@ def test_a_different_tag_list_is_never_answered_with_the_last_ranking() -> None:
 
 def test_no_tags_means_this_interpreters_ranking() -> None:
     ranks_for([Tag("py2", "none", "any")])
-    assert ranks_for(None) is default_ranks()
+    assert dict(ranks_for(None)) == default_ranks()
+    assert ranks_for(None) is ranks_for(None)
+
+
+def test_the_default_ranking_answers_for_pure_python_tags_as_sys_tags_would() -> None:
+    real = default_ranks()
+    lazy = ranks_for(None)
+    for tag in ("py3-none-any", "py2-none-any", "py311-none-any", "cp311-cp311-linux_x86_64"):
+        assert (tag in lazy) == (tag in real), tag
+    assert lazy.get("py3-none-any") == real["py3-none-any"]
+
+
+def test_a_lookup_of_a_pure_python_wheel_imports_no_packaging_tags() -> None:
+    """packaging.tags costs a command more than the rest of its warm hit."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from wheelcache._tags import ranked_compatible, ranks_for;"
+        "from wheelcache._pointers.pointer import WheelRef;"
+        "tags = ('py2-none-any', 'py3-none-any');"
+        "ref = WheelRef('a' * 64, 'x-1.0-py2.py3-none-any.whl', 1, tags);"
+        "assert ranked_compatible([ref], ranks_for(None)) == [ref];"
+        "assert ranked_compatible([ref._replace(tags=('py2-none-any',))], ranks_for(None)) == [];"
+        "print('packaging.tags' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+
+    assert (result.returncode, result.stdout) == (0, "False\n"), result.stderr
 
 
 def test_many_wheels_rank_by_best_tag_then_latest() -> None:

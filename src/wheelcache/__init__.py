@@ -27,7 +27,13 @@ from ._version import __version__
 from ._wheel import CachedWheel
 
 if _typing.TYPE_CHECKING:
-    from ._gc.reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
+    from ._gc.reports import (
+        CleanReport,
+        CorruptEntry,
+        DanglingPointer,
+        PruneReport,
+        VerifyReport,
+    )
     from ._gc.stats import CacheStats
     from ._remote.reports import PushReport, RemotePruneReport
     from ._remote.tier import RemoteStatus
@@ -37,6 +43,7 @@ __all__ = [
     "CacheError",
     "CacheStats",
     "CachedWheel",
+    "CleanReport",
     "CorruptEntry",
     "DanglingPointer",
     "DiskFullError",
@@ -58,6 +65,7 @@ __all__ = [
 # Garbage-collection and statistics types load on first use: a lookup never
 # needs them, and importing them would slow down every process that only reads.
 _LAZY = {
+    "CleanReport": "_gc.reports",
     "CorruptEntry": "_gc.reports",
     "DanglingPointer": "_gc.reports",
     "PruneReport": "_gc.reports",

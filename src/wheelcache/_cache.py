@@ -17,7 +17,14 @@ from ._fs.nofollow import real_ancestors
 from ._gc.maintenance import Maintenance
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
-from ._pointers.pointer import Pointer, WheelRef, open_pointer, read_open_pointer, replaced
+from ._pointers.any_version import USE_INTERVAL
+from ._pointers.pointer import (
+    Pointer,
+    WheelRef,
+    open_pointer,
+    read_open_pointer,
+    replaced,
+)
 from ._pointers.revision import record_published
 from ._remote.api import RemoteMethods, remote_tier
 from ._store.store import Published, Store
@@ -35,8 +42,6 @@ __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache",
 
 logger = logging.getLogger("wheelcache")
 
-USE_INTERVAL = 60.0
-"""Seconds between two "last used" updates of one source; hits in between write nothing."""
 
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
@@ -149,36 +154,46 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths):
             os.close(fd)
 
     def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef, pointer: Pointer) -> bool:
-        """Keep the garbage-collection promises for an entry a lookup returns.
+        """Keep the garbage-collection promises for an entry a lookup returns; False: a miss.
 
-        *fd* is the pointer file this lookup read, still open. If it was
-        replaced or retired since (locally: its link count is 0; on a network
-        filesystem, which keeps reporting 1: the pointer read again differs),
-        the writer's freshening may predate this hand-out: freshen the entry
-        again, now. Otherwise whoever drops it later freshens it then. Also
-        record the source as used, at most once per :data:`USE_INTERVAL`. No
+        *fd* is the pointer file this lookup read, still open. Record the
+        source as used, at most once per :data:`USE_INTERVAL`, and then look at
+        the pointer again. If it was replaced or retired since (locally: its
+        link count is 0; on a network filesystem, which keeps reporting 1: the
+        pointer read again differs), the writer's or prune's freshening may
+        predate this hand-out, or prune may have judged the source idle:
+        freshen the entry now; if it is gone, or permissions forbid the
+        freshen, miss. Otherwise whoever drops it later freshens it then. No
         lock, and on the common path no write (docs/design.md §6.3, §13).
-        False (a miss) when the entry needs freshening and permissions forbid it.
         """
         try:
             current = os.fstat(fd)
         except OSError:
             current = None
         if (
+            current is not None
+            and current.st_nlink
+            and time.time() - current.st_mtime > USE_INTERVAL
+        ):
+            _syncpoints.reach("lookup.record-use")
+            try:
+                os.utime(pointer_path)
+            except OSError:
+                logger.debug("could not record use of %s", pointer_path, exc_info=True)
+            try:
+                current = os.fstat(fd)  # a prune may have retired it meanwhile
+            except OSError:
+                current = None
+        if (
             current is None
             or current.st_nlink == 0
             or self._replaced_remotely(pointer_path, pointer)
         ):
             try:
-                self._store.freshen(ref.sha256, ref.filename)
+                return self._store.freshen(ref.sha256, ref.filename)
             except CacheError as exc:
                 logger.warning("%s; a miss instead", exc)
                 return False
-        elif time.time() - current.st_mtime > USE_INTERVAL:
-            try:
-                os.utime(pointer_path)
-            except OSError:
-                logger.debug("could not record use of %s", pointer_path, exc_info=True)
         return True
 
     def _replaced_remotely(self, pointer_path: str, pointer: Pointer) -> bool:

@@ -34,6 +34,8 @@ class SourceRecord(NamedTuple):
     last_used: float
     """Seconds since the epoch of the last hit or add (to :data:`USE_INTERVAL`)."""
     pointer: Path
+    filename: str | None = None
+    """The sdist's file name, when the source was added from an archive."""
 
 
 def iter_sources(store: Store) -> Iterator[SourceRecord]:
@@ -56,6 +58,7 @@ def iter_sources(store: Store) -> Iterator[SourceRecord]:
             tuple(wheels),
             info.st_mtime,
             Path(path),
+            pointer.filename,
         )
 
 

@@ -45,21 +45,25 @@ class Source:
     (empty, with NUL bytes, slashes or lone surrogates). Cached wheels are used
     only while ``freshness`` (an opaque token, also up to
     :data:`MAX_KEY_LENGTH` characters) is unchanged. ``name`` is the project
-    name when known, for listing (up to :data:`MAX_NAME_LENGTH`). A longer
+    name when known, and ``filename`` the sdist's file name when added from one,
+    for listing (each up to :data:`MAX_NAME_LENGTH`). A longer
     string raises :class:`~wheelcache.InvalidSourceError` stating the limit.
     """
 
     # A plain class rather than a frozen dataclass: importing dataclasses
     # (and inspect, which it imports) would cost more than a cache hit.
-    __slots__ = ("digest", "freshness", "key", "name")
+    __slots__ = ("digest", "filename", "freshness", "key", "name")
 
     key: str
     freshness: str
     name: str | None
+    filename: str | None
     digest: str
     """Hex digest of the key: names the pointer and lock files."""
 
-    def __init__(self, key: str, freshness: str = "", name: str | None = None) -> None:
+    def __init__(
+        self, key: str, freshness: str = "", name: str | None = None, filename: str | None = None
+    ) -> None:
         if not isinstance(key, str):
             raise TypeError("Source.key must be a str")
         if not isinstance(freshness, str):
@@ -71,10 +75,15 @@ class Source:
             raise _too_long(field, value, MAX_KEY_LENGTH)
         if name is not None and len(name) > MAX_NAME_LENGTH:
             raise _too_long("name", name, MAX_NAME_LENGTH)
+        if filename is not None and not isinstance(filename, str):
+            raise TypeError("Source.filename must be a str or None")
+        if filename is not None and len(filename) > MAX_NAME_LENGTH:
+            raise _too_long("filename", filename, MAX_NAME_LENGTH)
         set_attribute = object.__setattr__
         set_attribute(self, "key", key)
         set_attribute(self, "freshness", freshness)
         set_attribute(self, "name", name)
+        set_attribute(self, "filename", filename)
         set_attribute(self, "digest", source_digest(key))
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -86,16 +95,20 @@ class Source:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Source):
             return NotImplemented
-        return (self.key, self.freshness, self.name) == (other.key, other.freshness, other.name)
+        return self._fields() == other._fields()
 
     def __hash__(self) -> int:
-        return hash((self.key, self.freshness, self.name))
+        return hash(self._fields())
 
     def __repr__(self) -> str:
-        return f"Source(key={self.key!r}, freshness={self.freshness!r}, name={self.name!r})"
+        text = f"Source(key={self.key!r}, freshness={self.freshness!r}, name={self.name!r}"
+        return text + (f", filename={self.filename!r})" if self.filename is not None else ")")
 
-    def __reduce__(self) -> tuple[type[Source], tuple[str, str, str | None]]:
-        return (Source, (self.key, self.freshness, self.name))
+    def __reduce__(self) -> tuple[type[Source], tuple[str, str, str | None, str | None]]:
+        return (Source, self._fields())
+
+    def _fields(self) -> tuple[str, str, str | None, str | None]:
+        return (self.key, self.freshness, self.name, self.filename)
 
     @classmethod
     def from_archive(cls, path: str | os.PathLike[str]) -> Source:
@@ -103,7 +116,7 @@ class Source:
 
         The content is the identity, so such a source never goes stale
         (freshness ``""``). The project name comes from the file name when it
-        follows the sdist naming convention.
+        follows the sdist naming convention; the file name is kept for listing.
         """
         archive = Path(path)
         try:
@@ -122,7 +135,7 @@ class Source:
             name: str | None = parse_sdist_filename(archive.name)[0]
         except InvalidSdistFilename:
             name = None
-        return cls(f"sha256:{digest}", "", name)
+        return cls(f"sha256:{digest}", "", name, archive.name)
 
     @classmethod
     def from_tree(

@@ -10,14 +10,21 @@ because pointers store tags as strings; parsing tags on the hot path would cost
 more than the rest of a lookup. The default ranking is computed once per
 process, and the last explicit ranking is remembered: an installer passes the
 same tag list on every lookup, and ranking ~900 tags costs far more than a hit.
+
+The default ranking is computed only when a lookup needs it: whether a single
+wheel tagged ``py3-none-any`` suits this interpreter needs no ranking (every
+Python 3's ``sys_tags()`` lists that tag and no ``py2-none-any``), and
+importing ``packaging.tags`` costs a command like ``wheelcache build`` more
+than everything else it does on a hit (:class:`_DefaultRanks`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import sys
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ClassVar, TypeVar
 
 if TYPE_CHECKING:
     from packaging.tags import Tag
@@ -48,11 +55,36 @@ def rank_tags(tags: Iterable[Tag]) -> TagRanks:
     return ranks
 
 
+class _DefaultRanks(Mapping[str, int]):
+    """:func:`default_ranks`, computed on first need; membership of the pure tags without it."""
+
+    _KNOWN: ClassVar[dict[str, bool]] = {
+        f"py{sys.version_info[0]}-none-any": True,
+        "py2-none-any": sys.version_info[0] == 2,
+    }
+
+    def __contains__(self, tag: object) -> bool:
+        known = self._KNOWN.get(tag) if isinstance(tag, str) else None
+        return known if known is not None else tag in default_ranks()
+
+    def __getitem__(self, tag: str) -> int:
+        return default_ranks()[tag]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(default_ranks())
+
+    def __len__(self) -> int:
+        return len(default_ranks())
+
+
+_DEFAULT_RANKS = _DefaultRanks()
+
+
 def ranks_for(tags: Iterable[Tag] | None) -> TagRanks:
-    """The ranking for a caller's ``tags`` argument (None: this interpreter)."""
+    """The ranking for a caller's ``tags`` argument (None: this interpreter, lazily)."""
     global _last_explicit
     if tags is None:
-        return default_ranks()
+        return _DEFAULT_RANKS
     key = tuple(tags)
     # Comparing tuples of the very same Tag objects is an identity check per
     # item, so a repeated list costs a few microseconds instead of a ranking.

@@ -27,7 +27,15 @@ from wheelcache._build import builder as _builder
 from wheelcache._build.builder import BuildFailedError
 from wheelcache._cli.console import ProgressLine, render_table
 from wheelcache._cli.main import build_parser, main
-from wheelcache._cli.units import format_age, format_size, iso_utc, parse_duration, parse_size
+from wheelcache._cli.units import (
+    format_age,
+    format_clock,
+    format_duration,
+    format_size,
+    iso_utc,
+    parse_duration,
+    parse_size,
+)
 from wheelfactory import make_sdist, make_wheel
 
 pytestmark = pytest.mark.usefixtures("cache_dir")  # the command's default cache
@@ -310,7 +318,7 @@ def test_build_accepts_a_zip_sdist(
 def test_build_backend_output_goes_to_stderr_never_stdout(
     capsys: pytest.CaptureFixture[str], builds: FakeBuilds, demo_project: Path
 ) -> None:
-    _, out, err = run(capsys, "build", str(demo_project))
+    _, out, err = run(capsys, "-v", "build", str(demo_project))
 
     assert "backend says hello" in err
     assert len(out.splitlines()) == 1
@@ -738,7 +746,8 @@ def test_prune_json_has_stable_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(json.loads(out)) == {
         "dry_run", "removed_entries", "freed_bytes", "kept_entries", "kept_bytes",
         "referenced_entries", "referenced_bytes", "retired_sources", "reclaimed_staging",
-        "reclaimed_trash", "restored_entries", "seconds",
+        "reclaimed_trash", "restored_entries", "removed_quarantine", "waiting_entries",
+        "waiting_bytes", "waiting_until", "waiting_until_timestamp", "grace", "seconds",
     }  # fmt: skip
 
 
@@ -765,7 +774,8 @@ def test_clean_empties_the_cache(
 ) -> None:
     status, out, _ = run(capsys, "clean")
 
-    assert (status, out) == (0, "")
+    assert status == 0
+    assert out.startswith("Removed 3 wheels, 2 sources and 1 quarantined item (")
     assert list(WheelCache(cache_dir).wheels()) == []
     assert run(capsys, "list") == (0, "No cached wheels.\n", "")
 
@@ -930,7 +940,7 @@ def test_library_info_messages_show_by_default_on_stderr(
 ) -> None:
     _, out, err = run(capsys, "clean")
 
-    assert out == ""
+    assert out.startswith("Removed ")
     assert err.startswith("wheelcache: emptied the cache at ")
 
 
@@ -1018,3 +1028,96 @@ def test_bad_sdist_is_bad_input_exit_2(capsys: pytest.CaptureFixture[str], tmp_p
     assert status == 2
     assert err.startswith(f"wheelcache: error: {archive}: ")
     assert len(err.splitlines()) == 1
+
+
+def test_durations_print_as_they_are_typed() -> None:
+    assert [format_duration(s) for s in (3600, 1800, 90, 0, 86400, 604800, 1.5)] == [
+        "1h", "30m", "90s", "0s", "1d", "1w", "1.5s",
+    ]  # fmt: skip
+    assert all(parse_duration(format_duration(s)) == s for s in (3600, 90, 0, 1.5))
+
+
+def test_a_clock_time_today_is_hours_and_minutes_else_it_has_the_date() -> None:
+    noon = time.mktime((2026, 12, 1, 12, 0, 0, 0, 0, -1))
+
+    assert format_clock(noon + 3600, now=noon) == "13:00"
+    assert format_clock(noon + 86400, now=noon) == "2026-12-02 12:00"
+
+
+# -- remove, clean, completion and the waiting report, in-process ------------------------------
+# (tests/test_cli_gc.py and tests/test_completion.py run the real command; these
+# cover the same code paths for the coverage measurement, which sees only this process)
+
+
+def test_remove_in_process_reports_and_exits_1_without_a_match(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    wheel = add_wheel(cache_dir, "/p/alpha", "alpha", seed=1)
+    add_wheel(cache_dir, "/p/beta", "beta", seed=2)
+    age(wheel, 86400)
+    make_source_old(cache_dir, "/p/alpha", 86400)
+
+    dry = run(capsys, "remove", "Alpha", "--dry-run", "--json")
+    status, out, _ = run(capsys, "remove", "alpha")
+    none = run(capsys, "remove", "gamma*")
+
+    assert json.loads(dry[1])["removed_entries"] == 1
+    assert status == 0
+    assert out.splitlines()[0] == "Retired 1 source: /p/alpha."
+    assert out.splitlines()[1].startswith("Removed 1 wheel (")
+    assert not wheel.exists()
+    assert none[:2] == (1, "No cached source matches 'gamma*'.\n")
+
+
+def test_remove_and_prune_in_process_say_what_waits(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    add_wheel(cache_dir, "/p/alpha", "alpha", seed=1)
+    add_wheel(cache_dir, "/p/beta", "beta", seed=2)
+    make_source_old(cache_dir, "/p/beta", 7200)
+
+    _, removed, _ = run(capsys, "remove", "alpha")
+    _, pruned, _ = run(capsys, "prune", "--max-size", "0")
+
+    assert "more becomes removable after" in removed.splitlines()[-1]
+    assert pruned.splitlines()[-1].endswith("(grace 1h).")
+
+
+def test_clean_in_process_reports_and_dry_run_keeps(
+    capsys: pytest.CaptureFixture[str], busy_cache: dict[str, int], cache_dir: Path
+) -> None:
+    _, dry, _ = run(capsys, "clean", "--dry-run")
+    _, real, _ = run(capsys, "clean", "--json")
+
+    assert dry.startswith("Would remove 3 wheels, 2 sources and 1 quarantined item (")
+    assert json.loads(real)["removed_entries"] == 3
+    assert list(WheelCache(cache_dir).wheels()) == []
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_name_every_command_and_option(
+    capsys: pytest.CaptureFixture[str], shell: str
+) -> None:
+    status, out, _ = run(capsys, "completion", shell)
+
+    assert status == 0
+    for word in ("build", "remove", "completion", "--max-size", "--dry-run", "--format"):
+        assert word.lstrip("-") in out
+    assert "table path json" in out or "(table path json)" in out
+
+
+def test_verify_in_process_names_the_sources_of_a_corrupt_wheel(
+    capsys: pytest.CaptureFixture[str], cache_dir: Path
+) -> None:
+    path = add_wheel(cache_dir, "/p/alpha", "alpha")
+    corrupt(path)
+
+    _, out, _ = run(capsys, "verify")
+
+    assert out.splitlines()[0].endswith("(named by 1 source: /p/alpha)")
+
+
+def test_list_format_path_in_process(capsys: pytest.CaptureFixture[str], cache_dir: Path) -> None:
+    path = add_wheel(cache_dir, "/p/alpha", "alpha")
+
+    assert run(capsys, "list", "alpha-1.0", "--format", "path") == (0, f"{path}\n", "")

@@ -166,6 +166,8 @@ def test_repeated_add_counts_as_a_use(cache: WheelCache, source: Source, wheel: 
 def test_max_age_retires_pointer_now_and_wheels_after_grace(
     cache: WheelCache, tmp_path: Path
 ) -> None:
+    """A source used within grace + USE_INTERVAL is retired in two phases."""
+    grace = 30 * DAY  # longer than max_age: the retired source is not idle
     stale, used = Source("stale", name="stale"), Source("used", name="used")
     stale_wheel = cache.add(stale, wheel_with_seed(tmp_path, 1))
     used_wheel = cache.add(used, wheel_with_seed(tmp_path, 2))
@@ -173,7 +175,7 @@ def test_max_age_retires_pointer_now_and_wheels_after_grace(
         age(path, 10 * DAY)
     age(pointer_path(cache, used), 1 * DAY)
 
-    report = cache.prune(grace=HOUR, max_age=7 * DAY)
+    report = cache.prune(grace=grace, max_age=7 * DAY)
 
     assert report.retired_sources == ("stale",)
     assert not pointer_path(cache, stale).exists(), "phase one: the pointer goes now"
@@ -182,26 +184,27 @@ def test_max_age_retires_pointer_now_and_wheels_after_grace(
     assert is_fresh(stale_wheel.path), "retiring freshens what the pointer named"
     assert report.removed_entries == 0
     assert (report.referenced_entries, report.kept_entries) == (1, 2)
+    assert (report.waiting_entries, report.waiting_bytes) == (1, stale_wheel.size)
     assert cache.get(used) == used_wheel
 
-    assert cache.prune(grace=HOUR, max_age=7 * DAY).removed_entries == 0
+    assert cache.prune(grace=grace, max_age=7 * DAY).removed_entries == 0
     assert stale_wheel.path.exists(), "still within grace of the retirement"
 
-    age(stale_wheel.path, HOUR + 300)
-    report = cache.prune(grace=HOUR, max_age=7 * DAY)
+    age(stale_wheel.path, grace + 300)
+    report = cache.prune(grace=grace, max_age=7 * DAY)
     assert report.removed_entries == 1, "phase two: the wheel goes after grace"
     assert not stale_wheel.path.parent.exists()
     assert cache.get(used) == used_wheel
 
 
-def test_max_age_zero_grace_still_keeps_wheels_until_the_next_prune(
+def test_max_age_zero_grace_keeps_wheels_of_a_recently_used_source_until_the_next_prune(
     cache: WheelCache, source: Source, wheel: Path
 ) -> None:
     added = cache.add(source, wheel)
-    age(pointer_path(cache, source), DAY)
+    age(pointer_path(cache, source), USE_INTERVAL / 2)  # used within zero grace + the interval
     age(added.path, DAY)
 
-    report = cache.prune(grace=0, max_age=HOUR)
+    report = cache.prune(grace=0, max_age=1)
 
     assert report.retired_sources == (source.key,)
     assert added.path.exists(), "even with zero grace, not in the prune that retired it"
@@ -610,7 +613,8 @@ def test_verify_finds_and_repairs_flipped_byte(cache: WheelCache, tmp_path: Path
     assert not report.sound
     assert [(c.sha256, c.path) for c in report.corrupt] == [(damaged.sha256, damaged.path.parent)]
     assert "hashes to" in report.corrupt[0].problem
-    assert [(d.key, d.missing) for d in report.dangling] == [("damaged", (damaged.sha256,))]
+    assert report.corrupt[0].sources == ("damaged",), "a pointer naming it says so"
+    assert report.dangling == (), "reported once: as corrupt, not also as missing"
     assert (report.entries_checked, report.repaired, report.quarantined) == (2, False, ())
     assert damaged.path.read_bytes() == flipped, "without repair nothing changes"
 
@@ -638,8 +642,10 @@ def test_verify_lists_each_corrupt_entry_once(cache: WheelCache, tmp_path: Path)
 
     report = cache.verify()
 
-    assert sorted(c.sha256 for c in report.corrupt) == sorted([flipped.sha256, doubled.sha256])
-    assert {d.key for d in report.dangling} == {"a", "b", "c"}
+    assert sorted((c.sha256, c.sources) for c in report.corrupt) == sorted(
+        [(flipped.sha256, ("a", "b")), (doubled.sha256, ("c",))]
+    )
+    assert report.dangling == ()
 
 
 def test_verify_reports_dangling_pointer(cache: WheelCache, source: Source, wheel: Path) -> None:
@@ -817,3 +823,38 @@ def test_clean_of_a_missing_cache_creates_nothing(tmp_path: Path) -> None:
     cache = WheelCache(tmp_path / "nowhere")
     cache.clean()
     assert not cache.root.exists()
+
+
+def test_prune_empties_quarantine_items_moved_aside_longer_than_grace_ago(
+    cache: WheelCache, tmp_path: Path
+) -> None:
+    quarantine = layout(cache).quarantine
+    quarantine.mkdir(parents=True)
+    old, new = quarantine / "old-entry", quarantine / "pointer-new.json"
+    old.mkdir()
+    (old / "x.whl").write_bytes(b"x" * 100)
+    new.write_bytes(b"{")
+    cache.add(Source("s"), wheel_with_seed(tmp_path, 1))
+
+    assert cache.prune(grace=DAY).removed_quarantine == 0, "moved aside within grace"
+    report = cache.prune(grace=0)
+
+    assert report.removed_quarantine == 2
+    assert not any(quarantine.iterdir())
+
+
+def test_remove_deletes_only_what_the_removed_sources_named(
+    cache: WheelCache, tmp_path: Path
+) -> None:
+    removed = cache.add(Source("/p/gone", name="Gone_Project"), wheel_with_seed(tmp_path, 1))
+    age(removed.path, DAY)
+    age(pointer_path(cache, Source("/p/gone")), DAY)
+    stray = unreferenced(cache, wheel_with_seed(tmp_path, 2), aged=DAY)
+
+    report = cache.remove("gone-project")
+
+    assert report.retired_sources == ("/p/gone",)
+    assert report.removed_entries == 1
+    assert not removed.path.exists()
+    assert stray.path.exists(), "prune's business, not remove's"
+    assert cache.remove("gone-project").retired_sources == (), "nothing matches any more"

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from wheelcache._pointers import pointer as _pointer
+from wheelcache._pointers.any_version import referenced_digests
 from wheelcache._pointers.pointer import (
     MAX_POINTER_BYTES,
     Pointer,
@@ -15,7 +16,6 @@ from wheelcache._pointers.pointer import (
     decode,
     encode,
     read_pointer,
-    referenced_digests,
 )
 
 if TYPE_CHECKING:
@@ -167,3 +167,16 @@ def test_a_large_pointer_is_parsed_every_time(monkeypatch: pytest.MonkeyPatch) -
     assert len(data) > _pointer._REMEMBERED_BYTES
     assert decode(data) == decode(data) == sample(wheels=many)
     assert len(parsed) == 2
+
+
+def test_sdist_file_name_is_an_optional_field_older_readers_ignore() -> None:
+    wheel = WheelRef("a" * 64, "demo-1.0-py3-none-any.whl", 10, ("py3-none-any",))
+    plain = Pointer("k", "f", "demo", (wheel,), 1.0)
+    named = plain._replace(filename="demo-1.0.tar.gz")
+
+    assert json.loads(encode(plain)).keys() == json.loads(encode(named)).keys() - {"filename"}
+    assert decode(encode(named)) == named
+    assert decode(encode(plain)) == plain
+    document = json.loads(encode(named))
+    document["filename"] = 42
+    assert decode(json.dumps(document).encode()) == plain, "malformed: absent, still usable"

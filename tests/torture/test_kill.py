@@ -12,6 +12,7 @@ Deterministic kills pause a child at each named sync point first (see
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -40,6 +41,8 @@ from torture.torture_kit import (
 )
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
+from wheelcache._layout import Layout
+from wheelcache._pointers.any_version import USE_INTERVAL
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -58,7 +61,7 @@ NEW = Source("kill:new", "1", "newcomer")
 @dataclass(frozen=True)
 class Scenario:
     op: str
-    """The operation the child performs: add, get_or_build, prune, clean or verify."""
+    """The operation the child performs: add, get, get_or_build, prune, clean or verify."""
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
     "merge" (a second wheel for A's revision)."""
@@ -75,6 +78,7 @@ SCENARIOS = {
     "pointer.before-replace": Scenario("add", "merge"),
     "pointer.after-replace": Scenario("add", "merge"),
     "build.locked": Scenario("get_or_build"),
+    "lookup.record-use": Scenario("get"),
     "prune.locked": Scenario("prune"),
     "prune.scanned": Scenario("prune"),
     "prune.before-trash": Scenario("prune"),
@@ -120,6 +124,12 @@ class Scene:
             config.update(
                 key=source.key, freshness=source.freshness, name=source.name, wheel=str(wheel)
             )
+        elif scenario.op == "get":
+            # A hit of A records its use only when A's last use is old enough.
+            pointer = Layout(self.root).pointer_file(A.digest)
+            then = time.time() - 2 * USE_INTERVAL
+            os.utime(pointer, (then, then))
+            config.update(key=A.key, freshness=A.freshness, name=A.name)
         elif scenario.op == "get_or_build":
             config.update(
                 key=NEW.key, freshness=NEW.freshness, name=NEW.name, wheels=[str(self.new_wheel)]

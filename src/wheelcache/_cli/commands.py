@@ -1,4 +1,4 @@
-"""What each ``wheelcache`` command does: build, dir, info, list, prune, clean and verify.
+"""What each ``wheelcache`` command does: build, dir, info, list, prune, remove, clean, verify.
 
 Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
 prints its results and returns its exit status (the statuses are described in
@@ -9,6 +9,7 @@ commands never catch errors, :func:`wheelcache._cli.main.main` reports them.
 from __future__ import annotations
 
 import os
+import time
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
@@ -17,6 +18,8 @@ from .._build.from_path import build_from_path
 from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
+    clean_json,
+    clean_lines,
     info_json,
     info_lines,
     list_json,
@@ -24,6 +27,8 @@ from .reports import (
     list_table,
     prune_json,
     prune_lines,
+    remove_json,
+    remove_lines,
     verify_json,
     verify_lines,
     wheel_json,
@@ -43,10 +48,12 @@ __all__ = [
     "EXIT_USAGE",
     "cmd_build",
     "cmd_clean",
+    "cmd_completion",
     "cmd_dir",
     "cmd_info",
     "cmd_list",
     "cmd_prune",
+    "cmd_remove",
     "cmd_verify",
 ]
 
@@ -76,7 +83,11 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
     path = Path(args.source).absolute()
     # WheelCache.build, which also says what it built from and whether it built.
+    started = time.monotonic()
     found = build_from_path(_open(args), path, isolation=not args.no_isolation)
+    if console.verbosity >= 0:
+        done = f"built in {time.monotonic() - started:.1f} s" if found.built else "hit"
+        console.err.write(f"wheelcache: {done}: {found.wheel.filename}\n")
     if args.json:
         document = wheel_json(found.wheel)
         document["built"] = found.built
@@ -107,25 +118,40 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
-    """``wheelcache list``: the cached wheels whose project name matches the pattern."""
-    from packaging.utils import canonicalize_name
-
-    pattern = canonicalize_name(args.pattern) if args.pattern else "*"
+    """``wheelcache list``: the cached wheels the pattern matches (all without one)."""
     with console.progress() as progress:
         found = [
             item
             for item in _listing(_open(args), progress)
-            if fnmatchcase(item.wheel.name, pattern)
+            if args.pattern is None or _listed_matches(item, args.pattern)
         ]
     found.sort(key=lambda i: (i.wheel.name, i.wheel.version, i.wheel.filename, i.source or ""))
-    if args.json:
+    form = "json" if args.json else args.format
+    if form == "json":
         console.json(list_json(found))
+    elif form == "path":
+        console.lines([str(path) for path in dict.fromkeys(i.wheel.path for i in found)])
     elif found:
         console.table(*list_table(found))
         console.line(list_summary(found))
     else:
         console.line("No cached wheels" + (f" match {args.pattern!r}." if args.pattern else "."))
     return EXIT_OK
+
+
+def _listed_matches(item: ListedWheel, pattern: str) -> bool:
+    """True when *pattern* matches the project name, ``name-version``, the version or a file name.
+
+    Project names are compared normalised; the rest ignoring case.
+    """
+    from packaging.utils import canonicalize_name
+
+    wheel = item.wheel
+    if fnmatchcase(wheel.name, canonicalize_name(pattern)):
+        return True
+    folded = pattern.lower()
+    texts = (f"{wheel.name}-{wheel.version}", str(wheel.version), wheel.filename, item.source_file)
+    return any(text is not None and fnmatchcase(text.lower(), folded) for text in texts)
 
 
 def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
@@ -136,7 +162,7 @@ def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]
             progress("list", seen, 0)
         for wheel in record.wheels:
             named.add(wheel.sha256)
-            yield ListedWheel(wheel, record.key, record.name, record.last_used)
+            yield ListedWheel(wheel, record.key, record.name, record.last_used, record.filename)
     for wheel in cache.wheels():
         if wheel.sha256 not in named:
             try:
@@ -163,8 +189,32 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
 
 
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
-    """``wheelcache clean``: empty the cache."""
-    _open(args).clean()
+    """``wheelcache clean``: empty the cache, and say what went."""
+    report = _open(args).clean(dry_run=args.dry_run)
+    _show(console, args.json, report, clean_json, clean_lines)
+    return EXIT_OK
+
+
+def cmd_remove(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache remove``: retire the sources a pattern matches; 1 if none does."""
+    with console.progress() as progress:
+        report = _open(args).remove(
+            *args.patterns, grace=args.grace, dry_run=args.dry_run, progress=progress
+        )
+    if args.json:
+        console.json(remove_json(report))
+    elif report.retired_sources:
+        console.lines(remove_lines(report))
+    else:
+        console.line(f"No cached source matches {' '.join(map(repr, args.patterns))}.")
+    return EXIT_OK if report.retired_sources else EXIT_FAILED
+
+
+def cmd_completion(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache completion SHELL``: print the completion script for SHELL."""
+    from .completion import completion_script
+
+    console.out.write(completion_script(args.parser, args.shell))
     return EXIT_OK
 
 

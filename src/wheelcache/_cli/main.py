@@ -13,10 +13,11 @@ messages and exit statuses (:func:`_report`):
 * 130: interrupted.
 
 Errors are one line on stderr, ``wheelcache: error: ...``; ``-v`` adds the
-traceback. Logging goes to stderr: INFO by default (build backends' output
-included), WARNING with ``-q``, DEBUG with ``-v``. Stdout carries only results,
-so ``pip install "$(wheelcache build .)"`` works; ``--json`` output is described
-in :mod:`wheelcache._cli.reports`.
+traceback. Logging goes to stderr: INFO by default, WARNING with ``-q``, DEBUG
+with ``-v``. Build backends' output (and pypa/build's progress) is shown only
+with ``-v``; when a build fails, its last lines come before the error line.
+Stdout carries only results, so ``pip install "$(wheelcache build .)"``
+works; ``--json`` output is described in :mod:`wheelcache._cli.reports`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import contextlib
 import logging
 import os
 import sys
-import traceback
 from typing import TYPE_CHECKING, TextIO
 
 from .._errors import CacheError, InvalidSourceError
@@ -78,7 +78,15 @@ def _report(exc: BaseException, console: Console) -> int:
         if console.verbosity <= 0:
             message += " (run with -v to see the traceback)"
     if console.verbosity > 0 and status != EXIT_INTERRUPTED:
+        import traceback
+
         traceback.print_exception(type(exc), exc, exc.__traceback__, file=console.err)
+    elif console.verbosity == 0:
+        # A failed build's last lines (BuildFailedError.output), hidden while it ran.
+        output = getattr(exc, "output", None)
+        if isinstance(output, tuple) and output:
+            console.err.write(f"{PROG}: the build's last lines:\n")
+            console.err.writelines(f"  {line}\n" for line in output)
     prefix = f"{PROG}: error:"
     if use_color(console.err):
         prefix = f"\x1b[1;31m{prefix}\x1b[0m"
@@ -90,6 +98,19 @@ def _discard_stdout() -> None:
     """After a closed pipe (``wheelcache list | head``), stop Python's exit-time flush failing."""
     with contextlib.suppress(AttributeError, OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+class _QuietBuilds(logging.Filter):
+    """Hide build backends' output and pypa/build's progress (shown with ``-v``)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        name = record.name
+        if name in ("build", "wheelcache.build") or name.startswith(
+            ("build.", "wheelcache.build.")
+        ):
+            return False
+        # The command says what happened once the build is done (cmd_build).
+        return not (name == "wheelcache" and record.msg == "building %s")
 
 
 class _Formatter(logging.Formatter):
@@ -111,6 +132,8 @@ def _logging_to(stream: TextIO, verbosity: int) -> Iterator[None]:
     """Send the library's (and pypa/build's) log records to *stream* while a command runs."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_Formatter())
+    if verbosity <= 0:
+        handler.addFilter(_QuietBuilds())
     level = {-1: logging.WARNING, 0: logging.INFO}.get(verbosity, logging.DEBUG)
     saved = []
     for name in _LOGGERS:

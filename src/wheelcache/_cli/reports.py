@@ -13,17 +13,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .console import render_table
-from .units import format_age, format_size, iso_utc
+from .units import format_age, format_clock, format_duration, format_size, iso_utc
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from .._gc.reports import PruneReport, VerifyReport
+    from .._gc.reports import CleanReport, PruneReport, VerifyReport
     from .._gc.stats import CacheStats
     from .._wheel import CachedWheel
 
 __all__ = [
     "ListedWheel",
+    "clean_json",
+    "clean_lines",
     "count",
     "info_json",
     "info_lines",
@@ -32,9 +34,12 @@ __all__ = [
     "list_table",
     "prune_json",
     "prune_lines",
+    "remove_json",
+    "remove_lines",
     "short_key",
     "verify_json",
     "verify_lines",
+    "waiting_lines",
     "wheel_json",
 ]
 
@@ -93,6 +98,8 @@ class ListedWheel(NamedTuple):
     source_name: str | None
     last_used: float
     """The source's last use; for a wheel no source names, when it was last freshened."""
+    source_file: str | None = None
+    """The sdist's file name, when the source was added from an archive."""
 
 
 def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
@@ -102,6 +109,7 @@ def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
         document = wheel_json(item.wheel)
         document["source"] = item.source
         document["source_name"] = item.source_name
+        document["source_file"] = item.source_file
         document["last_used"] = iso_utc(item.last_used)
         document["last_used_timestamp"] = item.last_used
         wheels.append(document)
@@ -119,7 +127,7 @@ def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]]
             format_age(item.last_used),
             item.wheel.sha256[:12],
             item.wheel.filename,
-            short_key(item.source),
+            item.source_file or short_key(item.source),
         ]
         for item in found
     ]
@@ -173,6 +181,12 @@ def prune_json(report: PruneReport) -> dict[str, Any]:
         "reclaimed_staging": report.reclaimed_staging,
         "reclaimed_trash": report.reclaimed_trash,
         "restored_entries": report.restored_entries,
+        "removed_quarantine": report.removed_quarantine,
+        "waiting_entries": report.waiting_entries,
+        "waiting_bytes": report.waiting_bytes,
+        "waiting_until": None if report.waiting_until is None else iso_utc(report.waiting_until),
+        "waiting_until_timestamp": report.waiting_until,
+        "grace": report.grace,
         "seconds": report.seconds,
     }
 
@@ -197,7 +211,66 @@ def prune_lines(report: PruneReport) -> list[str]:
         )
     if report.restored_entries:
         lines.append(f"Restored {count(report.restored_entries, 'wheel')} used during the prune.")
+    if report.removed_quarantine:
+        removed = count(report.removed_quarantine, "item")
+        lines.append(f"{'Would empty' if would else 'Emptied'} {removed} from the quarantine.")
+    lines.extend(waiting_lines(report))
     return lines
+
+
+def remove_json(report: PruneReport) -> dict[str, Any]:
+    """``wheelcache remove --json``."""
+    keys = ("dry_run", "removed_entries", "freed_bytes", "referenced_entries", "referenced_bytes")
+    document = {key: getattr(report, key) for key in keys}
+    document["retired_sources"] = list(report.retired_sources)
+    waiting = ("waiting_entries", "waiting_bytes", "waiting_until", "waiting_until_timestamp")
+    document.update({key: value for key, value in prune_json(report).items() if key in waiting})
+    document["grace"] = report.grace
+    return document
+
+
+def remove_lines(report: PruneReport) -> list[str]:
+    """``wheelcache remove``: the sources retired, the wheels deleted, what waits."""
+    would = report.dry_run
+    sources = ", ".join(short_key(key) for key in report.retired_sources)
+    lines = [
+        f"{'Would retire' if would else 'Retired'}"
+        f" {count(len(report.retired_sources), 'source')}: {sources}.",
+        f"{'Would remove' if would else 'Removed'} {count(report.removed_entries, 'wheel')}"
+        f" ({format_size(report.freed_bytes)}).",
+    ]
+    if report.referenced_entries:
+        lines.append(
+            f"Kept {count(report.referenced_entries, 'wheel')} other sources name"
+            f" ({format_size(report.referenced_bytes)})."
+        )
+    return lines + waiting_lines(report)
+
+
+def clean_json(report: CleanReport) -> dict[str, Any]:
+    """``wheelcache clean --json``."""
+    keys = ("dry_run", "removed_entries", "removed_sources", "removed_quarantine", "freed_bytes")
+    return {key: getattr(report, key) for key in keys}
+
+
+def clean_lines(report: CleanReport) -> list[str]:
+    """``wheelcache clean``: what was emptied."""
+    return [
+        f"{'Would remove' if report.dry_run else 'Removed'}"
+        f" {count(report.removed_entries, 'wheel')}, {count(report.removed_sources, 'source')}"
+        f" and {count(report.removed_quarantine, 'quarantined item')}"
+        f" ({format_size(report.freed_bytes)})."
+    ]
+
+
+def waiting_lines(report: PruneReport) -> list[str]:
+    """What must wait for the grace period: ``12.3 MB more becomes removable after 14:05``."""
+    if not report.waiting_bytes or report.waiting_until is None:
+        return []
+    return [
+        f"{format_size(report.waiting_bytes)} more becomes removable after"
+        f" {format_clock(report.waiting_until)} (grace {format_duration(report.grace)})."
+    ]
 
 
 def verify_json(report: VerifyReport) -> dict[str, Any]:
@@ -207,7 +280,12 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "entries_checked": report.entries_checked,
         "bytes_checked": report.bytes_checked,
         "corrupt": [
-            {"sha256": item.sha256, "path": str(item.path), "problem": item.problem}
+            {
+                "sha256": item.sha256,
+                "path": str(item.path),
+                "problem": item.problem,
+                "sources": list(item.sources),
+            }
             for item in report.corrupt
         ],
         "dangling": [
@@ -225,12 +303,18 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
 
 def verify_lines(report: VerifyReport) -> list[str]:
     """``wheelcache verify``: one line per problem, then a summary."""
-    lines = [f"corrupt wheel: {item.path}: {item.problem}" for item in report.corrupt]
-    for item in report.dangling:
-        missing = count(len(item.missing), "missing wheel")
+    lines = []
+    for item in report.corrupt:
+        line = f"corrupt wheel: {item.path}: {item.problem}"
+        if item.sources:
+            keys = ", ".join(map(short_key, item.sources))
+            line += f" (named by {count(len(item.sources), 'source')}: {keys})"
+        lines.append(line)
+    for pointer in report.dangling:
+        missing = count(len(pointer.missing), "missing wheel")
         lines.append(
-            f"dangling pointer: {item.pointer} (source {item.key}) names {missing}:"
-            f" {', '.join(item.missing)}"
+            f"dangling pointer: {pointer.pointer} (source {pointer.key}) names {missing}:"
+            f" {', '.join(pointer.missing)}"
         )
     lines += [f"unreadable pointer: {path}" for path in report.unreadable_pointers]
     lines += [f"symbolic link inside the cache (not followed): {path}" for path in report.links]

@@ -12,7 +12,15 @@ import argparse
 import re
 import time
 
-__all__ = ["format_age", "format_size", "iso_utc", "parse_duration", "parse_size"]
+__all__ = [
+    "format_age",
+    "format_clock",
+    "format_duration",
+    "format_size",
+    "iso_utc",
+    "parse_duration",
+    "parse_size",
+]
 
 _DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)\s*([smhdw]?)")
 _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -72,6 +80,23 @@ def format_age(then: float, now: float | None = None) -> str:
         if seconds < limit:
             return f"{int(seconds // unit)}{name} ago"
     return f"{int(seconds // (86400 * 7))}w ago"
+
+
+def format_duration(seconds: float) -> str:
+    """A duration as :func:`parse_duration` reads it: ``1h``, ``30m``, ``90s``, ``2d``."""
+    for unit, size in (("w", 604800), ("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{int(seconds // size)}{unit}"
+    return f"{seconds:g}s"
+
+
+def format_clock(timestamp: float, now: float | None = None) -> str:
+    """A moment in local time: ``14:05`` today, ``2026-12-02 14:05`` on another day."""
+    moment = time.localtime(timestamp)
+    today = time.localtime(time.time() if now is None else now)
+    if moment[:3] == today[:3]:
+        return time.strftime("%H:%M", moment)
+    return time.strftime("%Y-%m-%d %H:%M", moment)
 
 
 def iso_utc(timestamp: float) -> str:

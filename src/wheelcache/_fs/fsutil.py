@@ -30,7 +30,6 @@ import contextlib
 import errno
 import logging
 import os
-import shutil
 import stat
 import sys
 import time
@@ -229,6 +228,8 @@ def remove_tree(path: Path) -> None:
 
     A link at *path* is removed itself; nothing a link points to is touched.
     """
+    import shutil  # not on the lookup path: only prune, clean and failures delete trees
+
     try:
         if not stat.S_ISDIR(os.lstat(path).st_mode):
             os.unlink(path)

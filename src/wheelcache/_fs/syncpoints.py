@@ -36,6 +36,8 @@ POINTS = frozenset(
         "publish.after-rename",
         "publish.rename-failed",
         "publish.found-existing",
+        # a lookup recording its source's use (wheelcache._cache)
+        "lookup.record-use",
         # updating a pointer (wheelcache._pointers.revision)
         "pointer.locked",
         "pointer.before-replace",

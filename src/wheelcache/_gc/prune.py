@@ -27,9 +27,15 @@ The contract (argued in docs/design.md, "Garbage collection"):
   deletes the rest.
 * **One bad entry does not stop a prune.** An entry that cannot be moved or
   deleted is left, with a warning, for the next prune.
-* **Two phases.** Retiring a source (``max_age``, ``max_size``) removes its
-  pointer now, freshening its entries before and after; the entries go in a
-  later prune, once ``grace`` has passed.
+* **Two phases, unless idle.** Retiring a source (``max_age``, ``max_size``)
+  removes its pointer now, freshening its entries before and after; the
+  entries go in a later prune, once ``grace`` has passed. A source idle for
+  longer than ``grace + USE_INTERVAL``, whose every reader could record its
+  use, cannot have handed anything out within ``grace``: its entries are
+  judged by their own freshness in the same prune
+  (:mod:`wheelcache._gc.idle`). What must still wait is reported.
+* **Quarantine.** Items moved to the quarantine more than ``grace`` ago are
+  deleted.
 
 :func:`prune` takes the steps in order; each lives in the module named after
 it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
@@ -45,26 +51,30 @@ import logging
 import math
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
-from .._fs.fsutil import fsync_dir, retry_transient, unlink_quietly
+from .._fs.fsutil import fsync_dir, retry_transient, tree_size, unlink_quietly
 from .._fs.locking import hold
 from .._fs.nofollow import refuse_links
 from .._layout import unique_token
 from .._store.store import Store
 from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
-from .reports import PruneReport, Tally
-from .retire import choose_retirees, retire, scan_sources, sync_directories
+from .reports import CleanReport, PruneReport, Tally
+from .retire import choose_retirees, retire_chosen, scan_sources
 from .statcaches import reclaim_stat_caches
-from .trash import delete_or_warn, finish_trash, sweep_entries
+from .trash import delete_or_warn, empty_quarantine, finish_trash, sweep_entries
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .._layout import Layout
     from .reports import Progress
+    from .retire import ScannedSource
 
 __all__ = ["DEFAULT_GRACE", "clean", "prune"]
 
@@ -87,6 +97,7 @@ def prune(
     dry_run: bool,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    select: Callable[[list[ScannedSource]], list[ScannedSource]] | None = None,
 ) -> PruneReport:
     """Delete what no process may still use; see the module docstring.
 
@@ -94,6 +105,10 @@ def prune(
     cannot all be read (an unread pointer could name any entry), or when a
     bucket is a link (nothing in the layout is followed); :class:`LockTimeout`
     when another prune holds the prune lock longer than *lock_timeout*.
+
+    With *select*, the sources it picks are retired instead of those the
+    limits choose, and only the entries they named are swept: nothing else
+    is looked at (``WheelCache.remove``).
     """
     if not (grace >= 0 and (max_age is None or max_age >= 0)):
         raise ValueError("grace and max_age must be non-negative numbers")
@@ -102,7 +117,7 @@ def prune(
     started = time.monotonic()
     tally = Tally()
     if not layout.root.exists():
-        return PruneReport(dry_run=dry_run)
+        return PruneReport(dry_run=dry_run, grace=grace)
     refuse_bucket_links(layout)
     with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         _syncpoints.reach("prune.locked")
@@ -114,43 +129,44 @@ def prune(
         horizon = -math.inf if clock.distrust else now - grace
         sources = scan_sources(layout)
         _syncpoints.reach("prune.scanned")
-        retirees = choose_retirees(
-            sources, max_size=max_size, max_age=None if clock.distrust else max_age, now=now
+        if select is not None:
+            retirees = select(sources)
+        else:
+            retirees = choose_retirees(
+                sources, max_size=max_size, max_age=None if clock.distrust else max_age, now=now
+            )
+        # Nothing is idle on a clock that jumped: every pointer would look old.
+        going = retire_chosen(
+            layout,
+            store,
+            retirees,
+            now=-math.inf if clock.distrust else now,
+            grace=grace,
+            tally=tally,
+            dry_run=dry_run,
         )
-        retired: set[int] = set()
-        for source in retirees:
-            if dry_run or retire(layout, store, source):
-                retired.add(id(source))
-                tally.retired.append(source.key if source.key is not None else source.digest)
-        if not dry_run:
-            sync_directories({s.path.parent for s in retirees if id(s) in retired})
-        # Entries named by retired sources were freshened when their pointer
-        # went; they age out in a later prune. Until then they are protected.
-        protected = frozenset().union(*(s.references for s in sources))
-        referenced = frozenset().union(*(s.references for s in sources if id(s) not in retired))
-        finish_trash(layout, protected, horizon, tally, dry_run)
-        sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
-        reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
-        reclaim_pointer_temps(layout, now, tally, dry_run)
-        reclaim_stat_caches(layout, now, dry_run)
-        if not dry_run:
-            remove_orphan_locks(layout, now)
-    return PruneReport(
-        removed_entries=tally.removed,
-        freed_bytes=tally.freed,
-        kept_entries=tally.kept,
-        kept_bytes=tally.kept_bytes,
-        referenced_entries=tally.referenced,
-        referenced_bytes=tally.referenced_bytes,
-        retired_sources=tuple(tally.retired),
-        reclaimed_staging=tally.staging,
-        reclaimed_trash=tally.trash,
-        restored_entries=tally.restored,
-        dry_run=dry_run,
-        seconds=time.monotonic() - started,
-        clock_jump=clock.jump,
-        trusted_clock=not clock.distrust,
-    )
+        # Entries named by sources retired as idle are judged by their own
+        # freshness now. Those of other retired sources were freshened when
+        # their pointer went; they age out in a later prune.
+        referenced = frozenset().union(*(s.references for s in sources if id(s) not in going))
+        protected = referenced.union(*(s.references for s in sources if going.get(id(s)) is False))
+        window = (horizon, grace)
+        if select is not None:
+            named = frozenset().union(*(s.references for s in retirees if id(s) in going))
+            sweep_entries(
+                layout, store, referenced, protected, window, tally, dry_run, progress, only=named
+            )
+        else:
+            finish_trash(layout, referenced, protected, window, tally, dry_run)
+            sweep_entries(layout, store, referenced, protected, window, tally, dry_run, progress)
+            empty_quarantine(layout, horizon, tally, dry_run)
+            reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
+            reclaim_pointer_temps(layout, now, tally, dry_run)
+            reclaim_stat_caches(layout, now, dry_run)
+            if not dry_run:
+                remove_orphan_locks(layout, now)
+    report = tally.report(dry_run=dry_run, grace=grace, started=started)
+    return replace(report, clock_jump=clock.jump, trusted_clock=not clock.distrust)
 
 
 def refuse_bucket_links(layout: Layout) -> None:
@@ -163,21 +179,34 @@ def refuse_bucket_links(layout: Layout) -> None:
         refuse_links(layout.root, bucket)
 
 
-def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
+def clean(
+    layout: Layout, *, dry_run: bool = False, lock_timeout: float | None = None
+) -> CleanReport:
     """Empty the cache: rename each bucket into the trash, then delete the trash.
 
     Concurrent lookups see misses; paths handed out earlier may vanish (the one
     documented exception to the grace contract). Staging directories of live
-    publishers and lock files are left alone; prune reclaims them.
+    publishers and lock files are left alone; prune reclaims them. What was
+    deleted is counted in the trash, just before the deletion; a dry run
+    counts the buckets in place and changes nothing.
     """
     if not layout.root.exists():
-        return
+        return CleanReport(dry_run=dry_run)
     refuse_bucket_links(layout)
     with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
+        if dry_run:
+            return _count_buckets(
+                {
+                    b.name: b
+                    for b in (layout.pointers, layout.wheels, layout.quarantine, layout.statcache)
+                },
+                True,
+            )
         try:
             layout.trash.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cache_error(layout.trash, "create", exc) from exc
+        moved = {}
         for bucket in (layout.pointers, layout.wheels, layout.quarantine, layout.statcache):
             destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
             try:
@@ -186,11 +215,13 @@ def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
                 continue
             except OSError as exc:
                 raise cache_error(bucket, "move to the trash", exc) from exc
+            moved[bucket.name] = destination
         try:
             fsync_dir(layout.root)
         except OSError as exc:
             raise cache_error(layout.root, "sync", exc) from exc
         _syncpoints.reach("clean.after-rename")
+        report = _count_buckets(moved, False)
         try:
             items = list(os.scandir(layout.trash))
         except OSError as exc:
@@ -202,3 +233,35 @@ def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
             else:
                 unlink_quietly(Path(item.path))
     logger.info("emptied the cache at %s", layout.root)
+    return report
+
+
+def _count_buckets(buckets: dict[str, Path], dry_run: bool) -> CleanReport:
+    """Count the wheels, pointers and quarantined items in *buckets* (by bucket name)."""
+    counts = {}
+    for name, path in buckets.items():
+        kind = name.rsplit("-", 1)[0]
+        if kind == "quarantine":
+            counts[kind] = sum(1 for _ in _children(path))
+        else:  # one level of shards, then entries or pointer files
+            suffix = ".json" if kind == "sources" else ""
+            counts[kind] = sum(
+                1
+                for shard in _children(path)
+                for item in _children(shard)
+                if item.endswith(suffix) and not os.path.basename(item).startswith(".")
+            )
+    return CleanReport(
+        removed_entries=counts.get("wheels", 0),
+        removed_sources=counts.get("sources", 0),
+        removed_quarantine=counts.get("quarantine", 0),
+        freed_bytes=sum(tree_size(path) for path in buckets.values()),
+        dry_run=dry_run,
+    )
+
+
+def _children(directory: str | Path) -> list[str]:
+    try:
+        return [item.path for item in os.scandir(directory)]
+    except OSError:
+        return []

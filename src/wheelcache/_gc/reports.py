@@ -1,13 +1,15 @@
 """What garbage collection reports: the results of prune and verify, and their progress.
 
-:class:`PruneReport`, :class:`VerifyReport`, :class:`CorruptEntry` and
-:class:`DanglingPointer` are public (``wheelcache`` loads them on first use).
+:class:`PruneReport`, :class:`CleanReport`, :class:`VerifyReport`,
+:class:`CorruptEntry` and :class:`DanglingPointer` are public (``wheelcache``
+loads them on first use).
 :class:`Tally` is what a prune counts as it goes; its :class:`PruneReport` is
 made from it at the end.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path  # noqa: TC003
 
 __all__ = [
+    "CleanReport",
     "CorruptEntry",
     "DanglingPointer",
     "Progress",
@@ -53,6 +56,16 @@ class PruneReport:
     """Leftovers of interrupted prunes or cleans deleted."""
     restored_entries: int = 0
     """Entries put back: freshened during this prune, or still wanted after a killed one."""
+    waiting_entries: int = 0
+    """Kept entries no remaining pointer names: they go once their grace period is over."""
+    waiting_bytes: int = 0
+    """Bytes of the waiting entries."""
+    waiting_until: float | None = None
+    """When the last waiting entry becomes removable (seconds since the epoch), if any waits."""
+    grace: float = 0.0
+    """The grace period this prune used, in seconds."""
+    removed_quarantine: int = 0
+    """Quarantined items deleted (moved aside longer than the grace period ago)."""
     dry_run: bool = False
     seconds: float = 0.0
     clock_jump: float = 0.0
@@ -63,21 +76,43 @@ class PruneReport:
 
 
 @dataclass(frozen=True)
+class CleanReport:
+    """What ``clean()`` emptied (or, with ``dry_run``, would empty)."""
+
+    removed_entries: int = 0
+    """Wheels deleted."""
+    removed_sources: int = 0
+    """Pointer files deleted: sources the cache no longer knows."""
+    removed_quarantine: int = 0
+    """Items deleted from the quarantine."""
+    freed_bytes: int = 0
+    """Bytes of everything deleted."""
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
 class CorruptEntry:
     """An entry whose contents do not match its name."""
 
     sha256: str
     path: Path
     problem: str
+    sources: tuple[str, ...] = ()
+    """Keys of the sources whose pointers name this entry (``repair`` drops it from them)."""
 
 
 @dataclass(frozen=True)
 class DanglingPointer:
-    """A pointer that names an entry the cache does not have (intact)."""
+    """A pointer that names an entry the cache does not have.
+
+    An entry that is present but corrupt is reported once, as a
+    :class:`CorruptEntry` listing the sources that name it, not here.
+    """
 
     key: str
     pointer: Path
     missing: tuple[str, ...]
+    """Digests of the named entries that are missing, or whose wheel is not the recorded size."""
 
 
 @dataclass(frozen=True)
@@ -128,8 +163,40 @@ class Tally:
     staging: int = 0
     trash: int = 0
     restored: int = 0
+    waiting: int = 0
+    waiting_bytes: int = 0
+    waiting_until: float | None = None
+    quarantine: int = 0
 
     def keep(self, size: int) -> None:
         """Count one entry of *size* bytes as kept."""
         self.kept += 1
         self.kept_bytes += size
+
+    def report(self, *, dry_run: bool, grace: float, started: float) -> PruneReport:
+        """The :class:`PruneReport` of these counts; *started* is ``time.monotonic()`` then."""
+        return PruneReport(
+            removed_entries=self.removed,
+            freed_bytes=self.freed,
+            kept_entries=self.kept,
+            kept_bytes=self.kept_bytes,
+            referenced_entries=self.referenced,
+            referenced_bytes=self.referenced_bytes,
+            retired_sources=tuple(self.retired),
+            reclaimed_staging=self.staging,
+            reclaimed_trash=self.trash,
+            restored_entries=self.restored,
+            waiting_entries=self.waiting,
+            waiting_bytes=self.waiting_bytes,
+            waiting_until=self.waiting_until,
+            grace=grace,
+            removed_quarantine=self.quarantine,
+            dry_run=dry_run,
+            seconds=time.monotonic() - started,
+        )
+
+    def wait(self, size: int, until: float) -> None:
+        """Count one kept, unreferenced entry of *size* bytes, removable after *until*."""
+        self.waiting += 1
+        self.waiting_bytes += size
+        self.waiting_until = until if self.waiting_until is None else max(self.waiting_until, until)

@@ -20,16 +20,20 @@ from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient
 from .._fs.locking import try_hold
-from .._pointers.pointer import decode, read_bytes, referenced_digests
+from .._pointers.any_version import USE_INTERVAL, referenced_digests
+from .._pointers.pointer import decode, read_bytes
+from .idle import is_idle, uses_are_recorded
 
 if TYPE_CHECKING:
     from .._layout import Layout
     from .._store.store import Store
+    from .reports import Tally
 
 __all__ = [
     "ScannedSource",
     "choose_retirees",
     "retire",
+    "retire_chosen",
     "scan_sources",
     "sync_directories",
 ]
@@ -44,11 +48,15 @@ class ScannedSource:
     path: Path
     digest: str
     key: str | None
+    name: str | None
+    filename: str | None
+    """The sdist's file name, if the pointer records one."""
     references: frozenset[str]
     filenames: dict[str, str]
     sizes: dict[str, int]
     last_used: float
     identity: tuple[int, int, int]
+    info: os.stat_result
 
 
 def _unscannable(path: str | os.PathLike[str], exc: OSError) -> CacheError:
@@ -81,11 +89,14 @@ def scan_sources(layout: Layout) -> list[ScannedSource]:
                 path=Path(path),
                 digest=digest,
                 key=pointer.key if pointer is not None else None,
+                name=pointer.name if pointer is not None else None,
+                filename=pointer.filename if pointer is not None else None,
                 references=referenced_digests(data),
                 filenames={w.sha256: w.filename for w in wheels},
                 sizes={w.sha256: w.size for w in wheels},
                 last_used=info.st_mtime,
                 identity=(info.st_dev, info.st_ino, info.st_mtime_ns),
+                info=info,
             )
         )
     return sources
@@ -119,33 +130,86 @@ def choose_retirees(
     return chosen
 
 
-def retire(layout: Layout, store: Store, source: ScannedSource) -> bool:
-    """Remove a source's pointer; its entries stay until they age out."""
+def retire(layout: Layout, store: Store, source: ScannedSource, *, idle: bool) -> bool | None:
+    """Remove a source's pointer; None if it is in use, else whether its entries may go now.
+
+    For a source that is not *idle* (docs/design.md, "Idle sources") the
+    entries it names are freshened before and after the unlink and stay until
+    they age out: False. For an idle one nothing is freshened, and True says
+    its entries are judged by their own freshness in this prune, unless a hit
+    recorded a use between the scan and the unlink; then they are freshened
+    after all, and the answer is False.
+    """
     lock = layout.pointer_lock(source.digest)
     with try_hold(lock, create=True, root=layout.root) as held:
         if not held:
-            return False  # a writer is updating it right now: it is in use
+            return None  # a writer is updating it right now: it is in use
         try:
-            info = os.stat(source.path)
+            fd = os.open(source.path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
-            return False
+            return None
         except OSError as exc:
-            raise cache_error(source.path, "stat", exc) from exc
-        if (info.st_dev, info.st_ino, info.st_mtime_ns) != source.identity:
-            return False  # used or rewritten since the scan
-        _freshen_all(store, source)
-        _syncpoints.reach("prune.retire-before-unlink")
+            raise cache_error(source.path, "open", exc) from exc
         try:
-            retry_transient(lambda: os.unlink(source.path))
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            raise cache_error(source.path, "remove", exc) from exc
-        # Again after the unlink: a lookup that read the pointer just before
-        # it went and handed out an entry gets a full grace period from here.
-        _freshen_all(store, source)
+            if _identity(os.fstat(fd)) != source.identity:
+                return None  # used or rewritten since the scan
+            if not idle:
+                _freshen_all(store, source)
+            _syncpoints.reach("prune.retire-before-unlink")
+            try:
+                retry_transient(lambda: os.unlink(source.path))
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise cache_error(source.path, "remove", exc) from exc
+            # A hit that recorded a use before the unlink changed this file's
+            # mtime; one that tries after it finds the pointer gone (link
+            # count 0) and freshens what it hands out itself.
+            idle = idle and _identity(os.fstat(fd)) == source.identity
+        finally:
+            os.close(fd)
+        if not idle:
+            # Again after the unlink: a lookup that read the pointer just before
+            # it went and handed out an entry gets a full grace period from here.
+            _freshen_all(store, source)
         logger.info("retired source %s", source.key or source.digest)
-        return True
+        return idle
+
+
+def _identity(info: os.stat_result) -> tuple[int, int, int]:
+    return (info.st_dev, info.st_ino, info.st_mtime_ns)
+
+
+def retire_chosen(
+    layout: Layout,
+    store: Store,
+    chosen: list[ScannedSource],
+    *,
+    now: float,
+    grace: float,
+    tally: Tally,
+    dry_run: bool,
+) -> dict[int, bool]:
+    """Retire *chosen*; for each retired source (by ``id``), whether its entries may go now.
+
+    A source's entries may go in this prune when it is idle and every reader
+    could have recorded its use (:mod:`wheelcache._gc.idle`); otherwise they
+    were freshened and wait for the grace period. A dry run retires nothing
+    and answers what a real prune would, barring races.
+    """
+    outcome: dict[int, bool] = {}
+    for source in chosen:
+        idle = is_idle(
+            source.last_used, now=now, grace=grace, interval=USE_INTERVAL
+        ) and uses_are_recorded(source.path, source.info)
+        result = idle if dry_run else retire(layout, store, source, idle=idle)
+        if result is None:
+            continue
+        outcome[id(source)] = result
+        tally.retired.append(source.key if source.key is not None else source.digest)
+    if not dry_run:
+        sync_directories({s.path.parent for s in chosen if id(s) in outcome})
+    return outcome
 
 
 def sync_directories(directories: set[Path]) -> None:

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 from .._fs.fsutil import tree_size
 from .._fs.nofollow import list_real_dir
 from .._layout import LAYOUT_VERSION
-from .._pointers.pointer import read_bytes, referenced_digests
+from .._pointers.any_version import referenced_digests
+from .._pointers.pointer import read_bytes
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator

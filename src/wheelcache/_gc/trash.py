@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from .._store.store import Store
     from .reports import Progress, Tally
 
-__all__ = ["delete_or_warn", "finish_trash", "sweep_entries"]
+__all__ = ["delete_or_warn", "empty_quarantine", "finish_trash", "sweep_entries"]
 
 logger = logging.getLogger("wheelcache")
 
@@ -79,12 +79,25 @@ def sweep_entries(
     store: Store,
     referenced: frozenset[str],
     protected: frozenset[str],
-    horizon: float,
+    window: tuple[float, float],
     tally: Tally,
     dry_run: bool,
     progress: Progress | None,
+    *,
+    only: frozenset[str] | None = None,
 ) -> None:
-    entries = list(store.entries())
+    """Delete the entries no pointer names, last freshened before the horizon.
+
+    *window* is ``(horizon, grace)``. An entry kept only for its grace counts
+    as waiting (:meth:`Tally.wait`), until its freshening plus the grace; a
+    protected one not yet freshened (a dry run) until a grace from now.
+    With *only*, just the entries of those digests are looked at.
+    """
+    horizon, grace = window
+    if only is None:
+        entries = list(store.entries())
+    else:
+        entries = [(sha256, layout.entry_dir(sha256)) for sha256 in sorted(only)]
     for done, (sha256, entry) in enumerate(entries, 1):
         if progress is not None and done % 256 == 0:
             progress("prune", done, len(entries))
@@ -99,6 +112,7 @@ def sweep_entries(
             continue
         if sha256 in protected or freshened >= horizon:
             tally.keep(size)
+            tally.wait(size, max(freshened, horizon + grace if sha256 in protected else 0) + grace)
             continue
         if dry_run:
             tally.removed += 1
@@ -117,6 +131,7 @@ def sweep_entries(
             else:
                 delete_or_warn(trashed)  # an identical copy was published meanwhile
             tally.keep(size)
+            tally.wait(size, again[0] + grace)
             continue
         _syncpoints.reach("prune.before-delete")
         if delete_or_warn(trashed):
@@ -197,11 +212,18 @@ def _restore(trashed: Path, entry: Path) -> bool:
 def finish_trash(
     layout: Layout,
     referenced: frozenset[str],
-    horizon: float,
+    protected: frozenset[str],
+    window: tuple[float, float],
     tally: Tally,
     dry_run: bool,
 ) -> None:
-    """Finish what a killed prune or clean left in the trash."""
+    """Finish what a killed prune or clean left in the trash.
+
+    A complete entry that a scanned pointer names (*protected*) or that was
+    freshened since the horizon goes back in place; the rest is deleted.
+    *window* is ``(horizon, grace)``, as for :func:`sweep_entries`.
+    """
+    horizon, grace = window
     try:
         items = list(os.scandir(layout.trash))
     except OSError:
@@ -212,14 +234,47 @@ def finish_trash(
         is_dir = item.is_dir(follow_symlinks=False)
         if is_digest(sha256) and is_dir:
             state = _wheel_state(path)  # None for an emptied or damaged entry
-            wanted = state is not None and (sha256 in referenced or state[0] >= horizon)
+            wanted = state is not None and (sha256 in protected or state[0] >= horizon)
             place = layout.entry_dir(sha256)
             if wanted and not os.path.lexists(place) and (dry_run or _restore(path, place)):
                 tally.restored += 1
                 if dry_run and state is not None:  # a real prune's sweep counts it once back
                     tally.keep(state[1])
+                    if sha256 not in referenced:
+                        # a protected entry is freshened by then
+                        since = horizon + grace if sha256 in protected else state[0]
+                        tally.wait(state[1], max(state[0], since) + grace)
                 continue
         size = tree_size(path)
         if dry_run or (delete_or_warn(path) if is_dir else unlink_quietly(path)):
             tally.trash += 1
+            tally.freed += size
+
+
+def empty_quarantine(layout: Layout, horizon: float, tally: Tally, dry_run: bool) -> None:
+    """Delete what verify or a publisher moved to the quarantine before the horizon.
+
+    An item's time is the later of its modification and status-change
+    times: the move into the quarantine sets the latter, so nothing moved
+    aside within the grace period goes.
+    """
+    try:
+        items = list(os.scandir(layout.quarantine))
+    except OSError:
+        return
+    for item in items:
+        try:
+            info = item.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if max(info.st_mtime, info.st_ctime) >= horizon:
+            continue
+        path = Path(item.path)
+        size = tree_size(path)
+        if item.is_dir(follow_symlinks=False):
+            gone = dry_run or delete_or_warn(path)
+        else:
+            gone = dry_run or unlink_quietly(path)
+        if gone:
+            tally.quarantine += 1
             tally.freed += size

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,8 @@ from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
 from .._fs.nofollow import list_real_dir, refuse_links
 from .._layout import unique_token
-from .._pointers.pointer import decode, is_newer_format, read_bytes
+from .._pointers.any_version import is_newer_format
+from .._pointers.pointer import decode, read_bytes
 from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
 from .._store.store import Store
 from .._wheels.names import parse_wheel_name
@@ -80,15 +82,15 @@ def verify(
                 quarantined.append(moved)
     if progress is not None:
         progress("verify", len(entries), len(entries))
-    damaged = frozenset(c.sha256 for c in corrupt)
+    naming: dict[str, list[str]] = {c.sha256: [] for c in corrupt}
     dangling, unreadable, mended, moved_pointers = _verify_pointers(
-        layout, store, damaged, repair, lock_timeout, not_permitted
+        layout, store, naming, repair, lock_timeout, not_permitted
     )
     quarantined.extend(moved_pointers)
     return VerifyReport(
         entries_checked=checked,
         bytes_checked=checked_bytes,
-        corrupt=tuple(corrupt),
+        corrupt=tuple(replace(c, sources=tuple(sorted(naming[c.sha256]))) for c in corrupt),
         dangling=tuple(dangling),
         unreadable_pointers=tuple(unreadable),
         repaired=repair,
@@ -240,11 +242,17 @@ def _identity_of(info: os.stat_result) -> Identity:
 def _verify_pointers(
     layout: Layout,
     store: Store,
-    damaged: frozenset[str],
+    naming: dict[str, list[str]],
     repair: bool,
     timeout: float | None,
     not_permitted: list[Path],
 ) -> tuple[list[DanglingPointer], list[Path], int, list[Path]]:
+    """Check every pointer; *naming* maps each corrupt entry to the keys found naming it.
+
+    A pointer is dangling when it names entries that are missing; one that
+    names a corrupt entry is recorded in *naming* instead, so each problem
+    is reported once. ``repair`` drops both kinds of reference.
+    """
     dangling: list[DanglingPointer] = []
     unreadable: list[Path] = []
     moved: list[Path] = []
@@ -274,17 +282,21 @@ def _verify_pointers(
             continue
         # Looked up now, not from the entry scan: an entry published since is
         # not missing. A wheel whose file or size differs is a miss to get().
+        corrupt = [w.sha256 for w in pointer.wheels if w.sha256 in naming]
+        for sha256 in corrupt:
+            naming[sha256].append(pointer.key)
         missing = tuple(
             w.sha256
             for w in pointer.wheels
-            if w.sha256 in damaged
-            or (entry := store.entry_stat(w.sha256, w.filename)) is None
-            or entry.st_size != w.size
+            if w.sha256 not in naming
+            and (
+                (entry := store.entry_stat(w.sha256, w.filename)) is None or entry.st_size != w.size
+            )
         )
-        if not missing:
-            continue
-        dangling.append(DanglingPointer(pointer.key, source, missing))
-        if repair and drop_wheels(layout, source, drop=frozenset(missing), timeout=timeout):
+        if missing:
+            dangling.append(DanglingPointer(pointer.key, source, missing))
+        dropped = frozenset(missing).union(corrupt)
+        if repair and dropped and drop_wheels(layout, source, drop=dropped, timeout=timeout):
             mended += 1
     return dangling, unreadable, mended, moved
 

@@ -10,6 +10,7 @@ current revision::
       "name": "demo",
       "freshness": "tree-v1:9c1e...",
       "written": 1764288000.0,
+      "filename": "demo-1.0.tar.gz",
       "wheels": [
         {"sha256": "a3f1...", "filename": "demo-1.0-py3-none-any.whl",
          "size": 1234, "tags": ["py3-none-any"]}
@@ -32,6 +33,12 @@ characters, no lone surrogates), at most 255 characters and names no other
 directory, a non-negative size, a finite ``written``. A pointer with any
 invalid field is a miss to readers and "unreadable" to ``verify``, never an
 exception.
+
+Optional fields, added without a version change because older readers ignore
+them: ``filename``, the sdist's file name when the source was added from an
+archive (omitted otherwise). A reader treats a malformed optional field (one
+that is not a printable file name of at most 255 characters) as absent: it
+only labels the source, it never decides which wheel is handed out.
 """
 
 from __future__ import annotations
@@ -52,18 +59,17 @@ __all__ = [
     "WheelRef",
     "decode",
     "encode",
-    "is_newer_format",
     "open_pointer",
     "read_bytes",
     "read_open_pointer",
     "read_pointer",
-    "referenced_digests",
     "replaced",
 ]
 
 logger = logging.getLogger("wheelcache")
 
 POINTER_VERSION = 1
+
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
 _SHA256 = re.compile(r"[0-9a-f]{64}")
@@ -102,11 +108,13 @@ class Pointer(NamedTuple):
     name: str | None
     wheels: tuple[WheelRef, ...]
     written: float
+    filename: str | None = None
+    """The sdist's file name, when the source was added from an archive."""
 
 
 def encode(pointer: Pointer) -> bytes:
     """Serialise *pointer* to the bytes written to disk."""
-    document = {
+    document: dict[str, Any] = {
         "wheelcache": _MARKER,
         "version": POINTER_VERSION,
         "key": pointer.key,
@@ -115,8 +123,21 @@ def encode(pointer: Pointer) -> bytes:
         "written": pointer.written,
         "wheels": [wheel.as_json() for wheel in pointer.wheels],
     }
+    if pointer.filename is not None:
+        document["filename"] = pointer.filename
     # ensure_ascii keeps lone surrogates and NUL bytes in keys representable.
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _safe_label(filename: object) -> bool:
+    """True for an sdist file name a pointer may record: printable, short, no directory."""
+    return (
+        type(filename) is str
+        and 0 < len(filename) <= _MAX_FILENAME
+        and filename.isprintable()
+        and "/" not in filename
+        and "\\" not in filename
+    )
 
 
 def _safe_filename(filename: object) -> bool:
@@ -211,45 +232,16 @@ def _decode(data: bytes) -> Pointer | None:
         if ref is None:
             return None
         wheels.append(ref)
-    return Pointer(key, freshness, name, tuple(wheels), float(written))
+    filename = document.get("filename")
+    if not _safe_label(filename):
+        filename = None  # optional, and only a label: malformed means absent
+    return Pointer(key, freshness, name, tuple(wheels), float(written), filename)
 
 
 # At most 256 pointers of at most 16 KiB (a one-wheel pointer is ~300 bytes):
 # a bounded few MiB in the worst case, a few hundred KiB in practice.
 _REMEMBERED_BYTES = 16 * 1024
 _decode_remembered = lru_cache(maxsize=256)(_decode)
-
-
-def referenced_digests(data: bytes) -> frozenset[str]:
-    """Every entry digest a pointer of *any* version names.
-
-    The garbage collector uses this rather than :func:`decode` so that it never
-    deletes an entry that a newer wheelcache's pointer still names.
-    """
-    document = _parse(data)
-    if not isinstance(document, dict):
-        return frozenset()
-    wheels = document.get("wheels")
-    if not isinstance(wheels, list):
-        return frozenset()
-    found = set()
-    for item in wheels:
-        if isinstance(item, dict):
-            sha256 = item.get("sha256")
-            if isinstance(sha256, str) and _SHA256.fullmatch(sha256):
-                found.add(sha256)
-    return frozenset(found)
-
-
-def is_newer_format(data: bytes) -> bool:
-    """True for a pointer a newer wheelcache wrote (whatever else it holds).
-
-    Such a pointer is a miss for this reader and is not this version's to
-    judge: verify leaves it alone.
-    """
-    document = _parse(data)
-    version = document.get("version") if type(document) is dict else None
-    return type(version) is int and version > POINTER_VERSION
 
 
 def read_bytes(

@@ -22,6 +22,7 @@ from .._fs.fsutil import make_directories, touch, write_file_atomic
 from .._fs.locking import hold
 from .._fs.nofollow import real_ancestors, refuse_links
 from .._layout import Layout, unique_token
+from .any_version import referenced_digests
 from .pointer import (
     MAX_POINTER_BYTES,
     Pointer,
@@ -30,7 +31,6 @@ from .pointer import (
     encode,
     read_bytes,
     read_pointer,
-    referenced_digests,
 )
 
 if TYPE_CHECKING:
@@ -132,13 +132,14 @@ def _replace(
     if old is not None and old.key == source.key and old.freshness == source.freshness:
         names = {ref.filename for ref in refs}
         wheels = tuple(w for w in old.wheels if w.filename not in names) + tuple(refs)
-        if set(wheels) == set(old.wheels) and old.name == (source.name or old.name):
+        name = source.name or old.name
+        filename = source.filename or old.filename
+        if set(wheels) == set(old.wheels) and (old.name, old.filename) == (name, filename):
             touch(pointer_path)  # a repeated add is a use, not a change
             return
-        name = source.name or old.name
     else:
         wheels = tuple(refs)
-        name = source.name
+        name, filename = source.name, source.filename
     dropped = previously - {w.sha256 for w in wheels}
     names_of = {w.sha256: w.filename for w in old.wheels} if old is not None else {}
     # Freshen what this replace stops naming, before and after the
@@ -147,7 +148,7 @@ def _replace(
     # gets a full grace period from its hand-out.
     for sha256 in dropped:
         store.freshen(sha256, names_of.get(sha256))
-    pointer = Pointer(source.key, source.freshness, name, wheels, time.time())
+    pointer = Pointer(source.key, source.freshness, name, wheels, time.time(), filename)
     data = encode(pointer)
     if len(data) > MAX_POINTER_BYTES:
         # Readers stop at this size: refuse what get() could never find.
@@ -189,7 +190,7 @@ def drop_wheels(
             return False
         try:
             if wheels:
-                mended = Pointer(pointer.key, pointer.freshness, pointer.name, wheels, time.time())
+                mended = pointer._replace(wheels=wheels, written=time.time())
                 write_file_atomic(
                     pointer_path, encode(mended), temp_name=f".{digest}.{unique_token()}.tmp"
                 )

@@ -3,15 +3,16 @@
 :func:`project_name` reads ``[project] name`` from ``pyproject.toml``, or
 ``[metadata] name`` from ``setup.cfg``, and runs nothing (``setup.py`` is not
 read). The name is what listings show for a tree source and what build errors
-call the project; a name that cannot be read for sure is None. TOML is parsed
-with :mod:`tomllib` (Python 3.11+), else ``tomli`` when it is installed, else a
-minimal reader that understands only the plain ``name = "..."`` form and gives
-up on anything else.
+call the project; a name that cannot be read for sure is None. A minimal
+reader that understands only the plain ``name = "..."`` form, and gives up on
+anything else, answers first: it costs a line scan where importing a TOML
+parser costs more than a whole cache hit (``wheelcache build .`` reads the
+name every time). Where it gives up, TOML is parsed with :mod:`tomllib`
+(Python 3.11+), else ``tomli`` when it is installed.
 """
 
 from __future__ import annotations
 
-import configparser
 import importlib
 import re
 import sys
@@ -55,11 +56,13 @@ def project_name(root: Path) -> str | None:
         text = None
     if text is not None:
         try:
-            project = _toml_loads(text).get("project")
+            project = _parse_toml(text).get("project")
         except ValueError:  # TOMLDecodeError is a ValueError, and so is "unsure"
             return None
         if project is not None:
             return _valid_name(project.get("name") if isinstance(project, dict) else None)
+    import configparser
+
     parser = configparser.ConfigParser(interpolation=None)
     try:
         parser.read(root / "setup.cfg", encoding="utf-8")
@@ -121,4 +124,19 @@ def _minimal_toml_loads(text: str) -> dict[str, Any]:
     return found
 
 
-_toml_loads: Callable[[str], dict[str, Any]] = _find_toml_loads()
+_toml_loads: Callable[[str], dict[str, Any]] | None = None
+
+
+def _parse_toml(text: str) -> dict[str, Any]:
+    """The TOML document, as far as the name goes: the minimal reader if it is sure."""
+    global _toml_loads
+    try:
+        found = _minimal_toml_loads(text)
+    except ValueError:
+        pass
+    else:
+        if "name" in found.get("project", {}) or "project" not in found:
+            return found
+    if _toml_loads is None:
+        _toml_loads = _find_toml_loads()
+    return _toml_loads(text)

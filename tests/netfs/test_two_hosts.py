@@ -254,3 +254,55 @@ def test_a_dead_workspace_of_the_other_host_is_reclaimed_once_its_heartbeat_stop
     age(stale / "build-1-dead.lock", DAY)
     assert cache_a.prune(grace=0).reclaimed_staging == 1
     assert sorted(p.name for p in stale.iterdir()) == []
+
+
+_REPLACER = """
+import sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from wheelfactory import make_wheel
+from wheelcache import Source, WheelCache
+cache = WheelCache(sys.argv[1])
+wheels = [make_wheel(Path(sys.argv[2]) / str(i), "demo", "1.0", seed=i) for i in range(3)]
+end = time.monotonic() + float(sys.argv[4])
+n = 0
+while time.monotonic() < end:
+    cache.add(Source("k", "rev-" + "x" * (n % 7)), wheels[n % 3])
+    n += 1
+print(n)
+"""
+
+
+def test_prune_never_reads_a_pointer_the_other_host_is_replacing_as_naming_nothing(
+    shared: Hosts, tmp_path: Path
+) -> None:
+    """sshfs cuts a replaced file's bytes to the size it cached; prune must read it again.
+
+    Pointers of different lengths replace each other on host A while host B
+    scans them as prune does. Every scan must see what the pointer names: a
+    pointer read as naming nothing would leave its entries to be deleted.
+    """
+    from wheelcache._gc.retire import scan_sources
+
+    seconds = 8.0
+    replacer = subprocess.Popen(
+        [
+            sys.executable, "-c", _REPLACER, str(shared.a / "cache"), str(tmp_path),
+            str(Path(__file__).resolve().parent.parent), str(seconds),
+        ],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    layout = Layout(shared.b / "cache")
+    scans = empty = 0
+    try:
+        end = time.monotonic() + seconds - 1.0
+        while time.monotonic() < end:
+            for scanned in scan_sources(layout):
+                scans += 1
+                empty += not scanned.references
+    finally:
+        out, _ = replacer.communicate(timeout=DEADLINE)
+    assert replacer.returncode == 0
+    assert int(out) > 50, out
+    assert scans > 50, scans
+    assert empty == 0, f"{empty} of {scans} scans read a pointer as naming nothing"

@@ -20,8 +20,10 @@ from .._errors import CacheError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient
 from .._fs.locking import try_hold
+from .._fs.mounts import is_network_filesystem
 from .._pointers.any_version import USE_INTERVAL, referenced_digests
-from .._pointers.pointer import decode, read_bytes
+from .._pointers.pointer import decode
+from .._pointers.settled import read_settled
 from .idle import is_idle, uses_are_recorded
 
 if TYPE_CHECKING:
@@ -74,9 +76,12 @@ def scan_sources(layout: Layout) -> list[ScannedSource]:
         raise _unscannable(path, exc) from exc
 
     sources = []
+    network = is_network_filesystem(os.fspath(layout.pointers))
     for digest, path in layout.pointer_files(on_error=unscannable):
         try:
-            found = retry_transient(lambda: read_bytes(path, limit=None, strict=True))  # noqa: B023
+            found = retry_transient(
+                lambda: read_settled(path, network=network, limit=None, strict=True)  # noqa: B023
+            )
         except OSError as exc:
             raise _unscannable(path, exc) from exc
         if found is None:

@@ -20,11 +20,13 @@ from .._errors import CacheError, InvalidWheelError
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
+from .._fs.mounts import is_network_filesystem
 from .._fs.nofollow import list_real_dir, refuse_links
 from .._layout import unique_token
 from .._pointers.any_version import is_newer_format
 from .._pointers.pointer import decode, read_bytes
 from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
+from .._pointers.settled import read_settled
 from .._store.store import Store
 from .._wheels.names import parse_wheel_name
 from .links import find_links, move_links_aside
@@ -257,13 +259,14 @@ def _verify_pointers(
     unreadable: list[Path] = []
     moved: list[Path] = []
     mended = 0
+    network = is_network_filesystem(os.fspath(layout.pointers))
     for _digest, found_at in list(layout.pointer_files()):
         source = Path(found_at)
         try:
             info = os.stat(source)
         except OSError:
             continue  # removed since the listing
-        found = read_bytes(source)
+        found = read_settled(source, network=network)
         data = found[0] if found is not None else None
         pointer = decode(data) if data is not None else None
         if pointer is None:

@@ -492,6 +492,8 @@ def test_info_of_a_missing_cache_is_all_zeros_and_creates_nothing(
         "trash_items": 0,
         "trash_bytes": 0,
         "quarantine_items": 0,
+        "trees": 0,
+        "tree_bytes": 0,
         "remote": None,
     }
     assert not cache_dir.exists()
@@ -738,7 +740,8 @@ def test_prune_json_has_stable_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(json.loads(out)) == {
         "dry_run", "removed_entries", "freed_bytes", "kept_entries", "kept_bytes",
         "referenced_entries", "referenced_bytes", "retired_sources", "reclaimed_staging",
-        "reclaimed_trash", "restored_entries", "seconds",
+        "reclaimed_trash", "restored_entries", "seconds", "removed_trees", "kept_trees",
+        "kept_tree_bytes",
     }  # fmt: skip
 
 
@@ -843,7 +846,7 @@ def test_verify_reports_dangling_pointers(
     assert set(report) == {
         "sound", "entries_checked", "bytes_checked", "corrupt", "dangling",
         "unreadable_pointers", "repaired", "quarantined", "mended_pointers", "links",
-        "not_permitted",
+        "not_permitted", "corrupt_trees",
     }  # fmt: skip
 
 

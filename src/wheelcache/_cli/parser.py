@@ -29,8 +29,8 @@ _EPILOGS = {
     "info": (
         "JSON keys: root, layout_version, wheels, wheel_bytes, sources, referenced_entries,"
         " referenced_bytes, reclaimable_bytes, staging_items, staging_bytes, trash_items,"
-        " trash_bytes, quarantine_items, remote (null, or {url, mode, answered, problem,"
-        " rejected_objects})."
+        " trash_bytes, quarantine_items, trees, tree_bytes, remote (null, or {url, mode,"
+        " answered, problem, rejected_objects})."
     ),
     "list": (
         "A wheel named by several sources is listed once per source; a wheel no source names"
@@ -43,17 +43,18 @@ _EPILOGS = {
         " unit K, M, G or T, powers of 1000 (500M, 5G), or KiB, MiB, GiB, TiB. JSON keys:"
         " dry_run, removed_entries, freed_bytes, kept_entries, kept_bytes, referenced_entries,"
         " referenced_bytes, retired_sources [keys], reclaimed_staging, reclaimed_trash,"
-        " restored_entries, seconds. With --remote (the configured remote, or the URL given):"
-        " expire remote records older than --max-age (default 30d), then wheel objects no"
-        " record names older than --grace (default 1h); JSON keys: dry_run, removed_records,"
-        " removed_wheels, freed_bytes, kept_records, kept_wheels, kept_bytes."
+        " restored_entries, seconds, removed_trees, kept_trees, kept_tree_bytes. With --remote"
+        " (the configured remote, or the URL given): expire remote records older than"
+        " --max-age (default 30d), then wheel objects no record names older than --grace"
+        " (default 1h); JSON keys: dry_run, removed_records, removed_wheels, freed_bytes,"
+        " kept_records, kept_wheels, kept_bytes."
     ),
     "push": "JSON keys: sources, wheels, uploaded, skipped.",
     "verify": (
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
         " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem}],"
         " dangling [{key, pointer, missing}], unreadable_pointers, links, not_permitted, repaired,"
-        " quarantined, mended_pointers."
+        " quarantined, mended_pointers, corrupt_trees [{sha256, path, problem}]."
     ),
 }
 

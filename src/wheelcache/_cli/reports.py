@@ -52,6 +52,8 @@ _STATS_FIELDS = (
     "trash_items",
     "trash_bytes",
     "quarantine_items",
+    "trees",
+    "tree_bytes",
 )
 
 
@@ -149,6 +151,7 @@ def info_lines(stats: CacheStats) -> list[str]:
         ["Cache directory:", str(stats.root.absolute())],
         ["Layout version:", str(stats.layout_version)],
         ["Wheels:", f"{stats.wheels} ({format_size(stats.wheel_bytes)})"],
+        ["Unpacked trees:", f"{stats.trees} ({format_size(stats.tree_bytes)})"],
         ["Sources:", str(stats.sources)],
         ["Referenced:", f"{stats.referenced_entries} ({format_size(stats.referenced_bytes)})"],
         ["Reclaimable:", format_size(stats.reclaimable_bytes)],
@@ -174,6 +177,9 @@ def prune_json(report: PruneReport) -> dict[str, Any]:
         "reclaimed_trash": report.reclaimed_trash,
         "restored_entries": report.restored_entries,
         "seconds": report.seconds,
+        "removed_trees": report.removed_trees,
+        "kept_trees": report.kept_trees,
+        "kept_tree_bytes": report.kept_tree_bytes,
     }
 
 
@@ -186,6 +192,9 @@ def prune_lines(report: PruneReport) -> list[str]:
         f"Kept {count(report.kept_entries, 'wheel')} ({format_size(report.kept_bytes)}),"
         f" {report.referenced_entries} referenced ({format_size(report.referenced_bytes)}).",
     ]
+    if report.removed_trees:
+        trees = count(report.removed_trees, "unpacked tree")
+        lines.append(f"{'Would remove' if would else 'Removed'} {trees}.")
     if report.retired_sources:
         retired = count(len(report.retired_sources), "source")
         lines.append(f"{'Would retire' if would else 'Retired'} {retired}.")
@@ -220,12 +229,19 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "mended_pointers": report.mended_pointers,
         "links": [str(path) for path in report.links],
         "not_permitted": [str(path) for path in report.not_permitted],
+        "corrupt_trees": [
+            {"sha256": item.sha256, "path": str(item.path), "problem": item.problem}
+            for item in report.corrupt_trees
+        ],
     }
 
 
 def verify_lines(report: VerifyReport) -> list[str]:
     """``wheelcache verify``: one line per problem, then a summary."""
     lines = [f"corrupt wheel: {item.path}: {item.problem}" for item in report.corrupt]
+    lines += [
+        f"corrupt unpacked tree: {item.path}: {item.problem}" for item in report.corrupt_trees
+    ]
     for item in report.dangling:
         missing = count(len(item.missing), "missing wheel")
         lines.append(
@@ -244,6 +260,7 @@ def verify_lines(report: VerifyReport) -> list[str]:
         return [*lines, f"{summary}: no problems found."]
     problems = (
         len(report.corrupt)
+        + len(report.corrupt_trees)
         + len(report.dangling)
         + len(report.unreadable_pointers)
         + len(report.links)

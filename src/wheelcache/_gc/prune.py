@@ -34,9 +34,10 @@ The contract (argued in docs/design.md, "Garbage collection"):
 :func:`prune` takes the steps in order; each lives in the module named after
 it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
 :mod:`wheelcache._gc.trash` sweeps entries through the trash (and finishes what
-a killed prune or clean left there), :mod:`wheelcache._gc.leftovers`
-reclaims what dead processes left behind, and :mod:`wheelcache._gc.statcaches`
-removes the stat caches of trees that are gone.
+a killed prune or clean left there), :mod:`wheelcache._gc.trees` sweeps unpacked
+trees the same way, :mod:`wheelcache._gc.leftovers` reclaims what dead processes
+left behind, and :mod:`wheelcache._gc.statcaches` removes the stat caches of
+trees that are gone.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ from .reports import PruneReport, Tally
 from .retire import choose_retirees, retire, scan_sources, sync_directories
 from .statcaches import reclaim_stat_caches
 from .trash import delete_or_warn, finish_trash, sweep_entries
+from .trees import sweep_trees
 
 if TYPE_CHECKING:
     from .._layout import Layout
@@ -130,6 +132,7 @@ def prune(
         referenced = frozenset().union(*(s.references for s in sources if id(s) not in retired))
         finish_trash(layout, protected, horizon, tally, dry_run)
         sweep_entries(layout, store, referenced, protected, horizon, tally, dry_run, progress)
+        sweep_trees(layout, referenced, horizon, tally, dry_run)
         reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
         reclaim_pointer_temps(layout, now, tally, dry_run)
         reclaim_stat_caches(layout, now, dry_run)
@@ -150,6 +153,9 @@ def prune(
         seconds=time.monotonic() - started,
         clock_jump=clock.jump,
         trusted_clock=not clock.distrust,
+        removed_trees=tally.removed_trees,
+        kept_trees=tally.kept_trees,
+        kept_tree_bytes=tally.kept_tree_bytes,
     )
 
 
@@ -178,7 +184,13 @@ def clean(layout: Layout, *, lock_timeout: float | None = None) -> None:
             layout.trash.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise cache_error(layout.trash, "create", exc) from exc
-        for bucket in (layout.pointers, layout.wheels, layout.quarantine, layout.statcache):
+        for bucket in (
+            layout.pointers,
+            layout.wheels,
+            layout.trees,
+            layout.quarantine,
+            layout.statcache,
+        ):
             destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
             try:
                 retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]

@@ -29,6 +29,7 @@ from ._wheel import CachedWheel
 if _typing.TYPE_CHECKING:
     from ._gc.reports import CorruptEntry, DanglingPointer, PruneReport, VerifyReport
     from ._gc.stats import CacheStats
+    from ._install.install import InstallResult
     from ._remote.reports import PushReport, RemotePruneReport
     from ._remote.tier import RemoteStatus
 
@@ -40,6 +41,7 @@ __all__ = [
     "CorruptEntry",
     "DanglingPointer",
     "DiskFullError",
+    "InstallResult",
     "InvalidSourceError",
     "InvalidWheelError",
     "LockTimeout",
@@ -63,6 +65,7 @@ _LAZY = {
     "PruneReport": "_gc.reports",
     "VerifyReport": "_gc.reports",
     "CacheStats": "_gc.stats",
+    "InstallResult": "_install.install",
     "PushReport": "_remote.reports",
     "RemotePruneReport": "_remote.reports",
     "RemoteStatus": "_remote.tier",

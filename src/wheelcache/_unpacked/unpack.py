@@ -18,7 +18,7 @@ import stat
 import zipfile
 from typing import TYPE_CHECKING
 
-from .._errors import InvalidWheelError
+from .._errors import InvalidWheelError, cache_error
 from .._fs.fsutil import CHUNK_SIZE
 from .._wheels.wheelfile import unsafe_path_reason
 from .manifest import Manifest, TreeFile, record_hash
@@ -53,6 +53,8 @@ def unpack_wheel(wheel: Path, sha256: str, destination: Path) -> Manifest:
     directories = {files_dir}
     try:
         archive = zipfile.ZipFile(wheel)
+    except FileNotFoundError as exc:
+        raise cache_error(wheel, "unpack", exc) from None
     except (OSError, zipfile.BadZipFile) as exc:
         raise InvalidWheelError(wheel, f"cannot be opened ({exc})") from None
     with archive:

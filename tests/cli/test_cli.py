@@ -107,7 +107,7 @@ def test_help_exits_0_and_lists_every_command(capsys: pytest.CaptureFixture[str]
     status, out, _ = run(capsys, "--help")
 
     assert status == 0
-    for command in ("build", "dir", "info", "list", "prune", "clean", "verify"):
+    for command in ("build", "install", "dir", "info", "list", "prune", "clean", "verify"):
         assert command in out
 
 

@@ -27,17 +27,6 @@ pytest.importorskip("installer")
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
-    """One real virtual environment (with pip), made once; tests use copies."""
-    return make_venv(tmp_path_factory.mktemp("base") / "venv")
-
-
-@pytest.fixture
-def venv(base_venv: Venv, tmp_path: Path) -> Venv:
-    return make_venv(tmp_path / "venv", base_venv)
-
-
 @pytest.fixture
 def wheels(tmp_path: Path) -> Path:
     return tmp_path / "wheels"
@@ -344,7 +333,7 @@ def test_python_and_target_together_are_a_value_error(cache: WheelCache, wheels:
 def test_an_interpreter_that_cannot_run_is_a_clear_error(
     cache: WheelCache, wheels: Path, tmp_path: Path
 ) -> None:
-    with pytest.raises(CacheError, match="cannot run the interpreter"):
+    with pytest.raises(ValueError, match="cannot run the interpreter"):
         cache.install(_add(cache, rich_wheel(wheels)), python=tmp_path / "no-python")
 
 
@@ -462,3 +451,18 @@ def test_two_processes_install_into_two_venvs_at_once_from_one_cold_tree(
 
 def test_install_result_is_public() -> None:
     assert InstallResult.__name__ == "InstallResult"
+
+
+def test_without_pypa_installer_the_error_says_which_extra_to_install(
+    cache: WheelCache, wheels: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "installer" else real(name, *a),
+    )
+    with pytest.raises(CacheError, match=r"wheelcache\[install\]"):
+        cache.install(_add(cache, rich_wheel(wheels)), target=wheels / "t")

@@ -12,7 +12,16 @@ import argparse
 from typing import Any, Callable
 
 from .._version import __version__
-from .commands import cmd_build, cmd_clean, cmd_dir, cmd_info, cmd_list, cmd_prune, cmd_verify
+from .commands import (
+    cmd_build,
+    cmd_clean,
+    cmd_dir,
+    cmd_info,
+    cmd_install,
+    cmd_list,
+    cmd_prune,
+    cmd_verify,
+)
 from .remote import CONFIGURED, cmd_push
 from .units import parse_duration, parse_size
 
@@ -25,6 +34,14 @@ _EPILOGS = {
         "The last line of stdout is the cached wheel's path:"
         ' pip install "$(wheelcache build .)". JSON keys: path, filename, name, version,'
         " sha256, size, built (false on a cache hit), source {kind: tree|sdist, path, key}."
+    ),
+    "install": (
+        "Dependencies are not installed: the ones the environment lacks are listed as a"
+        " warning. The environment: --python's, --target, else $VIRTUAL_ENV's. One line per"
+        " distribution: 'installed NAME VERSION (LINK MODE, TIME)' or 'unchanged NAME VERSION'."
+        " JSON keys: installed [{name, version, action, link_mode, files, seconds, dist_info,"
+        " replaced, unsatisfied, wheel {path, filename, name, version, sha256, size}, built,"
+        " source {kind: tree|sdist|wheel, path, key}}], python, target."
     ),
     "info": (
         "JSON keys: root, layout_version, wheels, wheel_bytes, sources, referenced_entries,"
@@ -84,12 +101,35 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "source", metavar="SOURCE", help="an sdist (.tar.gz, .zip) or a project directory"
     )
-    build.add_argument(
-        "--no-isolation",
-        action="store_true",
-        help="build with the backend installed here instead of in a fresh environment",
-    )
+    _add_no_isolation(build)
     _add_json(build)
+    install = command(
+        "install", cmd_install, "Install SOURCEs without dependencies, linking from the cache."
+    )
+    install.add_argument(
+        "sources",
+        metavar="SOURCE",
+        nargs="+",
+        help="a project directory, an sdist (.tar.gz, .zip) or a wheel (.whl)",
+    )
+    where = install.add_mutually_exclusive_group()
+    where.add_argument(
+        "--python", metavar="PYTHON", help="install into this interpreter's environment"
+    )
+    where.add_argument(
+        "--target", metavar="DIR", help="install into this directory (like pip --target)"
+    )
+    install.add_argument(
+        "--link-mode",
+        choices=("auto", "clone", "hardlink", "copy"),
+        default="auto",
+        help="how files are placed (default: auto, a reflink clone, else a hard link, else a copy)",
+    )
+    install.add_argument(
+        "--compile", action="store_true", help="compile bytecode with the target interpreter"
+    )
+    _add_no_isolation(install)
+    _add_json(install)
     command("dir", cmd_dir, "Print the cache directory.")
     _add_json(command("info", cmd_info, "Summarise what the cache holds."))
     listing = command("list", cmd_list, "List cached wheels.")
@@ -173,6 +213,14 @@ def _add_global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
         const=1,
         default=0 if top else default,
         help="show debug messages, and tracebacks with errors",
+    )
+
+
+def _add_no_isolation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="build with the backend installed here instead of in a fresh environment",
     )
 
 

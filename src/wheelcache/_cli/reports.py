@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .._gc.reports import PruneReport, VerifyReport
     from .._gc.stats import CacheStats
+    from .._install.install import InstallResult
     from .._wheel import CachedWheel
 
 __all__ = [
@@ -27,6 +28,8 @@ __all__ = [
     "count",
     "info_json",
     "info_lines",
+    "install_json",
+    "install_line",
     "list_json",
     "list_summary",
     "list_table",
@@ -278,3 +281,33 @@ def verify_lines(report: VerifyReport) -> list[str]:
             " and mend pointers."
         )
     return lines
+
+
+def install_line(result: InstallResult) -> str:
+    """``wheelcache install``: ``installed demo 1.0 (hardlink, 3 ms)`` or ``unchanged demo 1.0``."""
+    if result.action == "unchanged":
+        return f"unchanged {result.name} {result.version}"
+    details = f"{result.link_mode}, {result.seconds * 1000:.0f} ms"
+    if result.replaced:
+        details += f"; replaced {', '.join(result.replaced)}"
+    return f"installed {result.name} {result.version} ({details})"
+
+
+def install_json(
+    result: InstallResult, wheel: CachedWheel, source: dict[str, Any], built: bool
+) -> dict[str, Any]:
+    """One distribution in ``wheelcache install --json``."""
+    return {
+        "name": result.name,
+        "version": result.version,
+        "action": result.action,
+        "link_mode": result.link_mode,
+        "files": result.files,
+        "seconds": result.seconds,
+        "dist_info": result.dist_info,
+        "replaced": list(result.replaced),
+        "unsatisfied": list(result.unsatisfied),
+        "wheel": wheel_json(wheel),
+        "built": built,
+        "source": source,
+    }

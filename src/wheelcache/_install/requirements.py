@@ -36,14 +36,14 @@ def unsatisfied(
     metadata: bytes, site_dirs: Iterable[str], markers: Mapping[str, str]
 ) -> tuple[str, ...]:
     """The ``Requires-Dist`` lines of *metadata* that no installed distribution satisfies."""
-    from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
-    from packaging.version import InvalidVersion, Version
-
     parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
     requires = parser.parsebytes(metadata).get_all("Requires-Dist") or []
     if not requires:
         return ()
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
     installed = installed_versions(site_dirs)
     environment = {**markers, "extra": ""}
     missing = []

@@ -20,7 +20,7 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
-from .._errors import CacheError
+from .._errors import InvalidSourceError
 
 __all__ = ["Target", "TargetError", "for_directory", "for_interpreter"]
 
@@ -53,8 +53,8 @@ def describe():
 """
 
 
-class TargetError(CacheError, ValueError):
-    """The interpreter or directory to install into cannot be used."""
+class TargetError(InvalidSourceError):
+    """The interpreter or directory to install into cannot be used (bad input: exit status 2)."""
 
 
 @dataclass(frozen=True)
@@ -132,12 +132,12 @@ def _ask(python: str) -> dict[str, Any]:
             check=False,
         )
     except OSError as exc:
-        raise TargetError(f"cannot run the interpreter {python}: {exc.strerror or exc}") from None
+        raise TargetError(python, f"cannot run the interpreter ({exc.strerror or exc})") from None
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
-        raise TargetError(f"the interpreter {python} failed to describe itself: {last}")
+        raise TargetError(python, f"the interpreter failed to describe itself: {last}")
     try:
         result: dict[str, Any] = json.loads(completed.stdout)
     except ValueError:
-        raise TargetError(f"{python} did not answer like a Python interpreter") from None
+        raise TargetError(python, "did not answer like a Python interpreter") from None
     return result

@@ -466,3 +466,38 @@ def test_without_pypa_installer_the_error_says_which_extra_to_install(
     )
     with pytest.raises(CacheError, match=r"wheelcache\[install\]"):
         cache.install(_add(cache, rich_wheel(wheels)), target=wheels / "t")
+
+
+def test_a_venv_of_this_interpreter_is_described_without_starting_it_exactly_as_it_would(
+    venv: Venv, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelcache._install import scheme
+
+    asked = scheme.for_interpreter(str(venv.python))  # the fast path: nothing started
+    monkeypatch.setattr(scheme, "_venv_of_this_interpreter", lambda python: None)
+    started = scheme.for_interpreter(str(venv.python))  # the interpreter answers itself
+
+    assert asked == started
+    assert started.purelib == str(venv.site_packages)
+    assert started.executable == str(venv.python)
+
+
+def test_a_venv_of_another_interpreter_is_asked(venv: Venv) -> None:
+    from wheelcache._install import scheme
+
+    config = venv.root / "pyvenv.cfg"
+    config.write_text(config.read_text().replace("version = ", "version = 0.0.0-was-"))
+
+    assert scheme._venv_of_this_interpreter(str(venv.python)) is None
+    assert scheme.for_interpreter(str(venv.python)).purelib == str(venv.site_packages)
+
+
+def test_requires_dist_is_read_from_the_header_only() -> None:
+    from wheelcache._install.requirements import requires_dist
+
+    metadata = (
+        b"Metadata-Version: 2.1\nName: demo\nSummary: folded\n  summary line\n"
+        b"requires-dist: one>=1\nRequires-Dist: two;\n  python_version > '3'\n\n"
+        b"Requires-Dist: in-the-description\n"
+    )
+    assert requires_dist(metadata) == ["one>=1", "two; python_version > '3'"]

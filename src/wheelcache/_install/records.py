@@ -38,10 +38,15 @@ class RecordRows:
     def __init__(self, root: str) -> None:
         self.root = root
         self.rows: list[tuple[str, str, str]] = []
+        self._prefix = os.path.join(root, "")
 
     def relative(self, path: str) -> str:
         """*path* relative to the root, ``/``-separated, as RECORD writes it."""
-        return os.path.relpath(path, self.root).replace(os.sep, "/")
+        if path.startswith(self._prefix):  # most files: no need for relpath's normalising
+            relative = path[len(self._prefix) :]
+        else:
+            relative = os.path.relpath(path, self.root)
+        return relative.replace(os.sep, "/") if os.sep != "/" else relative
 
     def add(self, path: str, hash_: str, size: int) -> None:
         self.rows.append((self.relative(path), hash_, str(size)))

@@ -7,8 +7,6 @@ interpreter's marker environment, with no extra selected.
 
 from __future__ import annotations
 
-import email.parser
-import email.policy
 from typing import TYPE_CHECKING
 
 from .uninstall import dist_infos
@@ -32,12 +30,33 @@ def installed_versions(site_dirs: Iterable[str]) -> dict[str, str]:
     return found
 
 
+def requires_dist(metadata: bytes) -> list[str]:
+    """The ``Requires-Dist`` values of METADATA's header (field names match in any case).
+
+    A plain line scan: parsing the whole message with :mod:`email` would cost
+    an install more than everything else it reads.
+    """
+    found: list[str] = []
+    folding = False  # whether a continuation line belongs to a Requires-Dist
+    for raw in metadata.decode("utf-8", "replace").splitlines():
+        if not raw.strip():
+            break  # the end of the header; the description follows
+        if raw[:1] in (" ", "\t"):
+            if folding:
+                found[-1] += " " + raw.strip()
+            continue
+        field, colon, value = raw.partition(":")
+        folding = bool(colon) and field.strip().lower() == "requires-dist"
+        if folding:
+            found.append(value.strip())
+    return found
+
+
 def unsatisfied(
     metadata: bytes, site_dirs: Iterable[str], markers: Mapping[str, str]
 ) -> tuple[str, ...]:
     """The ``Requires-Dist`` lines of *metadata* that no installed distribution satisfies."""
-    parser = email.parser.BytesHeaderParser(policy=email.policy.compat32)
-    requires = parser.parsebytes(metadata).get_all("Requires-Dist") or []
+    requires = requires_dist(metadata)
     if not requires:
         return ()
     from packaging.requirements import InvalidRequirement, Requirement

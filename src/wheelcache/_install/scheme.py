@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ class Target:
 
 def for_interpreter(python: str) -> Target:
     """The environment of the interpreter *python* (a path, or a command on ``PATH``)."""
-    answer = _ask(python)
+    venv = _venv_of_this_interpreter(python)
+    answer = _describe_venv(venv, python) if venv is not None else _ask(python)
     paths = answer["paths"]
     include = os.path.join(answer["prefix"], "include", "site", f"python{answer['short_version']}")
     return Target(
@@ -100,6 +102,45 @@ def for_interpreter(python: str) -> Target:
         markers=answer["markers"],
         description=answer["prefix"],
     )
+
+
+def _venv_of_this_interpreter(python: str) -> str | None:
+    """The root of the virtual environment *python* runs in, if the running interpreter made it.
+
+    Such an environment's answers can be worked out here, without starting it:
+    its interpreter is ours (the same file, the same version), so its
+    ``sysconfig`` scheme is ours with the environment as the prefix.
+    """
+    path = os.path.abspath(python)
+    root = os.path.dirname(os.path.dirname(path))
+    try:
+        with open(os.path.join(root, "pyvenv.cfg"), encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    config = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines)}
+    version = config.get("version") or config.get("version_info")
+    base = getattr(sys, "_base_executable", sys.executable)
+    if version != platform.python_version() or sys.implementation.name != "cpython":
+        return None
+    try:
+        same = os.path.samefile(path, base)
+    except OSError:
+        return None
+    return root if same else None
+
+
+def _describe_venv(root: str, python: str) -> dict[str, Any]:
+    import sysconfig
+
+    names = sysconfig.get_scheme_names()
+    scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
+    base = {"base": root, "platbase": root, "installed_base": root, "installed_platbase": root}
+    answer = _ask(sys.executable)
+    answer["paths"] = sysconfig.get_paths(scheme, vars=base)
+    answer["executable"] = os.path.abspath(python)
+    answer["prefix"] = root
+    return answer
 
 
 def for_directory(directory: str | os.PathLike[str]) -> Target:

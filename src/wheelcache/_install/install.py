@@ -210,8 +210,8 @@ def _place_files(
         base = scheme_dirs.get(item.scheme)
         if base is None:
             base = scheme_dirs[item.scheme] = target.scheme_dir(item.scheme, manifest.name)
-        destination = os.path.join(base, *item.relative.split("/"))
-        source = os.path.join(tree.files, *item.path.split("/"))
+        destination = _below(base, item.relative)
+        source = _below(tree.files, item.path)
         undo.make_dirs(os.path.dirname(destination))
         if item.scheme == "scripts":
             data = rewrite_shebang(_read(source), target.executable)
@@ -277,6 +277,13 @@ def _write_new(path: str, data: bytes, mode: int, stash: Stash, undo: _Undo) -> 
         os.fchmod(fd, mode)
     finally:
         os.close(fd)
+
+
+def _below(directory: str, relative: str) -> str:
+    """*directory* joined with a ``/``-separated relative path (cheaply: once per file)."""
+    if os.sep == "/":
+        return f"{directory}/{relative}"
+    return os.path.join(directory, *relative.split("/"))  # pragma: no cover - Windows
 
 
 def _read(path: str | Path) -> bytes:

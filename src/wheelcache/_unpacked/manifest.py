@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "TreeFile", "decode_manifest", "record_hash"]
 
@@ -26,9 +26,12 @@ def record_hash(digest: bytes) -> str:
     return "sha256=" + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
-@dataclass(frozen=True)
-class TreeFile:
-    """One file of a tree: its path in the wheel and what an installer needs to know."""
+class TreeFile(NamedTuple):
+    """One file of a tree: its path in the wheel and what an installer needs to know.
+
+    A named tuple, not a frozen dataclass: a manifest makes hundreds of them,
+    and an install reads one, so making them must cost next to nothing.
+    """
 
     path: str
     """The archive path (``/``-separated), which is also its path below ``files/``."""

@@ -41,7 +41,6 @@ from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import make_directories, touch
 from .manifest import Manifest, decode_manifest
-from .unpack import unpack_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -65,6 +64,10 @@ class Tree(NamedTuple):
     manifest: Manifest
     created: bool
     """True when this call unpacked it."""
+
+
+_MEMO: dict[str, Manifest] = {}
+_MEMO_SIZE = 64
 
 
 def read_manifest(tree: Path) -> Manifest | None:
@@ -102,13 +105,20 @@ class Trees:
 
     def _published(self, directory: Path, sha256: str) -> Tree | None:
         manifest_path = os.path.join(directory, MANIFEST_NAME)
-        manifest = read_manifest(directory)
+        # A tree never changes, so its manifest is parsed once per process; the
+        # touch below still checks, every time, that the tree is in place.
+        manifest = _MEMO.get(os.fspath(directory)) or read_manifest(directory)
         if manifest is None or manifest.wheel_sha256 != sha256:
+            _MEMO.pop(os.fspath(directory), None)
             if os.path.lexists(directory):
                 self.store.quarantine(directory, reason="damaged tree found while installing")
             return None
         if not touch(manifest_path):
+            _MEMO.pop(os.fspath(directory), None)
             return None  # garbage collection took it just now
+        if len(_MEMO) >= _MEMO_SIZE:
+            _MEMO.clear()
+        _MEMO[os.fspath(directory)] = manifest
         return Tree(os.path.join(directory, "files"), manifest, created=False)
 
     def _publish(self, wheel: CachedWheel, directory: Path) -> Tree | None:
@@ -116,6 +126,8 @@ class Trees:
             stage = workspace / "tree"
             try:
                 stage.mkdir()
+                from .unpack import unpack_wheel  # only here: it imports the archive code
+
                 manifest = unpack_wheel(wheel.path, wheel.sha256, stage)
                 (stage / MANIFEST_NAME).write_bytes(manifest.encode())
                 os.chmod(stage / MANIFEST_NAME, 0o444)

@@ -501,3 +501,51 @@ def test_requires_dist_is_read_from_the_header_only() -> None:
         b"Requires-Dist: in-the-description\n"
     )
     assert requires_dist(metadata) == ["one>=1", "two; python_version > '3'"]
+
+
+def test_an_install_killed_mid_way_leaves_what_pip_uninstalls_and_the_next_install_replaces(
+    cache: WheelCache, wheels: Path, venv: Venv, syncpoints: procs.SyncPoints
+) -> None:
+    before = _files(venv.root)
+    wheel = _add(cache, rich_wheel(wheels, seed=6))
+    cache.install(wheel, target=wheels / "warm")  # the tree exists
+    syncpoints.arm("install.recorded")
+    op = {
+        "op": "install",
+        "root": str(cache.root),
+        "sha256": wheel.sha256,
+        "python": str(venv.python),
+    }
+    child = procs.start(op, syncpoints.env)
+    syncpoints.wait_reached("install.recorded")
+    child.kill()
+
+    assert venv.pip_json_list()["demo"] == "1.0"  # pip knows the half-installed distribution
+    again = cache.install(wheel, python=venv.python)
+    assert again.action == "installed"  # not "unchanged": the first never finished
+    assert venv.run(venv.script("demo")).stdout.split() == ["demo-main", "6"]
+    assert venv.pip("uninstall", "-y", "demo").returncode == 0
+    assert _files(venv.root) == before
+
+
+def test_pip_uninstalls_an_install_killed_after_its_record(
+    cache: WheelCache, wheels: Path, venv: Venv, syncpoints: procs.SyncPoints
+) -> None:
+    before = _files(venv.root)
+    wheel = _add(cache, rich_wheel(wheels))
+    cache.install(wheel, target=wheels / "warm")
+    syncpoints.arm("install.recorded")
+    op = {
+        "op": "install",
+        "root": str(cache.root),
+        "sha256": wheel.sha256,
+        "python": str(venv.python),
+    }
+    child = procs.start(op, syncpoints.env)
+    syncpoints.wait_reached("install.recorded")
+    child.kill()
+
+    uninstall = venv.pip("uninstall", "-y", "demo")
+
+    assert "Successfully uninstalled demo-1.0" in uninstall.stdout
+    assert _files(venv.root) == before

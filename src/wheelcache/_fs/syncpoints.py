@@ -58,6 +58,8 @@ POINTS = frozenset(
         "remote-pull.downloaded",
         # unpacking a tree (wheelcache._unpacked.trees)
         "tree.before-rename",
+        # installing (wheelcache._install.install)
+        "install.recorded",
     }
 )
 

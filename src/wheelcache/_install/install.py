@@ -8,20 +8,25 @@ of the wheel would leave there:
    ``unchanged``.
 2. Every installed distribution of the same project is moved aside
    (:class:`~.uninstall.Stash`), whatever its version.
-3. Each file of the tree is linked into its scheme's directory
+3. The new ``.dist-info`` directory is put in place (its files linked from
+   the tree; ``INSTALLER``, ``REQUESTED`` and ``direct_url.json`` written),
+   then RECORD, listing every file the install will place. From here on pip
+   knows the distribution: an install killed (``kill -9``) at any later
+   moment leaves one that ``pip uninstall`` removes, and that the next
+   install replaces.
+4. Every other file is linked into its scheme's directory
    (:class:`~.linking.Linker`); ``.data/scripts`` are copied with their
    shebang rewritten and entry-point launchers generated (:mod:`.scripts`);
-   with *compile*, the target interpreter compiles the modules.
-4. ``INSTALLER``, ``REQUESTED``, ``WHEELCACHE``, ``direct_url.json`` (when the
-   origin is known) and finally RECORD are written into the ``.dist-info``
-   directory.
-5. The moved-aside files are deleted.
+   with *compile*, the target interpreter compiles the modules and RECORD
+   is replaced to list the bytecode too.
+5. ``WHEELCACHE`` is written last, so only a complete install is ever
+   ``unchanged``; then the moved-aside files are deleted.
 
-If any step before 5 fails, every file written is removed and every file moved
-aside put back, so the previous installation is as it was; an error that
-prevents even that names the files left aside. A file that already exists
-where a new one goes (another distribution's, or a stray) is moved aside too,
-and put back the same way.
+If any step fails with an exception, every file written is removed and every
+file moved aside put back, so the previous installation is as it was; an
+error that prevents even that names the files left aside. A file that already
+exists where a new one goes (another distribution's, or a stray) is moved
+aside too, and put back the same way.
 """
 
 from __future__ import annotations
@@ -32,9 +37,10 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._errors import CacheError
+from .._fs import syncpoints as _syncpoints
 from .._layout import unique_token
 from .linking import Linker
 from .records import INSTALLER, MARKER, RecordRows, hashed_row
@@ -153,22 +159,30 @@ def install_tree(
     stash = Stash(unique_token())
     undo = _Undo()
     replaced = tuple(os.path.basename(p)[: -len(".dist-info")].split("-", 1)[1] for p in present)
+    head, rest = _plan(tree, target, direct_url)
+    marker = _planned_file(
+        os.path.join(dist_info, MARKER),
+        json.dumps({"wheel_sha256": manifest.wheel_sha256}).encode() + b"\n",
+        0o644,
+    )
+    record = RecordRows(root)
+    record.add_all((item.destination, item.hash, item.size) for item in [*head, *rest, marker])
+    record_path = os.path.join(dist_info, "RECORD")
     try:
         for old in present:
             stash.move_distribution(old)
-        record = RecordRows(root)
-        placed = _place_files(tree, target, linker, stash, undo, record)
-        if compile_bytecode:
-            placed += _compile(target, tree, undo, record)
-        extras = [
-            (name, data) for name, data in _dist_info_files(manifest.wheel_sha256, direct_url)
-        ]
-        for name, data in extras:
-            path = os.path.join(dist_info, name)
-            _write_new(path, data, 0o644, stash, undo)
-            record.add_all([hashed_row(path, data)])
-        record_path = os.path.join(dist_info, "RECORD")
+        for item in head:
+            _put(item, linker, stash, undo)
+        # From here on pip knows the distribution and every file it will have:
+        # an install killed now leaves one that pip can uninstall.
         _write_new(record_path, record.encode(record_path), 0o644, stash, undo)
+        _syncpoints.reach("install.recorded")
+        for item in rest:
+            _put(item, linker, stash, undo)
+        if compile_bytecode:
+            _compile(target, undo, record)
+            _replace(record_path, record.encode(record_path))
+        _put(marker, linker, stash, undo)  # last: only a complete install is "unchanged"
     except BaseException as exc:
         undo.rollback()
         left = stash.restore()
@@ -188,7 +202,7 @@ def install_tree(
         manifest.version,
         "installed",
         linker.mode or "copy",
-        placed + len(extras) + 1,
+        len(record.rows) + 1,
         seconds,
         dist_info,
         replaced=replaced,
@@ -197,12 +211,31 @@ def install_tree(
     )
 
 
-def _place_files(
-    tree: Tree, target: Target, linker: Linker, stash: Stash, undo: _Undo, record: RecordRows
-) -> int:
+class _Planned(NamedTuple):
+    """One file an install puts in place: linked from *source*, or written with *data*."""
+
+    destination: str
+    source: str | None
+    data: bytes | None
+    mode: int
+    hash: str
+    size: int
+
+
+def _planned_file(destination: str, data: bytes, mode: int) -> _Planned:
+    _path, hash_, size = hashed_row(destination, data)
+    return _Planned(destination, None, data, mode, hash_, size)
+
+
+def _plan(
+    tree: Tree, target: Target, direct_url: dict[str, Any] | None
+) -> tuple[list[_Planned], list[_Planned]]:
+    """Every file to put in place: the ``.dist-info`` directory's, and the rest."""
     manifest = tree.manifest
     skipped = {f"{manifest.dist_info}/{name}" for name in _WRITTEN_BY_INSTALL}
-    placed = 0
+    prefix = f"{manifest.dist_info}/"
+    head: list[_Planned] = []
+    rest: list[_Planned] = []
     scheme_dirs: dict[str, str] = {}
     for item in manifest.files:
         if item.path in skipped:
@@ -212,32 +245,45 @@ def _place_files(
             base = scheme_dirs[item.scheme] = target.scheme_dir(item.scheme, manifest.name)
         destination = _below(base, item.relative)
         source = _below(tree.files, item.path)
-        undo.make_dirs(os.path.dirname(destination))
         if item.scheme == "scripts":
             data = rewrite_shebang(_read(source), target.executable)
-            _write_new(destination, data, 0o755, stash, undo)
-            record.add_all([hashed_row(destination, data)])
-        else:
-            mode = 0o555 if item.executable else 0o444
-            try:
-                linker.place(source, destination, mode)
-            except FileExistsError:
-                stash.move(destination)
-                linker.place(source, destination, mode)
-            undo.files.append(destination)
-            record.add(destination, item.hash, item.size)
-        placed += 1
-    if manifest.entry_points:
-        undo.make_dirs(target.scripts)
+            rest.append(_planned_file(destination, data, 0o755))
+            continue
+        mode = 0o555 if item.executable else 0o444
+        planned = _Planned(destination, source, None, mode, item.hash, item.size)
+        (head if item.path.startswith(prefix) else rest).append(planned)
     for name, data in entry_point_scripts(manifest.entry_points, target.executable):
-        path = os.path.join(target.scripts, name)
-        _write_new(path, data, 0o755, stash, undo)
-        record.add_all([hashed_row(path, data)])
-        placed += 1
-    return placed
+        rest.append(_planned_file(os.path.join(target.scripts, name), data, 0o755))
+    dist_info = os.path.join(
+        target.purelib if manifest.root_is_purelib else target.platlib, manifest.dist_info
+    )
+    for name, data in _dist_info_files(direct_url):
+        head.append(_planned_file(os.path.join(dist_info, name), data, 0o644))
+    return head, rest
 
 
-def _compile(target: Target, tree: Tree, undo: _Undo, record: RecordRows) -> int:
+def _put(item: _Planned, linker: Linker, stash: Stash, undo: _Undo) -> None:
+    undo.make_dirs(os.path.dirname(item.destination))
+    if item.data is not None:
+        _write_new(item.destination, item.data, item.mode, stash, undo)
+        return
+    assert item.source is not None
+    try:
+        linker.place(item.source, item.destination, item.mode)
+    except FileExistsError:
+        stash.move(item.destination)
+        linker.place(item.source, item.destination, item.mode)
+    undo.files.append(item.destination)
+
+
+def _replace(path: str, data: bytes) -> None:
+    temporary = f"{path}.{unique_token()}.tmp"
+    with open(temporary, "wb") as handle:
+        handle.write(data)
+    os.replace(temporary, path)
+
+
+def _compile(target: Target, undo: _Undo, record: RecordRows) -> int:
     from .bytecode import compile_bytecode
 
     sources = [
@@ -252,12 +298,8 @@ def _compile(target: Target, tree: Tree, undo: _Undo, record: RecordRows) -> int
     return len(written)
 
 
-def _dist_info_files(sha256: str, direct_url: dict[str, Any] | None) -> list[tuple[str, bytes]]:
-    files = [
-        ("INSTALLER", INSTALLER),
-        ("REQUESTED", b""),
-        (MARKER, json.dumps({"wheel_sha256": sha256}).encode() + b"\n"),
-    ]
+def _dist_info_files(direct_url: dict[str, Any] | None) -> list[tuple[str, bytes]]:
+    files = [("INSTALLER", INSTALLER), ("REQUESTED", b"")]
     if direct_url is not None:
         files.append(("direct_url.json", json.dumps(direct_url, sort_keys=True).encode()))
     return files

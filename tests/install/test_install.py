@@ -503,22 +503,24 @@ def test_requires_dist_is_read_from_the_header_only() -> None:
     assert requires_dist(metadata) == ["one>=1", "two; python_version > '3'"]
 
 
+def _kill_install_after_its_record(
+    cache: WheelCache, wheel: CachedWheel, venv: Venv, syncpoints: procs.SyncPoints
+) -> None:
+    """Install *wheel* in a child, and kill -9 it right after it wrote RECORD."""
+    cache.install(wheel, target=venv.root.parent / "warm")  # the tree exists
+    syncpoints.arm("install.recorded")
+    op = {"op": "install", "root": str(cache.root), "sha256": wheel.sha256}
+    child = procs.start({**op, "python": str(venv.python)}, syncpoints.env)
+    syncpoints.wait_reached("install.recorded")
+    child.kill()
+
+
 def test_an_install_killed_mid_way_leaves_what_pip_uninstalls_and_the_next_install_replaces(
     cache: WheelCache, wheels: Path, venv: Venv, syncpoints: procs.SyncPoints
 ) -> None:
     before = _files(venv.root)
     wheel = _add(cache, rich_wheel(wheels, seed=6))
-    cache.install(wheel, target=wheels / "warm")  # the tree exists
-    syncpoints.arm("install.recorded")
-    op = {
-        "op": "install",
-        "root": str(cache.root),
-        "sha256": wheel.sha256,
-        "python": str(venv.python),
-    }
-    child = procs.start(op, syncpoints.env)
-    syncpoints.wait_reached("install.recorded")
-    child.kill()
+    _kill_install_after_its_record(cache, wheel, venv, syncpoints)
 
     assert venv.pip_json_list()["demo"] == "1.0"  # pip knows the half-installed distribution
     again = cache.install(wheel, python=venv.python)
@@ -533,17 +535,7 @@ def test_pip_uninstalls_an_install_killed_after_its_record(
 ) -> None:
     before = _files(venv.root)
     wheel = _add(cache, rich_wheel(wheels))
-    cache.install(wheel, target=wheels / "warm")
-    syncpoints.arm("install.recorded")
-    op = {
-        "op": "install",
-        "root": str(cache.root),
-        "sha256": wheel.sha256,
-        "python": str(venv.python),
-    }
-    child = procs.start(op, syncpoints.env)
-    syncpoints.wait_reached("install.recorded")
-    child.kill()
+    _kill_install_after_its_record(cache, wheel, venv, syncpoints)
 
     uninstall = venv.pip("uninstall", "-y", "demo")
 

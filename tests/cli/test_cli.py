@@ -576,6 +576,7 @@ def test_list_shows_aligned_columns_and_a_total(
         "Name",
         "Version",
         "Size",
+        "Unpacked",
         "Last",
         "used",
         "SHA-256",

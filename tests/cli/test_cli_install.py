@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import pytest
 
 from installkit import rich_wheel
 from wheelcache._cli.main import main
+from wheelcache._fs.fsutil import remove_tree
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -192,3 +194,31 @@ def test_install_builds_a_project_and_reinstalls_it_after_an_edit(
     assert imported(target, "import demo; print(demo.VALUE)") == "2"
     url = json.loads((target / "demo-1.0.dist-info" / "direct_url.json").read_text())
     assert url == {"url": project.as_uri(), "dir_info": {}}
+
+
+def test_list_and_info_show_the_unpacked_trees_installs_made(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    wheel = rich_wheel(tmp_path / "wheels")
+    other = make_wheel(tmp_path / "other", "other", "2.0")
+    run(capsys, "install", str(wheel), "--target", str(tmp_path / "t"))
+    run(capsys, "install", str(other), "--target", str(tmp_path / "t"))
+    for manifest in (tmp_path / "cache" / "trees-v1").glob("*/*/manifest.json"):
+        if b'"other"' in manifest.read_bytes():
+            os.chmod(manifest.parent, 0o755)
+            remove_tree(manifest.parent)  # as prune would, later
+
+    _, out, _ = run(capsys, "list")
+    _, as_json, _ = run(capsys, "list", "--json")
+    _, info, _ = run(capsys, "info", "--json")
+
+    header, demo_row, other_row, total = (re.split(r"\s{2,}", line) for line in out.splitlines())
+    assert header[3] == "Unpacked"
+    assert (demo_row[0], other_row[0]) == ("demo", "other")
+    assert demo_row[3] != "-"
+    assert other_row[3] == "-"
+    assert "; 1 unpacked tree, " in " ".join(total)
+    sizes = {w["name"]: w["tree_bytes"] for w in json.loads(as_json)["wheels"]}
+    assert sizes["other"] is None
+    assert sizes["demo"] == json.loads(info)["tree_bytes"] > 0
+    assert json.loads(info)["trees"] == 1

@@ -208,20 +208,27 @@ def cmd_list(args: argparse.Namespace, console: Console) -> int:
 
 def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
     """Each source's wheels, then every wheel no source names."""
+    from .._unpacked.trees import read_manifest
+
+    def tree_bytes(sha256: str) -> int | None:
+        manifest = read_manifest(cache._layout.tree_dir(sha256))
+        return None if manifest is None else manifest.size
+
     named = set()
     for seen, record in enumerate(cache.sources(), 1):
         if seen % 256 == 0:
             progress("list", seen, 0)
         for wheel in record.wheels:
             named.add(wheel.sha256)
-            yield ListedWheel(wheel, record.key, record.name, record.last_used)
+            unpacked = tree_bytes(wheel.sha256)
+            yield ListedWheel(wheel, record.key, record.name, record.last_used, unpacked)
     for wheel in cache.wheels():
         if wheel.sha256 not in named:
             try:
                 used = os.stat(wheel.path).st_mtime
             except OSError:
                 continue  # pruned meanwhile
-            yield ListedWheel(wheel, None, None, used)
+            yield ListedWheel(wheel, None, None, used, tree_bytes(wheel.sha256))
 
 
 def cmd_prune(args: argparse.Namespace, console: Console) -> int:

@@ -50,10 +50,11 @@ _EPILOGS = {
         " answered, problem, rejected_objects})."
     ),
     "list": (
-        "A wheel named by several sources is listed once per source; a wheel no source names"
+        "Unpacked: the size of the wheel's unpacked tree (made by wheelcache install), or '-'."
+        " A wheel named by several sources is listed once per source; a wheel no source names"
         " has source null and its last_used is when it was last handed out or published."
         " JSON keys: wheels [{name, version, filename, size, sha256, path, source,"
-        " source_name, last_used, last_used_timestamp}], count, total_bytes."
+        " source_name, last_used, last_used_timestamp, tree_bytes}], count, total_bytes."
     ),
     "prune": (
         "DURATION: a number and a unit s, m, h, d or w (30m, 12h, 7d). SIZE: a number and a"

@@ -98,6 +98,8 @@ class ListedWheel(NamedTuple):
     source_name: str | None
     last_used: float
     """The source's last use; for a wheel no source names, when it was last freshened."""
+    tree_bytes: int | None = None
+    """Bytes of the wheel's unpacked tree (made by installs); None when it has none."""
 
 
 def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
@@ -109,18 +111,20 @@ def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
         document["source_name"] = item.source_name
         document["last_used"] = iso_utc(item.last_used)
         document["last_used_timestamp"] = item.last_used
+        document["tree_bytes"] = item.tree_bytes
         wheels.append(document)
     return {"wheels": wheels, "count": len(wheels), "total_bytes": _unique_bytes(found)}
 
 
 def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]], frozenset[int]]:
     """``wheelcache list``: headers, rows and the right-aligned columns."""
-    headers = ["Name", "Version", "Size", "Last used", "SHA-256", "File", "Source"]
+    headers = ["Name", "Version", "Size", "Unpacked", "Last used", "SHA-256", "File", "Source"]
     rows = [
         [
             item.wheel.name,
             str(item.wheel.version),
             format_size(item.wheel.size),
+            "-" if item.tree_bytes is None else format_size(item.tree_bytes),
             format_age(item.last_used),
             item.wheel.sha256[:12],
             item.wheel.filename,
@@ -128,13 +132,17 @@ def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]]
         ]
         for item in found
     ]
-    return headers, rows, frozenset({2})
+    return headers, rows, frozenset({2, 3})
 
 
 def list_summary(found: Sequence[ListedWheel]) -> str:
     """How many distinct wheels, and their bytes (a wheel named twice counts once)."""
     unique = len({item.wheel.sha256 for item in found})
-    return f"{count(unique, 'wheel')}, {format_size(_unique_bytes(found))}"
+    summary = f"{count(unique, 'wheel')}, {format_size(_unique_bytes(found))}"
+    trees = {i.wheel.sha256: i.tree_bytes for i in found if i.tree_bytes is not None}
+    if trees:
+        summary += f"; {count(len(trees), 'unpacked tree')}, {format_size(sum(trees.values()))}"
+    return summary
 
 
 def _unique_bytes(found: Sequence[ListedWheel]) -> int:

@@ -288,3 +288,18 @@ def test_tree_files_modes_keep_the_executable_bit(cache: WheelCache, cached: obj
     mode = (files / "demo-1.0.data" / "scripts" / "demo-tool").stat().st_mode
     assert stat.S_IMODE(mode) == 0o555
     assert stat.S_IMODE((files / "demo" / "__init__.py").stat().st_mode) == 0o444
+
+
+def test_a_link_planted_where_a_tree_belongs_is_refused_not_followed(
+    cache: WheelCache, cached: object, tmp_path: Path
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    place = cache._layout.tree_dir(cached.sha256)  # type: ignore[attr-defined]
+    place.parent.mkdir(parents=True)
+    place.symlink_to(elsewhere)
+
+    with pytest.raises(CacheError, match="link"):
+        _trees(cache).unpacked(cached)  # type: ignore[arg-type]
+
+    assert list(elsewhere.iterdir()) == []

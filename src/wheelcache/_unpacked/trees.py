@@ -25,6 +25,9 @@ a tree is derived data, always re-creatable from its fsynced wheel. A tree
 damaged by a power loss is found by ``verify``, which re-hashes every tree
 against its manifest, and ``verify --repair`` moves it aside.
 
+No symbolic link below the cache root is followed: a link where the bucket,
+a shard, the tree or its manifest belongs is refused with a ``CacheError``.
+
 Freshness: the manifest's modification time is set to now whenever a tree is
 used, and garbage collection removes a tree only when no pointer names its
 wheel and it was not used within the grace period (docs/design.md, "Trees").
@@ -40,6 +43,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import make_directories, touch
+from .._fs.nofollow import refuse_links
 from .manifest import Manifest, decode_manifest
 
 if TYPE_CHECKING:
@@ -94,6 +98,9 @@ class Trees:
         safely, :class:`CacheError` when the cache cannot be written.
         """
         directory = self.layout.tree_dir(wheel.sha256)
+        # Nothing below the cache root is followed: a link planted where the
+        # bucket, the shard, the tree or its manifest belongs is refused.
+        refuse_links(self.layout.root, directory / MANIFEST_NAME)
         for _attempt in range(5):
             tree = self._published(directory, wheel.sha256)
             if tree is not None:

@@ -15,15 +15,14 @@ from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
 
-# The two-host rig (one directory mounted twice with sshfs) serves tests/netfs
-# and the stress run across hosts in tests/torture.
-pytest_plugins = ["netfs.rig"]
-
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
 
-pytest_plugins = ["pytester"]  # tests/test_pytest_plugin.py runs pytest itself
+# pytester: tests/test_pytest_plugin.py runs pytest itself. netfs.rig: the
+# two-host rig (one directory mounted twice with sshfs) for tests/netfs and
+# the stress run across hosts in tests/torture.
+pytest_plugins = ["pytester", "netfs.rig"]
 
 NOT_INHERITED = (
     "NO_COLOR",

@@ -4,8 +4,8 @@
     python benchmarks/run.py --quick      # a smoke run (under a minute)
     python benchmarks/run.py --only hit   # one section
 
-Sections: hit, publish, concurrency, gc, process, tree, remote, pytest. See docs/benchmarks.md
-for what each figure means. Not part of the test suite.
+Sections: hit, publish, concurrency, gc, process, tree, remote, pytest, install. See
+docs/benchmarks.md for what each figure means. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -23,7 +23,17 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SECTIONS = ("hit", "publish", "concurrency", "gc", "process", "tree", "remote", "pytest")
+SECTIONS = (
+    "hit",
+    "publish",
+    "concurrency",
+    "gc",
+    "process",
+    "tree",
+    "remote",
+    "pytest",
+    "install",
+)
 
 
 def _make_wheelcache_importable(env: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from installkit import Venv, make_venv
 from procs import SRC, SyncPoints, reap_all
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
@@ -158,3 +159,15 @@ def tarfile_without_filters(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.delattr(tarfile, "data_filter", raising=False)
     monkeypatch.setattr(tarfile.TarFile, "extractall", extractall)
+
+
+@pytest.fixture(scope="session")
+def base_venv(tmp_path_factory: pytest.TempPathFactory) -> Venv:
+    """One real virtual environment (with pip), made once per session; tests use copies."""
+    return make_venv(tmp_path_factory.mktemp("base") / "venv")
+
+
+@pytest.fixture
+def venv(base_venv: Venv, tmp_path: Path) -> Venv:
+    """A real virtual environment of the test's own (a copy of the session's)."""
+    return make_venv(tmp_path / "venv", base_venv)

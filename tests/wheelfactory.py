@@ -77,6 +77,7 @@ def make_wheel(
     metadata_name: str | None = None,
     metadata_version: str | None = None,
     filename: str | None = None,
+    executable: Iterable[str] = (),
 ) -> pathlib.Path:
     """Write a real wheel into *directory* and return its path.
 
@@ -90,6 +91,7 @@ def make_wheel(
 
     *metadata_name* and *metadata_version* override what METADATA says (``""``
     leaves the field out), to build wheels whose metadata disagrees with their name.
+    Members named in *executable* get mode 0o755 in the archive.
     """
     escaped = escape_name(name)
     package = escaped.lower()
@@ -117,7 +119,11 @@ def make_wheel(
 
     order = sorted(members, key=position)
     directory.mkdir(parents=True, exist_ok=True)
-    return write_zip(directory / filename, [(path, members[path]) for path in order])
+    return write_zip(
+        directory / filename,
+        [(path, members[path]) for path in order],
+        executable=frozenset(executable),
+    )
 
 
 def _metadata(name: str, version: str) -> bytes:
@@ -150,7 +156,9 @@ def _record(members: Mapping[str, bytes], record: str) -> bytes:
     return out.getvalue().encode()
 
 
-def write_zip(path: pathlib.Path, members: Members) -> pathlib.Path:
+def write_zip(
+    path: pathlib.Path, members: Members, *, executable: frozenset[str] = frozenset()
+) -> pathlib.Path:
     """Write *members* (in the order given) as a deterministic ZIP_DEFLATED archive.
 
     Accepts ``(name, content)`` pairs as well as a mapping, so a test can write
@@ -166,6 +174,8 @@ def write_zip(path: pathlib.Path, members: Members) -> pathlib.Path:
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.create_system = _UNIX
                 info.external_attr = _DIR_ATTR if name.endswith("/") else _FILE_ATTR
+                if name in executable:
+                    info.external_attr = (stat.S_IFREG | 0o755) << 16
                 with warnings.catch_warnings():
                     warnings.filterwarnings("ignore", "Duplicate name", UserWarning)
                     archive.writestr(info, content)

@@ -23,6 +23,8 @@ Operations:
 ``fingerprint_loop`` root, tree, stop_file, ready_file, racy_window_ns
                  -> {"scans": [[start_ns, end_ns, token, files_read], ...]}
 ``edit_in_place`` edits [[path, text], ...], pause -> {"edits": [[start_ns, done_ns], ...]}
+``install``      root, sha256, python | target[, start_file] -> the InstallResult as a dict
+``unpack``       root, sha256                         -> {"files", "created"}
 """
 
 from __future__ import annotations
@@ -116,6 +118,23 @@ def perform(op: dict[str, object]) -> dict[str, object]:
     if kind == "add":
         wheel = cache.add(source, str(op["wheel"]))
         return {"path": str(wheel.path), "sha256": wheel.sha256}
+    if kind == "install":
+        cached = cache.find(str(op["sha256"]))
+        assert cached is not None
+        python, target = op.get("python"), op.get("target")
+        result = cache.install(
+            cached,
+            python=None if python is None else str(python),
+            target=None if target is None else str(target),
+        )
+        return dataclasses.asdict(result)
+    if kind == "unpack":
+        from wheelcache._unpacked.trees import Trees
+
+        cached = cache.find(str(op["sha256"]))
+        assert cached is not None
+        tree = Trees(cache._store).unpacked(cached)
+        return {"files": tree.files, "created": tree.created}
     if kind == "get":
         hit = cache.get(source)
         return {"path": str(hit.path) if hit else None}

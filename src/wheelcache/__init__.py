@@ -35,6 +35,7 @@ if _typing.TYPE_CHECKING:
         VerifyReport,
     )
     from ._gc.stats import CacheStats
+    from ._install.install import InstallResult
     from ._remote.reports import PushReport, RemotePruneReport
     from ._remote.tier import RemoteStatus
 
@@ -47,6 +48,7 @@ __all__ = [
     "CorruptEntry",
     "DanglingPointer",
     "DiskFullError",
+    "InstallResult",
     "InvalidSourceError",
     "InvalidWheelError",
     "LockTimeout",
@@ -71,6 +73,7 @@ _LAZY = {
     "PruneReport": "_gc.reports",
     "VerifyReport": "_gc.reports",
     "CacheStats": "_gc.stats",
+    "InstallResult": "_install.install",
     "PushReport": "_remote.reports",
     "RemotePruneReport": "_remote.reports",
     "RemoteStatus": "_remote.tier",

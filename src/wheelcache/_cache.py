@@ -15,6 +15,7 @@ from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
 from ._fs.nofollow import real_ancestors
 from ._gc.maintenance import Maintenance
+from ._install.api import Installs
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.any_version import USE_INTERVAL
@@ -46,7 +47,7 @@ logger = logging.getLogger("wheelcache")
 _READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
-class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths):
+class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
     """An append-only cache of wheels built from source distributions.
 
     Any number of threads and processes may share one cache directory. Readers
@@ -70,6 +71,9 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths):
     is pulled from it before building, and what is added or built is pushed
     in the background unless ``remote_mode`` (default
     ``$WHEELCACHE_REMOTE_MODE``) is ``"read"``. See docs/design.md, section 14.
+
+    ``install`` (from :class:`~wheelcache._install.api.Installs`) installs a
+    cached wheel by linking.
     """
 
     def __init__(

@@ -6,6 +6,7 @@
       CACHEDIR.TAG                      backup tools skip the cache
       wheelcache-layout.json            the newest layout version that wrote here
       wheels-v1/<aa>/<sha256>/<file>.whl  immutable entries, named by the wheel's SHA-256
+      trees-v1/<aa>/<sha256>/           an entry's wheel unpacked (files/ + manifest.json)
       sources-v1/<bb>/<key digest>.json   one pointer per source distribution
       locks-v1/                         flock locks: two per source, one for prune
       staging-v1/<token>/ + <token>.lock  entries being published, and their owners' locks
@@ -102,6 +103,7 @@ class Layout:
         "staging",
         "statcache",
         "trash",
+        "trees",
         "wheels",
     )
 
@@ -109,6 +111,7 @@ class Layout:
         self.root = root
         self.wheels = root / f"wheels-v{LAYOUT_VERSION}"
         self.pointers = root / f"sources-v{LAYOUT_VERSION}"
+        self.trees = root / f"trees-v{LAYOUT_VERSION}"
         self.locks = root / f"locks-v{LAYOUT_VERSION}"
         self.staging = root / f"staging-v{LAYOUT_VERSION}"
         self.trash = root / f"trash-v{LAYOUT_VERSION}"
@@ -133,6 +136,10 @@ class Layout:
     def entry_file_str(self, sha256: str, filename: str) -> str:
         """:meth:`entry_file` as a string, cheaply (for the lookup path)."""
         return f"{self._wheels_prefix}{sha256[:2]}{os.sep}{sha256}{os.sep}{filename}"
+
+    def tree_dir(self, sha256: str) -> Path:
+        """The unpacked tree of the entry whose wheel has this SHA-256."""
+        return self.trees / sha256[:2] / sha256
 
     # -- pointers and locks ------------------------------------------------
 
@@ -165,6 +172,7 @@ class Layout:
         """Every directory this layout version owns below the root."""
         return (
             self.wheels,
+            self.trees,
             self.pointers,
             self.locks,
             self.staging,

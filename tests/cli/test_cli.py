@@ -115,7 +115,7 @@ def test_help_exits_0_and_lists_every_command(capsys: pytest.CaptureFixture[str]
     status, out, _ = run(capsys, "--help")
 
     assert status == 0
-    for command in ("build", "dir", "info", "list", "prune", "clean", "verify"):
+    for command in ("build", "install", "dir", "info", "list", "prune", "clean", "verify"):
         assert command in out
 
 
@@ -500,6 +500,8 @@ def test_info_of_a_missing_cache_is_all_zeros_and_creates_nothing(
         "trash_items": 0,
         "trash_bytes": 0,
         "quarantine_items": 0,
+        "trees": 0,
+        "tree_bytes": 0,
         "remote": None,
     }
     assert not cache_dir.exists()
@@ -582,6 +584,7 @@ def test_list_shows_aligned_columns_and_a_total(
         "Name",
         "Version",
         "Size",
+        "Unpacked",
         "Last",
         "used",
         "SHA-256",
@@ -748,6 +751,7 @@ def test_prune_json_has_stable_keys(capsys: pytest.CaptureFixture[str]) -> None:
         "referenced_entries", "referenced_bytes", "retired_sources", "reclaimed_staging",
         "reclaimed_trash", "restored_entries", "removed_quarantine", "waiting_entries",
         "waiting_bytes", "waiting_until", "waiting_until_timestamp", "grace", "seconds",
+        "removed_trees", "kept_trees", "kept_tree_bytes",
     }  # fmt: skip
 
 
@@ -853,7 +857,7 @@ def test_verify_reports_dangling_pointers(
     assert set(report) == {
         "sound", "entries_checked", "bytes_checked", "corrupt", "dangling",
         "unreadable_pointers", "repaired", "quarantined", "mended_pointers", "links",
-        "not_permitted",
+        "not_permitted", "corrupt_trees",
     }  # fmt: skip
 
 

@@ -274,6 +274,11 @@ def one_operation(config: dict[str, Any]) -> dict[str, Any]:
 
         wheel = cache.get_or_build(source, build)
         return {"path": str(wheel.path), "sha256": wheel.sha256}
+    if kind == "install":
+        hit = cache.get(source)
+        assert hit is not None
+        result = cache.install(hit, target=config["target"])
+        return {"action": result.action, "dist_info": result.dist_info}
     if kind == "prune":
         report = cache.prune(grace=float(config.get("grace", 0.0)), max_age=config.get("max_age"))
         return {"removed": report.removed_entries, "retired": len(report.retired_sources)}

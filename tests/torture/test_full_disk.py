@@ -15,13 +15,13 @@ import errno
 import math
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from mounts import tmpfs
 from ondisk import snapshot
 from torture.torture_kit import Counted, Ledger, assert_entries_complete, entry_digests, read_back
 from wheelcache import CacheError, DiskFullError, Source, WheelCache
@@ -40,26 +40,10 @@ B = Source("disk:b", "1", "beta")
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
     """A fresh 2 MiB tmpfs, unmounted afterwards whatever happens."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    if shutil.which("mount") is None or shutil.which("umount") is None:
-        pytest.skip("no mount/umount commands: cannot create a small filesystem to fill")
-    mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES},mode=0700", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if mounted.returncode != 0:
-        pytest.skip(
-            "mounting a tmpfs is not permitted here:"
-            f" {mounted.stderr.strip() or mounted.returncode}"
-        )
-    try:
+    with tmpfs(
+        tmp_path / "disk", f"size={DISK_BYTES},mode=0700", "create a small filesystem to fill"
+    ) as mountpoint:
         yield mountpoint
-    finally:
-        if subprocess.run(["umount", str(mountpoint)], capture_output=True, check=False).returncode:
-            subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, check=False)
 
 
 def free_blocks(path: Path) -> int:

@@ -61,7 +61,7 @@ NEW = Source("kill:new", "1", "newcomer")
 @dataclass(frozen=True)
 class Scenario:
     op: str
-    """The operation the child performs: add, get, get_or_build, prune, clean or verify."""
+    """The operation the child performs: add, get, get_or_build, install, prune, clean or verify."""
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
     "merge" (a second wheel for A's revision)."""
@@ -87,6 +87,8 @@ SCENARIOS = {
     "prune.retire-before-unlink": Scenario("prune", max_age=0.0),
     "clean.after-rename": Scenario("clean"),
     "verify.opened": Scenario("verify"),
+    "tree.before-rename": Scenario("install"),
+    "install.recorded": Scenario("install"),
 }
 
 
@@ -106,6 +108,7 @@ class Scene:
         )
         self.new_wheel = make_wheel(self.wheels / "n", "newcomer", "1.0", payload_size=200_000)
         self.merge_wheel = make_wheel(self.wheels / "m", "alpha", "1.0", "py2.py3-none-any")
+        self.install_target = tmp_path / "installed"
         filesystem_tick()  # everything so far is strictly older than what a prune now sees
 
     def child_config(self, scenario: Scenario, ledger_dir: Path) -> dict[str, Any]:
@@ -133,6 +136,10 @@ class Scene:
         elif scenario.op == "get_or_build":
             config.update(
                 key=NEW.key, freshness=NEW.freshness, name=NEW.name, wheels=[str(self.new_wheel)]
+            )
+        elif scenario.op == "install":  # A's wheel, unpacked (first need) and linked
+            config.update(
+                key=A.key, freshness=A.freshness, name=A.name, target=str(self.install_target)
             )
         elif scenario.op == "prune":
             config.update(grace=0.0, max_age=scenario.max_age)
@@ -206,6 +213,11 @@ def test_kill_at_sync_point(
         assert new == set(), f"a publisher killed at {point} left entries {new}"
     hit = scene.cache.get(NEW)
     assert hit is None or read_back(hit, scene.root, time.monotonic()).ok
+    if point == "tree.before-rename":
+        trees = scene.root / "trees-v1"
+        assert not list(trees.glob("*/*")), "an unpacker killed before its rename left a tree"
+    if scenario.op == "install":  # the next install finishes the job
+        assert scene.cache.install(scene.cache.get(A), target=scene.install_target).files > 0  # type: ignore[arg-type]
 
     scene.assert_consistent_after_recovery(ledger)
 

@@ -1,4 +1,5 @@
-"""What each ``wheelcache`` command does: build, dir, info, list, prune, remove, clean, verify.
+"""What each ``wheelcache`` command does: build, install, dir, info, list, prune, remove, clean,
+verify.
 
 Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
 prints its results and returns its exit status (the statuses are described in
@@ -8,6 +9,7 @@ commands never catch errors, :func:`wheelcache._cli.main.main` reports them.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from fnmatch import fnmatchcase
@@ -15,6 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
 from .._build.from_path import build_from_path
+from .._errors import InvalidSourceError
+from .._source import Source
 from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
@@ -22,6 +26,8 @@ from .reports import (
     clean_lines,
     info_json,
     info_lines,
+    install_json,
+    install_line,
     list_json,
     list_summary,
     list_table,
@@ -39,6 +45,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .._cache import WheelCache
+    from .._wheel import CachedWheel
     from .console import Console, ProgressLine
 
 __all__ = [
@@ -51,11 +58,14 @@ __all__ = [
     "cmd_completion",
     "cmd_dir",
     "cmd_info",
+    "cmd_install",
     "cmd_list",
     "cmd_prune",
     "cmd_remove",
     "cmd_verify",
 ]
+
+logger = logging.getLogger("wheelcache")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _Report = TypeVar("_Report")
@@ -79,6 +89,26 @@ def _show(
         console.lines(to_lines(report))
 
 
+def _wheel_through_cache(
+    cache: WheelCache, path: Path, *, isolation: bool
+) -> tuple[CachedWheel, dict[str, Any], bool]:
+    """The cached wheel of *path* (a ``.whl``, a project or an sdist), built on a miss.
+
+    A ``.whl`` is looked up by its SHA-256 and added when missing; anything
+    else goes the way of ``wheelcache build``. Returns the wheel, the JSON
+    description of its source, and whether it was built.
+    """
+    if path.name.endswith(".whl") and not path.is_dir():
+        source = Source.from_archive(path)
+        found = cache.find(source.key.removeprefix("sha256:"))
+        if found is None:
+            found = cache.add(Source(source.key, "", None), path)
+        return found, {"kind": "wheel", "path": str(path), "key": source.key}, False
+    built = build_from_path(cache, path, isolation=isolation)
+    source_doc = {"kind": built.kind, "path": str(path), "key": built.source.key}
+    return built.wheel, source_doc, built.built
+
+
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
     path = Path(args.source).absolute()
@@ -96,6 +126,55 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
     else:
         console.line(str(found.wheel.path))
     return EXIT_OK
+
+
+def cmd_install(args: argparse.Namespace, console: Console) -> int:
+    """``wheelcache install``: install each SOURCE into one environment, by linking."""
+    python, target = _environment(args)
+    cache = _open(args)
+    documents = []
+    for given in args.sources:
+        path = Path(given).absolute()
+        wheel, source, built = _wheel_through_cache(cache, path, isolation=not args.no_isolation)
+        result = cache.install(
+            wheel,
+            python=python,
+            target=target,
+            link_mode=args.link_mode,
+            compile=args.compile,
+            origin=path,
+        )
+        if result.unsatisfied:
+            logger.warning(
+                "%s %s requires %s, not installed (dependencies are not installed)",
+                result.name,
+                result.version,
+                ", ".join(result.unsatisfied),
+            )
+        if args.json:
+            documents.append(install_json(result, wheel, source, built))
+        else:
+            console.line(install_line(result))
+    if args.json:
+        console.json({"installed": documents, "python": python, "target": target})
+    return EXIT_OK
+
+
+def _environment(args: argparse.Namespace) -> tuple[str | None, str | None]:
+    """(python, target) to install into: the options, else ``$VIRTUAL_ENV``'s interpreter."""
+    if args.python or args.target:
+        return args.python, (str(Path(args.target).absolute()) if args.target else None)
+    venv = os.environ.get("VIRTUAL_ENV")
+    if not venv:
+        raise InvalidSourceError(
+            "install",
+            "no environment: activate a virtual environment, or give --python or --target",
+        )
+    scripts = "Scripts" if os.name == "nt" else "bin"
+    python = Path(venv) / scripts / ("python.exe" if os.name == "nt" else "python")
+    if not python.exists():
+        raise InvalidSourceError(venv, f"$VIRTUAL_ENV has no {scripts}/{python.name}")
+    return str(python), None
 
 
 def cmd_dir(args: argparse.Namespace, console: Console) -> int:
@@ -156,20 +235,29 @@ def _listed_matches(item: ListedWheel, pattern: str) -> bool:
 
 def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
     """Each source's wheels, then every wheel no source names."""
+    from .._unpacked.trees import read_manifest
+
+    def tree_bytes(sha256: str) -> int | None:
+        manifest = read_manifest(cache._layout.tree_dir(sha256))
+        return None if manifest is None else manifest.size
+
     named = set()
     for seen, record in enumerate(cache.sources(), 1):
         if seen % 256 == 0:
             progress("list", seen, 0)
         for wheel in record.wheels:
             named.add(wheel.sha256)
-            yield ListedWheel(wheel, record.key, record.name, record.last_used, record.filename)
+            yield ListedWheel(
+                wheel, record.key, record.name, record.last_used, record.filename,
+                tree_bytes(wheel.sha256),
+            )  # fmt: skip
     for wheel in cache.wheels():
         if wheel.sha256 not in named:
             try:
                 used = os.stat(wheel.path).st_mtime
             except OSError:
                 continue  # pruned meanwhile
-            yield ListedWheel(wheel, None, None, used)
+            yield ListedWheel(wheel, None, None, used, tree_bytes=tree_bytes(wheel.sha256))
 
 
 def cmd_prune(args: argparse.Namespace, console: Console) -> int:

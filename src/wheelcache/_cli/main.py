@@ -1,4 +1,4 @@
-"""The ``wheelcache`` command: build, dir, info, list, prune, clean and verify.
+"""The ``wheelcache`` command: build, install, dir, info, list, prune, clean and verify.
 
 :func:`build_parser` (:mod:`wheelcache._cli.parser`) builds the argument
 parser; :func:`main` runs one command (:mod:`wheelcache._cli.commands`) and

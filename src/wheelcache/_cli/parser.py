@@ -20,6 +20,7 @@ from .commands import (
     cmd_completion,
     cmd_dir,
     cmd_info,
+    cmd_install,
     cmd_list,
     cmd_prune,
     cmd_remove,
@@ -41,19 +42,28 @@ _EPILOGS = {
         ' --force-reinstall --no-deps "$wheel". JSON keys: path, filename, name, version,'
         " sha256, size, built (false on a cache hit), source {kind: tree|sdist, path, key}."
     ),
+    "install": (
+        "Dependencies are not installed: the ones the environment lacks are listed as a"
+        " warning. The environment: --python's, --target, else $VIRTUAL_ENV's. One line per"
+        " distribution: 'installed NAME VERSION (LINK MODE, TIME)' or 'unchanged NAME VERSION'."
+        " JSON keys: installed [{name, version, action, link_mode, files, seconds, dist_info,"
+        " replaced, unsatisfied, wheel {path, filename, name, version, sha256, size}, built,"
+        " source {kind: tree|sdist|wheel, path, key}}], python, target."
+    ),
     "info": (
         "JSON keys: root, layout_version, wheels, wheel_bytes, sources, referenced_entries,"
         " referenced_bytes, reclaimable_bytes, staging_items, staging_bytes, trash_items,"
-        " trash_bytes, quarantine_items, remote (null, or {url, mode, answered, problem,"
-        " rejected_objects})."
+        " trash_bytes, quarantine_items, trees, tree_bytes, remote (null, or {url, mode,"
+        " answered, problem, rejected_objects})."
     ),
     "list": (
-        "A wheel named by several sources is listed once per source; a wheel no source names"
+        "Unpacked: the size of the wheel's unpacked tree (made by wheelcache install), or '-'."
+        " A wheel named by several sources is listed once per source; a wheel no source names"
         " has source null and its last_used is when it was last handed out or published."
         " PATTERN matches six, six-1.17.0, 1.17.0, six-1.17.0-py2.py3-none-any.whl and"
         " six-1.17.0.tar.gz alike. JSON keys: wheels [{name, version, filename, size, sha256,"
-        " path, source, source_name, source_file, last_used, last_used_timestamp}], count,"
-        " total_bytes."
+        " path, source, source_name, source_file, last_used, last_used_timestamp, tree_bytes}],"
+        " count, total_bytes."
     ),
     "prune": (
         "DURATION: a number and a unit s, m, h, d or w (30m, 12h, 7d). SIZE: a number and a"
@@ -61,7 +71,8 @@ _EPILOGS = {
         " dry_run, removed_entries, freed_bytes, kept_entries, kept_bytes, referenced_entries,"
         " referenced_bytes, retired_sources [keys], reclaimed_staging, reclaimed_trash,"
         " restored_entries, removed_quarantine, waiting_entries, waiting_bytes, waiting_until,"
-        " waiting_until_timestamp (when the waiting wheels become removable), grace, seconds."
+        " waiting_until_timestamp (when the waiting wheels become removable), grace, seconds,"
+        " removed_trees, kept_trees, kept_tree_bytes."
         " With --remote (the configured remote, or the URL given):"
         " expire remote records older than --max-age (default 30d), then wheel objects no"
         " record names older than --grace (default 1h); JSON keys: dry_run, removed_records,"
@@ -88,7 +99,8 @@ _EPILOGS = {
         "Exit status 1 when anything is corrupt, dangling or unreadable, even once repaired."
         " JSON keys: sound, entries_checked, bytes_checked, corrupt [{sha256, path, problem,"
         " sources}], dangling [{key, pointer, missing}], unreadable_pointers, links,"
-        " not_permitted, repaired, quarantined, mended_pointers."
+        " not_permitted, repaired, quarantined, mended_pointers, corrupt_trees [{sha256, path,"
+        " problem}]."
     ),
 }
 
@@ -148,12 +160,35 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument(
         "source", metavar="SOURCE", help="an sdist (.tar.gz, .zip) or a project directory"
     )
-    build.add_argument(
-        "--no-isolation",
-        action="store_true",
-        help="build with the backend installed here instead of in a fresh environment",
-    )
+    _add_no_isolation(build)
     _add_json(build)
+    install = command(
+        "install", cmd_install, "Install SOURCEs without dependencies, linking from the cache."
+    )
+    install.add_argument(
+        "sources",
+        metavar="SOURCE",
+        nargs="+",
+        help="a project directory, an sdist (.tar.gz, .zip) or a wheel (.whl)",
+    )
+    where = install.add_mutually_exclusive_group()
+    where.add_argument(
+        "--python", metavar="PYTHON", help="install into this interpreter's environment"
+    )
+    where.add_argument(
+        "--target", metavar="DIR", help="install into this directory (like pip --target)"
+    )
+    install.add_argument(
+        "--link-mode",
+        choices=("auto", "clone", "hardlink", "copy"),
+        default="auto",
+        help="how files are placed (default: auto, a reflink clone, else a hard link, else a copy)",
+    )
+    install.add_argument(
+        "--compile", action="store_true", help="compile bytecode with the target interpreter"
+    )
+    _add_no_isolation(install)
+    _add_json(install)
     command("dir", cmd_dir, "Print the cache directory.")
     _add_json(command("info", cmd_info, "Summarise what the cache holds."))
     listing = command("list", cmd_list, "List cached wheels.")
@@ -267,6 +302,14 @@ def _add_grace(parser: argparse.ArgumentParser) -> None:
 
 def _add_dry_run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="report, change nothing")
+
+
+def _add_no_isolation(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-isolation",
+        action="store_true",
+        help="build with the backend installed here instead of in a fresh environment",
+    )
 
 
 def _add_json(parser: argparse.ArgumentParser) -> None:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
     from .._gc.reports import CleanReport, PruneReport, VerifyReport
     from .._gc.stats import CacheStats
+    from .._install.install import InstallResult
     from .._wheel import CachedWheel
 
 __all__ = [
@@ -29,6 +30,8 @@ __all__ = [
     "count",
     "info_json",
     "info_lines",
+    "install_json",
+    "install_line",
     "list_json",
     "list_summary",
     "list_table",
@@ -57,6 +60,8 @@ _STATS_FIELDS = (
     "trash_items",
     "trash_bytes",
     "quarantine_items",
+    "trees",
+    "tree_bytes",
 )
 
 
@@ -100,6 +105,8 @@ class ListedWheel(NamedTuple):
     """The source's last use; for a wheel no source names, when it was last freshened."""
     source_file: str | None = None
     """The sdist's file name, when the source was added from an archive."""
+    tree_bytes: int | None = None
+    """Bytes of the wheel's unpacked tree (made by installs); None when it has none."""
 
 
 def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
@@ -112,18 +119,20 @@ def list_json(found: Sequence[ListedWheel]) -> dict[str, Any]:
         document["source_file"] = item.source_file
         document["last_used"] = iso_utc(item.last_used)
         document["last_used_timestamp"] = item.last_used
+        document["tree_bytes"] = item.tree_bytes
         wheels.append(document)
     return {"wheels": wheels, "count": len(wheels), "total_bytes": _unique_bytes(found)}
 
 
 def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]], frozenset[int]]:
     """``wheelcache list``: headers, rows and the right-aligned columns."""
-    headers = ["Name", "Version", "Size", "Last used", "SHA-256", "File", "Source"]
+    headers = ["Name", "Version", "Size", "Unpacked", "Last used", "SHA-256", "File", "Source"]
     rows = [
         [
             item.wheel.name,
             str(item.wheel.version),
             format_size(item.wheel.size),
+            "-" if item.tree_bytes is None else format_size(item.tree_bytes),
             format_age(item.last_used),
             item.wheel.sha256[:12],
             item.wheel.filename,
@@ -131,13 +140,17 @@ def list_table(found: Sequence[ListedWheel]) -> tuple[list[str], list[list[str]]
         ]
         for item in found
     ]
-    return headers, rows, frozenset({2})
+    return headers, rows, frozenset({2, 3})
 
 
 def list_summary(found: Sequence[ListedWheel]) -> str:
     """How many distinct wheels, and their bytes (a wheel named twice counts once)."""
     unique = len({item.wheel.sha256 for item in found})
-    return f"{count(unique, 'wheel')}, {format_size(_unique_bytes(found))}"
+    summary = f"{count(unique, 'wheel')}, {format_size(_unique_bytes(found))}"
+    trees = {i.wheel.sha256: i.tree_bytes for i in found if i.tree_bytes is not None}
+    if trees:
+        summary += f"; {count(len(trees), 'unpacked tree')}, {format_size(sum(trees.values()))}"
+    return summary
 
 
 def _unique_bytes(found: Sequence[ListedWheel]) -> int:
@@ -157,6 +170,7 @@ def info_lines(stats: CacheStats) -> list[str]:
         ["Cache directory:", str(stats.root.absolute())],
         ["Layout version:", str(stats.layout_version)],
         ["Wheels:", f"{stats.wheels} ({format_size(stats.wheel_bytes)})"],
+        ["Unpacked trees:", f"{stats.trees} ({format_size(stats.tree_bytes)})"],
         ["Sources:", str(stats.sources)],
         ["Referenced:", f"{stats.referenced_entries} ({format_size(stats.referenced_bytes)})"],
         ["Reclaimable:", format_size(stats.reclaimable_bytes)],
@@ -188,6 +202,9 @@ def prune_json(report: PruneReport) -> dict[str, Any]:
         "waiting_until_timestamp": report.waiting_until,
         "grace": report.grace,
         "seconds": report.seconds,
+        "removed_trees": report.removed_trees,
+        "kept_trees": report.kept_trees,
+        "kept_tree_bytes": report.kept_tree_bytes,
     }
 
 
@@ -200,6 +217,9 @@ def prune_lines(report: PruneReport) -> list[str]:
         f"Kept {count(report.kept_entries, 'wheel')} ({format_size(report.kept_bytes)}),"
         f" {report.referenced_entries} referenced ({format_size(report.referenced_bytes)}).",
     ]
+    if report.removed_trees:
+        trees = count(report.removed_trees, "unpacked tree")
+        lines.append(f"{'Would remove' if would else 'Removed'} {trees}.")
     if report.retired_sources:
         retired = count(len(report.retired_sources), "source")
         lines.append(f"{'Would retire' if would else 'Retired'} {retired}.")
@@ -298,6 +318,10 @@ def verify_json(report: VerifyReport) -> dict[str, Any]:
         "mended_pointers": report.mended_pointers,
         "links": [str(path) for path in report.links],
         "not_permitted": [str(path) for path in report.not_permitted],
+        "corrupt_trees": [
+            {"sha256": item.sha256, "path": str(item.path), "problem": item.problem}
+            for item in report.corrupt_trees
+        ],
     }
 
 
@@ -310,6 +334,9 @@ def verify_lines(report: VerifyReport) -> list[str]:
             keys = ", ".join(map(short_key, item.sources))
             line += f" (named by {count(len(item.sources), 'source')}: {keys})"
         lines.append(line)
+    lines += [
+        f"corrupt unpacked tree: {item.path}: {item.problem}" for item in report.corrupt_trees
+    ]
     for pointer in report.dangling:
         missing = count(len(pointer.missing), "missing wheel")
         lines.append(
@@ -328,6 +355,7 @@ def verify_lines(report: VerifyReport) -> list[str]:
         return [*lines, f"{summary}: no problems found."]
     problems = (
         len(report.corrupt)
+        + len(report.corrupt_trees)
         + len(report.dangling)
         + len(report.unreadable_pointers)
         + len(report.links)
@@ -345,3 +373,33 @@ def verify_lines(report: VerifyReport) -> list[str]:
             " and mend pointers."
         )
     return lines
+
+
+def install_line(result: InstallResult) -> str:
+    """``wheelcache install``: ``installed demo 1.0 (hardlink, 3 ms)`` or ``unchanged demo 1.0``."""
+    if result.action == "unchanged":
+        return f"unchanged {result.name} {result.version}"
+    details = f"{result.link_mode}, {result.seconds * 1000:.0f} ms"
+    if result.replaced:
+        details += f"; replaced {', '.join(result.replaced)}"
+    return f"installed {result.name} {result.version} ({details})"
+
+
+def install_json(
+    result: InstallResult, wheel: CachedWheel, source: dict[str, Any], built: bool
+) -> dict[str, Any]:
+    """One distribution in ``wheelcache install --json``."""
+    return {
+        "name": result.name,
+        "version": result.version,
+        "action": result.action,
+        "link_mode": result.link_mode,
+        "files": result.files,
+        "seconds": result.seconds,
+        "dist_info": result.dist_info,
+        "replaced": list(result.replaced),
+        "unsatisfied": list(result.unsatisfied),
+        "wheel": wheel_json(wheel),
+        "built": built,
+        "source": source,
+    }

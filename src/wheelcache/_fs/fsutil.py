@@ -33,18 +33,19 @@ import os
 import stat
 import sys
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
 from .nofollow import O_NOFOLLOW, chmod_nofollow, list_real_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from pathlib import Path
 
 __all__ = [
     "CHUNK_SIZE",
     "RETRY_SECONDS",
     "backoff",
+    "digest_directories",
     "file_sha256",
     "fsync_dir",
     "is_transient",
@@ -300,3 +301,18 @@ def shard_entries(bucket: Path) -> Iterator[os.DirEntry[str]]:
         for item in list_real_dir(shard.path):
             if not item.is_symlink():
                 yield item
+
+
+def digest_directories(bucket: Path) -> Iterator[tuple[str, Path]]:
+    """Every ``<bucket>/<aa>/<sha256>`` directory as (sha256, path), in no particular order.
+
+    Links are skipped: a linked bucket, shard or directory is never followed.
+    """
+    for child in shard_entries(bucket):
+        shard = os.path.basename(os.path.dirname(child.path))
+        if (
+            len(child.name) == 64
+            and child.name.startswith(shard)
+            and child.is_dir(follow_symlinks=False)
+        ):
+            yield child.name, Path(child.path)

@@ -58,6 +58,10 @@ POINTS = frozenset(
         # scenarios are in tests/remote/test_remote_concurrency.py
         "remote-push.before-record",
         "remote-pull.downloaded",
+        # unpacking a tree (wheelcache._unpacked.trees)
+        "tree.before-rename",
+        # installing (wheelcache._install.install)
+        "install.recorded",
     }
 )
 

@@ -27,7 +27,7 @@ __all__ = ["find_links", "move_links_aside"]
 logger = logging.getLogger("wheelcache")
 
 # How deep each bucket's layout goes: entries and pointers sit in shards.
-_SHARDED = ("wheels", "pointers", "locks", "statcache")
+_SHARDED = ("wheels", "trees", "pointers", "locks", "statcache")
 
 
 def find_links(layout: Layout) -> list[Path]:

@@ -40,9 +40,10 @@ The contract (argued in docs/design.md, "Garbage collection"):
 :func:`prune` takes the steps in order; each lives in the module named after
 it: :mod:`wheelcache._gc.retire` reads every pointer and retires sources,
 :mod:`wheelcache._gc.trash` sweeps entries through the trash (and finishes what
-a killed prune or clean left there), :mod:`wheelcache._gc.leftovers`
-reclaims what dead processes left behind, and :mod:`wheelcache._gc.statcaches`
-removes the stat caches of trees that are gone.
+a killed prune or clean left there), :mod:`wheelcache._gc.trees` sweeps unpacked
+trees the same way, :mod:`wheelcache._gc.leftovers` reclaims what dead processes
+left behind, and :mod:`wheelcache._gc.statcaches` removes the stat caches of
+trees that are gone.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ from .reports import CleanReport, PruneReport, Tally
 from .retire import choose_retirees, retire_chosen, scan_sources
 from .statcaches import reclaim_stat_caches
 from .trash import delete_or_warn, empty_quarantine, finish_trash, sweep_entries
+from .trees import sweep_trees
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -159,6 +161,7 @@ def prune(
         else:
             finish_trash(layout, referenced, protected, window, tally, dry_run)
             sweep_entries(layout, store, referenced, protected, window, tally, dry_run, progress)
+            sweep_trees(layout, protected, horizon, tally, dry_run)
             empty_quarantine(layout, horizon, tally, dry_run)
             reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
             reclaim_pointer_temps(layout, now, tally, dry_run)
@@ -207,7 +210,13 @@ def clean(
         except OSError as exc:
             raise cache_error(layout.trash, "create", exc) from exc
         moved = {}
-        for bucket in (layout.pointers, layout.wheels, layout.quarantine, layout.statcache):
+        for bucket in (
+            layout.pointers,
+            layout.wheels,
+            layout.trees,
+            layout.quarantine,
+            layout.statcache,
+        ):
             destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
             try:
                 retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]

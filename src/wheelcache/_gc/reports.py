@@ -39,7 +39,7 @@ class PruneReport:
     removed_entries: int = 0
     """Entries deleted (no pointer named them, older than the grace period)."""
     freed_bytes: int = 0
-    """Bytes of wheels deleted, plus staging and trash leftovers reclaimed."""
+    """Bytes of wheels and unpacked trees deleted, plus staging and trash leftovers reclaimed."""
     kept_entries: int = 0
     """Entries that remain."""
     kept_bytes: int = 0
@@ -73,6 +73,12 @@ class PruneReport:
     trusted_clock: bool = True
     """False when a recent forward jump of the clock kept this prune from deleting
     any entry or retiring any source by age (docs/design.md, A2)."""
+    removed_trees: int = 0
+    """Unpacked trees deleted (their wheel unreferenced, unused for the grace period)."""
+    kept_trees: int = 0
+    """Unpacked trees that remain."""
+    kept_tree_bytes: int = 0
+    """Bytes of the unpacked trees that remain."""
 
 
 @dataclass(frozen=True)
@@ -137,11 +143,15 @@ class VerifyReport:
     not_permitted: tuple[Path, ...] = ()
     """Directories and files this user may not read: nothing in them was checked."""
 
+    corrupt_trees: tuple[CorruptEntry, ...] = ()
+    """Unpacked trees whose files differ from their manifest (a file written through a link)."""
+
     @property
     def sound(self) -> bool:
         """True when all was checked and nothing is corrupt, dangling, unreadable or a link."""
         return not (
             self.corrupt
+            or self.corrupt_trees
             or self.dangling
             or self.unreadable_pointers
             or self.links
@@ -167,6 +177,9 @@ class Tally:
     waiting_bytes: int = 0
     waiting_until: float | None = None
     quarantine: int = 0
+    removed_trees: int = 0
+    kept_trees: int = 0
+    kept_tree_bytes: int = 0
 
     def keep(self, size: int) -> None:
         """Count one entry of *size* bytes as kept."""
@@ -193,6 +206,9 @@ class Tally:
             removed_quarantine=self.quarantine,
             dry_run=dry_run,
             seconds=time.monotonic() - started,
+            removed_trees=self.removed_trees,
+            kept_trees=self.kept_trees,
+            kept_tree_bytes=self.kept_tree_bytes,
         )
 
     def wait(self, size: int, until: float) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .._fs.fsutil import tree_size
+from .._fs.fsutil import digest_directories, tree_size
 from .._fs.nofollow import list_real_dir
 from .._layout import LAYOUT_VERSION
 from .._pointers.any_version import referenced_digests
 from .._pointers.pointer import read_bytes
+from .trees import tree_state
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -52,6 +53,10 @@ class CacheStats:
     trash_bytes: int
     quarantine_items: int
     """Corrupt entries and unreadable pointers moved aside by verify."""
+    trees: int = 0
+    """Unpacked trees (made by installs), referenced or not."""
+    tree_bytes: int = 0
+    """Bytes of the files in the unpacked trees (hard links into environments counted once)."""
 
 
 def collect_stats(
@@ -85,6 +90,12 @@ def collect_stats(
             referenced_bytes += info.st_size
     if progress is not None:
         progress("info", len(entries), len(entries))
+    trees = tree_bytes = 0
+    for _sha256, tree in digest_directories(layout.trees):
+        state = tree_state(tree)
+        if state is not None:
+            trees += 1
+            tree_bytes += state[1]
     staging = [p for p in _children(layout.staging) if not p.name.endswith(".lock")]
     trash = list(_children(layout.trash))
     return CacheStats(
@@ -101,6 +112,8 @@ def collect_stats(
         trash_items=len(trash),
         trash_bytes=sum(tree_size(path) for path in trash),
         quarantine_items=sum(1 for _ in _children(layout.quarantine)),
+        trees=trees,
+        tree_bytes=tree_bytes,
     )
 
 

@@ -28,7 +28,14 @@ if TYPE_CHECKING:
     from .._store.store import Store
     from .reports import Progress, Tally
 
-__all__ = ["delete_or_warn", "empty_quarantine", "finish_trash", "sweep_entries"]
+__all__ = [
+    "delete_or_warn",
+    "empty_quarantine",
+    "finish_trash",
+    "move_to_trash",
+    "restore",
+    "sweep_entries",
+]
 
 logger = logging.getLogger("wheelcache")
 
@@ -119,14 +126,14 @@ def sweep_entries(
             tally.freed += size
             continue
         _syncpoints.reach("prune.before-trash")
-        trashed = _move_to_trash(layout, entry, sha256)
+        trashed = move_to_trash(layout, entry, sha256)
         if trashed is None:
             continue
         _syncpoints.reach("prune.after-trash")
         again = _wheel_state(trashed)
         if again is not None and again[0] >= horizon:
             # Freshened between our look and the rename: it is wanted.
-            if _restore(trashed, entry):
+            if restore(trashed, entry):
                 tally.restored += 1
             else:
                 delete_or_warn(trashed)  # an identical copy was published meanwhile
@@ -141,15 +148,18 @@ def sweep_entries(
         progress("prune", len(entries), len(entries))
 
 
-def _move_to_trash(layout: Layout, entry: Path, sha256: str) -> Path | None:
-    """Rename an entry into the trash; None if it is gone or cannot be moved.
+def move_to_trash(layout: Layout, entry: Path, name: str) -> Path | None:
+    """Rename an entry into the trash as ``<name>.<token>``; None if it is gone or cannot be moved.
+
+    *name* is the entry's SHA-256, or ``tree-<sha256>`` for a tree (which
+    :func:`finish_trash` never restores: a tree is unpacked again on need).
 
     An entry directory without write permission (damaged, or chmod-ed by
     hand) cannot be renamed to another directory; it is made writable and
     the rename tried again. An entry that still cannot be moved is left in
     place with a warning: one bad entry does not stop the prune.
     """
-    destination = layout.trash / f"{sha256}.{unique_token()}"
+    destination = layout.trash / f"{name}.{unique_token()}"
     try:
         layout.trash.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -187,8 +197,8 @@ def delete_or_warn(path: Path) -> bool:
     return True
 
 
-def _restore(trashed: Path, entry: Path) -> bool:
-    """Put a trashed entry back; False if its place was filled meanwhile.
+def restore(trashed: Path, entry: Path) -> bool:
+    """Put a trashed entry (or tree) back; False if its place was filled meanwhile.
 
     A link where the entry's shard belongs is refused (CacheError): the entry
     stays in the trash, and the next prune restores it once that is repaired.
@@ -236,7 +246,7 @@ def finish_trash(
             state = _wheel_state(path)  # None for an emptied or damaged entry
             wanted = state is not None and (sha256 in protected or state[0] >= horizon)
             place = layout.entry_dir(sha256)
-            if wanted and not os.path.lexists(place) and (dry_run or _restore(path, place)):
+            if wanted and not os.path.lexists(place) and (dry_run or restore(path, place)):
                 tally.restored += 1
                 if dry_run and state is not None:  # a real prune's sweep counts it once back
                     tally.keep(state[1])

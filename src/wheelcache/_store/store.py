@@ -35,7 +35,6 @@ import logging
 import os
 import stat
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from .._errors import InvalidWheelError, cache_error
@@ -43,10 +42,10 @@ from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import (
     RETRY_SECONDS,
     backoff,
+    digest_directories,
     fsync_dir,
     is_transient,
     remove_tree,
-    shard_entries,
     unlink_quietly,
 )
 from .._fs.locking import hold
@@ -59,6 +58,7 @@ from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from pathlib import Path
 
     from .._wheels.names import WheelInfo
 
@@ -336,11 +336,4 @@ class Store:
         Links are not entries: a linked bucket, shard or entry is skipped
         (``verify`` reports it), as it is a miss to a lookup.
         """
-        for child in shard_entries(self.layout.wheels):
-            shard = os.path.basename(os.path.dirname(child.path))
-            if (
-                len(child.name) == 64
-                and child.name.startswith(shard)
-                and child.is_dir(follow_symlinks=False)
-            ):
-                yield child.name, Path(child.path)
+        return digest_directories(self.layout.wheels)

@@ -41,6 +41,7 @@ __all__ = [
     "WheelInfo",
     "parse_wheel_name",
     "read_chunks",
+    "unsafe_path_reason",
     "validate_wheel",
 ]
 
@@ -218,7 +219,7 @@ def _member_name_problems(members: Sequence[zipfile.ZipInfo]) -> list[str]:
     seen: set[str] = set()
     for member in members:
         name = member.filename
-        reason = _unsafe_path_reason(name)
+        reason = unsafe_path_reason(name)
         if reason:
             problems.append(f"member {name!r} has an unsafe path ({reason})")
         if name in seen:
@@ -227,7 +228,7 @@ def _member_name_problems(members: Sequence[zipfile.ZipInfo]) -> list[str]:
     return problems
 
 
-def _unsafe_path_reason(name: str) -> str | None:
+def unsafe_path_reason(name: str) -> str | None:
     if name.startswith("/"):
         return "it is absolute"
     if _DRIVE.match(name):

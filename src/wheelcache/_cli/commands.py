@@ -1,5 +1,4 @@
-"""What each ``wheelcache`` command does: build, install, dir, info, list, prune, remove, clean,
-verify.
+"""What each ``wheelcache`` command does (build, install, list, prune, remove, ...).
 
 Each command takes the parsed arguments and a :class:`~._cli_console.Console`,
 prints its results and returns its exit status (the statuses are described in

@@ -76,6 +76,7 @@ _PREWARM = (
     "wheelcache._cli.main",
     "wheelcache._cli.commands",
     "wheelcache._cli.reports",
+    "wheelcache._cli.maintenance_reports",
     "wheelcache._gc.links",
     "wheelcache._gc.clock",
     "wheelcache._wheels.dist_info",

@@ -549,7 +549,7 @@ def test_prune_deletes_nothing_when_a_pointer_cannot_be_read(
     def refuse(path: object, *args: object, **kwargs: object) -> object:
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(wheelcache._gc.retire, "read_bytes", refuse)
+    monkeypatch.setattr(wheelcache._gc.retire, "read_settled", refuse)
     with pytest.raises(CacheError, match="deleted nothing"):
         cache.prune(grace=0)
 
@@ -714,11 +714,12 @@ def test_verify_reports_a_pointer_it_cannot_read(
     cache.add(source, wheel)
     pointer = pointer_path(cache, source)
     real_read_bytes = _pointer.read_bytes
-    monkeypatch.setattr(
-        wheelcache._gc.verify,
-        "read_bytes",
-        lambda path: None if Path(path) == pointer else real_read_bytes(path),
-    )
+
+    def unreadable(path: object, **options: Any) -> Any:
+        return None if Path(str(path)) == pointer else real_read_bytes(str(path))
+
+    monkeypatch.setattr(wheelcache._gc.verify, "read_bytes", unreadable)
+    monkeypatch.setattr(wheelcache._gc.verify, "read_settled", unreadable)
 
     report = cache.verify()
     assert report.unreadable_pointers == (pointer,)

@@ -18,11 +18,19 @@ from typing import TYPE_CHECKING, Any, Callable, TypeVar
 from .._build.from_path import build_from_path
 from .._errors import InvalidSourceError
 from .._source import Source
+from .maintenance_reports import (
+    clean_json,
+    clean_lines,
+    prune_json,
+    prune_lines,
+    remove_json,
+    remove_lines,
+    verify_json,
+    verify_lines,
+)
 from .remote import open_cache, prune_remote, status_json, status_lines
 from .reports import (
     ListedWheel,
-    clean_json,
-    clean_lines,
     info_json,
     info_lines,
     install_json,
@@ -30,12 +38,6 @@ from .reports import (
     list_json,
     list_summary,
     list_table,
-    prune_json,
-    prune_lines,
-    remove_json,
-    remove_lines,
-    verify_json,
-    verify_lines,
     wheel_json,
 )
 

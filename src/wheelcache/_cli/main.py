@@ -17,7 +17,8 @@ traceback. Logging goes to stderr: INFO by default, WARNING with ``-q``, DEBUG
 with ``-v``. Build backends' output (and pypa/build's progress) is shown only
 with ``-v``; when a build fails, its last lines come before the error line.
 Stdout carries only results, so ``pip install "$(wheelcache build .)"``
-works; ``--json`` output is described in :mod:`wheelcache._cli.reports`.
+works; ``--json`` output is described in :mod:`wheelcache._cli.reports` and
+:mod:`wheelcache._cli.maintenance_reports`.
 """
 
 from __future__ import annotations

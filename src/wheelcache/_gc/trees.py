@@ -20,15 +20,17 @@ from typing import TYPE_CHECKING
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import digest_directories, tree_size
 from .._unpacked.trees import MANIFEST_NAME, read_manifest
+from .reports import CorruptEntry
 from .trash import delete_or_warn, move_to_trash, restore
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .._layout import Layout
+    from .._store.store import Store
     from .reports import Tally
 
-__all__ = ["check_tree", "sweep_trees", "tree_state"]
+__all__ = ["check_tree", "sweep_trees", "tree_state", "verify_trees"]
 
 
 def tree_state(tree: Path) -> tuple[float, int] | None:
@@ -126,3 +128,28 @@ def check_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:
         if info.st_mode & 0o222:
             return f"{relative} is writable (tree files are read-only)", checked
     return None, checked
+
+
+def verify_trees(
+    layout: Layout, store: Store, repair: bool, quarantined: list[Path]
+) -> tuple[list[CorruptEntry], int]:
+    """Re-hash every tree against its manifest: (the corrupt ones, bytes hashed).
+
+    With *repair* a corrupt tree is moved to the quarantine (appended to *quarantined*).
+    """
+    corrupt: list[CorruptEntry] = []
+    hashed = 0
+    for sha256, tree in list(digest_directories(layout.trees)):
+        outcome = check_tree(sha256, tree)
+        if outcome is None:
+            continue  # pruned meanwhile
+        problem, size = outcome
+        hashed += size
+        if problem is None:
+            continue
+        corrupt.append(CorruptEntry(sha256, tree, problem))
+        if repair:
+            moved = store.quarantine(tree, reason=f"unpacked tree: {problem}")
+            if moved is not None:
+                quarantined.append(moved)
+    return corrupt, hashed

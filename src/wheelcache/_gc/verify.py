@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import CacheError, InvalidWheelError
 from .._fs import syncpoints as _syncpoints
-from .._fs.fsutil import digest_directories, file_sha256, retry_transient
+from .._fs.fsutil import file_sha256, retry_transient
 from .._fs.locking import hold
 from .._fs.mounts import is_network_filesystem
 from .._fs.nofollow import list_real_dir, refuse_links
@@ -33,7 +33,7 @@ from .._store.store import Store
 from .._wheels.names import parse_wheel_name
 from .links import find_links, move_links_aside
 from .reports import CorruptEntry, DanglingPointer, VerifyReport
-from .trees import check_tree
+from .trees import verify_trees
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -87,20 +87,8 @@ def verify(
                 quarantined.append(moved)
     if progress is not None:
         progress("verify", len(entries), len(entries))
-    corrupt_trees: list[CorruptEntry] = []
-    for sha256, tree in list(digest_directories(layout.trees)):
-        outcome = check_tree(sha256, tree)
-        if outcome is None:
-            continue  # pruned meanwhile
-        problem, size = outcome
-        checked_bytes += size
-        if problem is None:
-            continue
-        corrupt_trees.append(CorruptEntry(sha256, tree, problem))
-        if repair:
-            moved = store.quarantine(tree, reason=f"unpacked tree: {problem}")
-            if moved is not None:
-                quarantined.append(moved)
+    corrupt_trees, tree_bytes = verify_trees(layout, store, repair, quarantined)
+    checked_bytes += tree_bytes
     naming: dict[str, list[str]] = {c.sha256: [] for c in corrupt}
     dangling, unreadable, mended, moved_pointers = _verify_pointers(
         layout, store, naming, repair, lock_timeout, not_permitted

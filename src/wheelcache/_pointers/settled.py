@@ -12,11 +12,10 @@ has expired before they are judged (docs/design.md §13).
 
 from __future__ import annotations
 
-import json
 import time
 from typing import TYPE_CHECKING
 
-from .pointer import MAX_POINTER_BYTES, read_bytes
+from .pointer import MAX_POINTER_BYTES, _parse, read_bytes
 
 if TYPE_CHECKING:
     import os
@@ -39,16 +38,8 @@ def read_settled(
     """:func:`read_bytes`, read again (on a network filesystem) while the bytes do not parse."""
     found = read_bytes(path, limit=limit, strict=strict)
     for _attempt in range(SETTLE_TRIES if network else 0):
-        if found is None or _parses(found[0]):
+        if found is None or _parse(found[0]) is not None:
             break
         time.sleep(SETTLE_SECONDS)
         found = read_bytes(path, limit=limit, strict=strict)
     return found
-
-
-def _parses(data: bytes) -> bool:
-    try:
-        json.loads(data)
-    except (ValueError, RecursionError):
-        return False
-    return True

@@ -13,7 +13,6 @@ from ._build.from_path import BuildsFromPaths
 from ._errors import CacheError, InvalidWheelError, naming_permissions
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
-from ._fs.nofollow import real_ancestors
 from ._gc.maintenance import Maintenance
 from ._install.api import Installs
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
@@ -124,9 +123,6 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
                 pointer is None
                 or pointer.key != source.key
                 or pointer.freshness != source.freshness
-                # The pointer was opened with O_NOFOLLOW; a linked shard is a
-                # miss too, as it is absent to prune's scan (docs/design.md §2).
-                or not real_ancestors(pointer_path, 1)
             ):
                 return None
             for ref in ranked_compatible(pointer.wheels, ranks):
@@ -135,11 +131,12 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
                     entry = os.lstat(location)
                 except OSError:
                     continue
-                if (
-                    not S_ISREG(entry.st_mode)
-                    or entry.st_size != ref.size
-                    or not real_ancestors(location, 1)
-                ):
+                # Opened and stat'ed without following a link at the pointer
+                # or the wheel. Directories above them are not looked at (a
+                # system call each, on every hit): prune refuses to run while
+                # one is a link, so what this hands out through one stays
+                # protected (docs/design.md §2).
+                if not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
                     logger.debug("cached wheel %s is missing or damaged", ref.filename)
                     continue
                 # Published entries are read-only for everyone (0o444), which

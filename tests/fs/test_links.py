@@ -75,29 +75,34 @@ def _prune_a_tree_with_a_link(shared: Path, source: Source, wheel: Path) -> None
     assert not leftover.exists()
 
 
-def test_a_linked_entry_is_a_miss_never_freshened_and_never_deleted(
-    cache: WheelCache, source: Source, wheel: Path, outside: Path
+@pytest.mark.parametrize("level", ["entry", "entry shard"])
+def test_a_linked_entry_is_read_only_followed_never_freshened_and_prune_refuses(
+    cache: WheelCache, source: Source, wheel: Path, outside: Path, level: str
 ) -> None:
     added = cache.add(source, wheel)
-    entry = added.path.parent
+    entry = added.path.parent if level == "entry" else added.path.parent.parent
     copy = outside / entry.name
-    copy.mkdir()
-    (copy / added.path.name).write_bytes(added.path.read_bytes())
-    age(copy / added.path.name, DAY)
-    os.chmod(entry / added.path.name, 0o644)
-    (entry / added.path.name).unlink()
-    entry.rmdir()
+    os.rename(entry, copy)
     entry.symlink_to(copy, target_is_directory=True)
     before = snapshot(outside)
 
-    assert cache.get(source) is None
+    # get() does not look above the wheel (a system call on every hit): it
+    # reads through the link. Nothing that changes anything follows it.
+    hit = cache.get(source)
+    assert hit is not None
+    assert hit.path == added.path
     assert cache.find(added.sha256) is None
     assert list(cache.wheels()) == []
-    report = cache.prune(grace=0)
-
-    assert report.removed_entries == 0
+    # So prune, which never follows a link, refuses to judge what such a
+    # lookup may have handed out, and deletes nothing.
+    with pytest.raises(CacheError, match=r"lookups follow.*verify --repair"):
+        cache.prune(grace=0)
     assert snapshot(outside) == before
     assert entry.is_symlink()
+    cache.verify(repair=True)
+    assert not entry.is_symlink()
+    assert cache.prune(grace=0).removed_entries == 0
+    assert snapshot(outside) == before
 
 
 def test_prune_stamp_link_is_not_followed(
@@ -216,7 +221,7 @@ def test_verify_reports_an_entry_whose_wheel_is_a_link(
     assert snapshot(outside) == before
 
 
-def test_get_sources_and_prune_agree_on_a_linked_pointer_shard(
+def test_prune_refuses_while_a_pointer_shard_that_get_follows_is_a_link(
     cache: WheelCache, source: Source, wheel: Path, outside: Path
 ) -> None:
     added = cache.add(source, wheel)
@@ -226,14 +231,16 @@ def test_get_sources_and_prune_agree_on_a_linked_pointer_shard(
     os.rename(shard, moved)
     shard.symlink_to(moved, target_is_directory=True)
 
-    # One rule for everyone: the linked shard does not exist. get() misses,
-    # sources() does not list it, and prune (which deletes the now
-    # unreferenced, old entry) never deleted anything get() handed out.
-    assert cache.get(source) is None
+    # get() reads the pointer through the linked shard (it does not lstat the
+    # shard on every hit); sources() and prune's scan never list below a link.
+    # Had prune run, the entry would look unreferenced and old, and it would
+    # delete what get() had just handed out: so prune refuses.
+    hit = cache.get(source)
+    assert hit is not None
+    assert hit.sha256 == added.sha256
     assert list(cache.sources()) == []
-    assert cache.stats().sources == 0
-    report = cache.prune(grace=0)
-    assert report.referenced_entries == 0
-    assert cache.get(source) is None
+    with pytest.raises(CacheError, match=r"is a symbolic link, which lookups follow"):
+        cache.prune(grace=0)
+    assert added.path.exists()
     assert (moved / f"{source.digest}.json").exists()  # the outside is untouched
     assert stat.S_ISLNK(os.lstat(shard).st_mode)

@@ -5,15 +5,16 @@ accidents can reach. A symbolic link planted anywhere below the root (a
 bucket, a shard, an entry, a pointer, a lock, the prune stamp) could send a
 write, ``chmod``, ``utime``, delete or rename outside the cache, and could
 make a reader and the garbage collector disagree about what exists. So the
-one rule is: **nothing in the layout is followed**. The root itself is the
+one rule is: **nothing in the layout is followed for a change**. The root is the
 user's choice and may be a link; everything below it must be a real
 directory or file where the layout expects one.
 
-* Readers (:func:`real_ancestors`, ``O_NOFOLLOW``) treat a link at a
-  pointer, a pointer's shard, an entry or its wheel as a miss. A link at a
-  bucket or an entry's shard is not looked for on the hit path (it would
-  cost a hit two more ``lstat`` calls); what a reader follows it only reads,
-  and prune refuses a linked bucket and never lists below a linked shard
+* Readers open a pointer with ``O_NOFOLLOW`` and ``lstat`` a wheel: a link
+  there is a miss. The hit path does not look at the directories above them
+  (each look is a system call on every hit); listings and ``find()`` do
+  (:func:`real_ancestors`), and prune refuses to run while a lookup could
+  follow a link (``wheelcache._gc.links.refuse_followed_links``), so what a
+  reader reaches through one it only reads, and nothing deletes it under it
   (docs/design.md §2).
 * Scans (:func:`list_real_dir`) list real directories only and skip links.
 * Writers call :func:`refuse_links` before acting on a path; it raises

@@ -65,6 +65,7 @@ from .._layout import unique_token
 from .._store.store import Store
 from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
+from .links import refuse_followed_links
 from .reports import CleanReport, PruneReport, Tally
 from .retire import choose_retirees, retire_chosen, scan_sources
 from .statcaches import reclaim_stat_caches
@@ -104,8 +105,10 @@ def prune(
     """Delete what no process may still use; see the module docstring.
 
     Raises :class:`CacheError` without deleting any entry when the pointers
-    cannot all be read (an unread pointer could name any entry), or when a
-    bucket is a link (nothing in the layout is followed); :class:`LockTimeout`
+    cannot all be read (an unread pointer could name any entry), when a
+    bucket is a link (nothing in the layout is followed), or when a pointer
+    shard, entry shard or entry is a link (lookups follow those);
+    :class:`LockTimeout`
     when another prune holds the prune lock longer than *lock_timeout*.
 
     With *select*, the sources it picks are retired instead of those the
@@ -121,6 +124,7 @@ def prune(
     if not layout.root.exists():
         return PruneReport(dry_run=dry_run, grace=grace)
     refuse_bucket_links(layout)
+    refuse_followed_links(layout)
     with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
         _syncpoints.reach("prune.locked")
         store = Store(layout)

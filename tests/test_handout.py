@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import wheelcache._cache
+import wheelcache._store.lookup
 from lockaudit import record_locks
 from ondisk import DAY, age, is_fresh, pointer_path
 from wheelcache import Source, WheelCache, _tags
@@ -43,7 +43,7 @@ def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
         age(first.path, 30 * 60)
         return real_ranked(*args, **kwargs)
 
-    monkeypatch.setattr(wheelcache._cache, "ranked_compatible", replace_then_rank)
+    monkeypatch.setattr(wheelcache._store.lookup, "ranked_compatible", replace_then_rank)
     handed_out = cache.get(old_rev)
 
     assert handed_out == first

@@ -10,9 +10,6 @@ running process may still be using.
 >>> wheel = cache.build("path/to/project")                 # doctest: +SKIP
 """
 
-import typing as _typing
-
-from ._cache import SourceRecord, WheelCache
 from ._errors import (
     BuildFailedError,
     CacheError,
@@ -24,9 +21,12 @@ from ._errors import (
 )
 from ._source import Source
 from ._version import __version__
-from ._wheel import CachedWheel
 
-if _typing.TYPE_CHECKING:
+_TYPE_CHECKING = False  # typing is not imported at run time: see _LAZY
+if _TYPE_CHECKING:
+    from typing import Any
+
+    from ._cache import SourceRecord, WheelCache
     from ._gc.reports import (
         CleanReport,
         CorruptEntry,
@@ -38,6 +38,7 @@ if _typing.TYPE_CHECKING:
     from ._install.install import InstallResult
     from ._remote.reports import PushReport, RemotePruneReport
     from ._remote.tier import RemoteStatus
+    from ._wheel import CachedWheel
 
 __all__ = [
     "BuildFailedError",
@@ -64,9 +65,15 @@ __all__ = [
     "__version__",
 ]
 
-# Garbage-collection and statistics types load on first use: a lookup never
-# needs them, and importing them would slow down every process that only reads.
+# The cache itself and the types of its results load on first use: ``python
+# -m wheelcache`` and the ``wheelcache`` command import this package first,
+# and a warm ``wheelcache build`` must not pay for pathlib, typing and logging
+# (wheelcache._cli.warm). Garbage-collection and statistics types are never
+# needed by a lookup at all.
 _LAZY = {
+    "WheelCache": "_cache",
+    "SourceRecord": "_cache",
+    "CachedWheel": "_wheel",
     "CleanReport": "_gc.reports",
     "CorruptEntry": "_gc.reports",
     "DanglingPointer": "_gc.reports",
@@ -80,7 +87,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
+def __getattr__(name: str) -> "Any":
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'wheelcache' has no attribute {name!r}")

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
-from stat import S_IRGRP, S_IROTH, S_IRUSR, S_ISREG
 from typing import TYPE_CHECKING, Any
 
 from ._build.from_path import BuildsFromPaths
-from ._errors import CacheError, InvalidWheelError, naming_permissions
+from ._errors import InvalidWheelError, naming_permissions
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
 from ._gc.maintenance import Maintenance
@@ -18,17 +16,11 @@ from ._install.api import Installs
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
 from ._listing import SourceRecord, iter_sources, iter_wheels
 from ._pointers.any_version import USE_INTERVAL
-from ._pointers.pointer import (
-    Pointer,
-    WheelRef,
-    open_pointer,
-    read_open_pointer,
-    replaced,
-)
 from ._pointers.revision import record_published
 from ._remote.api import RemoteMethods, remote_tier
+from ._store.lookup import Finder
 from ._store.store import Published, Store
-from ._tags import TagRanks, ranked_compatible, ranks_for
+from ._tags import ranks_for
 from ._wheel import CachedWheel
 
 if TYPE_CHECKING:
@@ -36,14 +28,13 @@ if TYPE_CHECKING:
 
     from packaging.tags import Tag
 
+    from ._pointers.pointer import Pointer, WheelRef
     from ._source import Source
+    from ._tags import TagRanks
 
 __all__ = ["ENVIRONMENT_VARIABLE", "USE_INTERVAL", "SourceRecord", "WheelCache", "default_root"]
 
 logger = logging.getLogger("wheelcache")
-
-
-_READABLE_BY_ALL = S_IRUSR | S_IRGRP | S_IROTH
 
 
 class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
@@ -90,7 +81,7 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
         self._layout.require_directory()
         self._store = Store(self._layout)
         self._root_ready = False
-        self._remote_fs: bool | None = None  # judged on first hit: see _fs.mounts
+        self._finder = Finder(self._layout, self._store.freshen)
         self._remote = remote_tier(self._store, remote, remote_mode)
 
     def __repr__(self) -> str:
@@ -113,97 +104,15 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
 
     def _lookup(self, source: Source, ranks: TagRanks) -> CachedWheel | None:
         """:meth:`get` with the tag ranking already computed (the hot path)."""
-        pointer_path = self._layout.pointer_file_str(source.digest)
-        fd = open_pointer(pointer_path)
-        if fd is None:
+        found = self._finder.find(source.key, source.freshness, source.digest, ranks)
+        if found is None:
             return None
-        try:
-            pointer = read_open_pointer(fd)
-            if (
-                pointer is None
-                or pointer.key != source.key
-                or pointer.freshness != source.freshness
-            ):
-                return None
-            for ref in ranked_compatible(pointer.wheels, ranks):
-                location = self._layout.entry_file_str(ref.sha256, ref.filename)
-                try:
-                    entry = os.lstat(location)
-                except OSError:
-                    continue
-                # Opened and stat'ed without following a link at the pointer
-                # or the wheel. Directories above them are not looked at (a
-                # system call each, on every hit): prune refuses to run while
-                # one is a link, so what this hands out through one stays
-                # protected (docs/design.md §2).
-                if not S_ISREG(entry.st_mode) or entry.st_size != ref.size:
-                    logger.debug("cached wheel %s is missing or damaged", ref.filename)
-                    continue
-                # Published entries are read-only for everyone (0o444), which
-                # the stat above already shows; only a mode someone changed
-                # since needs the kernel's opinion (a second path walk).
-                if entry.st_mode & _READABLE_BY_ALL != _READABLE_BY_ALL and not os.access(
-                    location, os.R_OK
-                ):
-                    logger.debug("cached wheel %s cannot be read", ref.filename)
-                    continue
-                if not self._handed_out(fd, pointer_path, ref, pointer):
-                    return None
-                return CachedWheel(location, ref.sha256, ref.size)
-            return None
-        finally:
-            os.close(fd)
+        location, ref = found
+        return CachedWheel(location, ref.sha256, ref.size)
 
     def _handed_out(self, fd: int, pointer_path: str, ref: WheelRef, pointer: Pointer) -> bool:
-        """Keep the garbage-collection promises for an entry a lookup returns; False: a miss.
-
-        *fd* is the pointer file this lookup read, still open. Record the
-        source as used, at most once per :data:`USE_INTERVAL`, and then look at
-        the pointer again. If it was replaced or retired since (locally: its
-        link count is 0; on a network filesystem, which keeps reporting 1: the
-        pointer read again differs), the writer's or prune's freshening may
-        predate this hand-out, or prune may have judged the source idle:
-        freshen the entry now; if it is gone, or permissions forbid the
-        freshen, miss. Otherwise whoever drops it later freshens it then. No
-        lock, and on the common path no write (docs/design.md §6.3, §13).
-        """
-        try:
-            current = os.fstat(fd)
-        except OSError:
-            current = None
-        if (
-            current is not None
-            and current.st_nlink
-            and time.time() - current.st_mtime > USE_INTERVAL
-        ):
-            _syncpoints.reach("lookup.record-use")
-            try:
-                os.utime(pointer_path)
-            except OSError:
-                logger.debug("could not record use of %s", pointer_path, exc_info=True)
-            try:
-                current = os.fstat(fd)  # a prune may have retired it meanwhile
-            except OSError:
-                current = None
-        if (
-            current is None
-            or current.st_nlink == 0
-            or self._replaced_remotely(pointer_path, pointer)
-        ):
-            try:
-                return self._store.freshen(ref.sha256, ref.filename)
-            except CacheError as exc:
-                logger.warning("%s; a miss instead", exc)
-                return False
-        return True
-
-    def _replaced_remotely(self, pointer_path: str, pointer: Pointer) -> bool:
-        """On a network filesystem: whether the pointer at the path is no longer *pointer*."""
-        if self._remote_fs is None:
-            from ._fs.mounts import is_network_filesystem
-
-            self._remote_fs = is_network_filesystem(str(self.root))
-        return self._remote_fs and replaced(pointer_path, pointer)
+        """:meth:`Finder.handed_out <wheelcache._store.lookup.Finder.handed_out>`."""
+        return self._finder.handed_out(fd, pointer_path, ref, pointer)
 
     @naming_permissions("look up an entry in")
     def find(self, sha256: str) -> CachedWheel | None:

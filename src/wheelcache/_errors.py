@@ -9,9 +9,13 @@ bad input also derive from the builtin a caller would naturally catch
 from __future__ import annotations
 
 import errno
-import functools
 import os
-from typing import Any, Callable, TypeVar
+
+TYPE_CHECKING = False  # no typing at run time: the warm path imports this module
+if TYPE_CHECKING:
+    from typing import Any, Callable, TypeVar
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
 
 __all__ = [
     "BuildFailedError",
@@ -159,9 +163,6 @@ def _access(path: str | os.PathLike[str]) -> str:
     )
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-
 def naming_permissions(action: str) -> Callable[[_F], _F]:
     """Make a bare ``PermissionError`` from the decorated operation a :class:`CacheError`.
 
@@ -171,6 +172,8 @@ def naming_permissions(action: str) -> Callable[[_F], _F]:
     """
 
     def decorate(function: _F) -> _F:
+        import functools
+
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:

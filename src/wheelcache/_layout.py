@@ -21,8 +21,6 @@ reader sharing the cache never meets a file it cannot parse: it sees misses.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import TYPE_CHECKING, Callable
 
 from ._errors import CacheError, cache_error
 from ._fs.fsutil import make_directories, write_file_atomic
+from ._paths import LAYOUT_VERSION, Paths, is_digest, source_digest, unique_token
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -41,22 +40,17 @@ __all__ = [
     "default_root",
     "is_digest",
     "source_digest",
+    "unique_token",
 ]
 
 ENVIRONMENT_VARIABLE = "WHEELCACHE_DIR"
 """Where the cache lives when no root is given."""
-
-LAYOUT_VERSION = 1
 
 _CACHEDIR_TAG = (
     b"Signature: 8a477f597d28d172789f06886806bc55\n"
     b"# This file is a cache directory tag created by wheelcache.\n"
     b"# For information about cache directory tags, see https://bford.info/cachedir/\n"
 )
-
-_SOURCE_DIGEST_PREFIX = b"wheelcache-source-key-v1\0"
-
-_HEX = frozenset("0123456789abcdef")
 
 
 def default_root() -> Path:
@@ -69,32 +63,10 @@ def default_root() -> Path:
     return Path(os.path.abspath(user_cache_path("wheelcache", appauthor=False)))
 
 
-def source_digest(key: str) -> str:
-    """Return the hex digest that names a source's pointer and lock files.
-
-    Any string is accepted: lone surrogates are encoded with ``surrogatepass``
-    so that every distinct key has a distinct digest.
-    """
-    data = key.encode("utf-8", "surrogatepass")
-    return hashlib.sha256(_SOURCE_DIGEST_PREFIX + data).hexdigest()
-
-
-def unique_token() -> str:
-    """A name no other process will choose: the pid plus random bits."""
-    return f"{os.getpid()}-{os.urandom(8).hex()}"
-
-
-def is_digest(text: str) -> bool:
-    """True for a SHA-256 hex digest, the name of an entry and of a source's files."""
-    return len(text) == 64 and set(text) <= _HEX
-
-
-class Layout:
+class Layout(Paths):
     """Maps cache concepts to paths below one root. Creates nothing by itself."""
 
     __slots__ = (
-        "_pointers_prefix",
-        "_wheels_prefix",
         "layout_file",
         "locks",
         "pointers",
@@ -118,10 +90,7 @@ class Layout:
         self.quarantine = root / f"quarantine-v{LAYOUT_VERSION}"
         self.statcache = root / f"statcache-v{LAYOUT_VERSION}"
         self.layout_file = root / "wheelcache-layout.json"
-        # String prefixes for the lookup path: building paths with pathlib
-        # costs more than everything else a cache hit does.
-        self._wheels_prefix = os.fspath(self.wheels) + os.sep
-        self._pointers_prefix = os.fspath(self.pointers) + os.sep
+        super().__init__(root)  # the strings of the lookup path (pathlib costs more)
 
     # -- entries -----------------------------------------------------------
 
@@ -133,19 +102,11 @@ class Layout:
         """The wheel file inside an entry."""
         return self.wheels / sha256[:2] / sha256 / filename
 
-    def entry_file_str(self, sha256: str, filename: str) -> str:
-        """:meth:`entry_file` as a string, cheaply (for the lookup path)."""
-        return f"{self._wheels_prefix}{sha256[:2]}{os.sep}{sha256}{os.sep}{filename}"
-
     def tree_dir(self, sha256: str) -> Path:
         """The unpacked tree of the entry whose wheel has this SHA-256."""
         return self.trees / sha256[:2] / sha256
 
     # -- pointers and locks ------------------------------------------------
-
-    def pointer_file_str(self, digest: str) -> str:
-        """:meth:`pointer_file` as a string, cheaply (for the lookup path)."""
-        return f"{self._pointers_prefix}{digest[:2]}{os.sep}{digest}.json"
 
     def pointer_file(self, digest: str) -> Path:
         """The pointer file of the source whose key has this digest."""
@@ -254,6 +215,8 @@ class Layout:
             if not tag.exists():
                 write_file_atomic(tag, _CACHEDIR_TAG, temp_name=f".CACHEDIR.TAG.{unique_token()}")
             if _recorded_layout(self.layout_file) < LAYOUT_VERSION:
+                import json
+
                 record = {"format": "wheelcache", "layout": LAYOUT_VERSION}
                 write_file_atomic(
                     self.layout_file,
@@ -265,6 +228,8 @@ class Layout:
 
 
 def _recorded_layout(path: Path) -> int:
+    import json
+
     try:
         record = json.loads(path.read_bytes())
         version = record["layout"]

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ._errors import InvalidSourceError
-from ._fs.fsutil import file_sha256
-from ._layout import source_digest
+from ._fs.hashing import file_sha256
+from ._paths import source_digest
 
+TYPE_CHECKING = False  # no typing or pathlib at run time: the warm path imports this module
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from pathlib import Path
     from typing import Protocol
 
     class _HasRoot(Protocol):
@@ -21,7 +21,13 @@ if TYPE_CHECKING:
         root: Path
 
 
-__all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "Source"]
+__all__ = ["MAX_KEY_LENGTH", "MAX_NAME_LENGTH", "PROJECT_FILES", "SDIST_SUFFIXES", "Source"]
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+"""What an sdist's file name ends with (compared ignoring case)."""
+
+PROJECT_FILES = ("pyproject.toml", "setup.py")
+"""A directory holding one of these is a project."""
 
 MAX_KEY_LENGTH = 16384
 """Most characters a source's ``key`` and ``freshness`` may each have.
@@ -118,6 +124,8 @@ class Source:
         (freshness ``""``). The project name comes from the file name when it
         follows the sdist naming convention; the file name is kept for listing.
         """
+        from pathlib import Path
+
         archive = Path(path)
         try:
             mode = os.stat(archive).st_mode
@@ -166,6 +174,8 @@ class Source:
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
+        from pathlib import Path
+
         from ._layout import Layout, default_root
         from ._tree.fingerprint import fingerprint_tree
         from ._tree.project import project_name

@@ -21,22 +21,25 @@ than everything else it does on a hit (:class:`_DefaultRanks`).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from functools import lru_cache
 from operator import itemgetter
-from typing import TYPE_CHECKING, ClassVar, TypeVar
 
+TYPE_CHECKING = False  # no typing at run time: a warm ``wheelcache build`` ranks tags
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Sequence
+    from typing import ClassVar, TypeVar
+
     from packaging.tags import Tag
 
     from ._pointers.pointer import WheelRef
+
+    R = TypeVar("R", bound=WheelRef)
 
 __all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible"]
 
 TagRanks = Mapping[str, int]
 """Tag string -> preference (0 is best)."""
-
-R = TypeVar("R", bound="WheelRef")
 
 
 @lru_cache(maxsize=1)

@@ -85,8 +85,9 @@ def test_hit_imports_no_build_front_end_and_starts_no_process(
 
 
 def test_hit_imports_no_build_front_end_per_importtime(demo_project: Path, cached: Path) -> None:
+    """The full command's hit (``-v`` is not for the warm path: tests/test_import_cost.py)."""
     result = run_command(
-        [sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(demo_project)]
+        [sys.executable, "-X", "importtime", "-m", "wheelcache", "-v", "build", str(demo_project)]
     )
 
     imported = {
@@ -103,11 +104,14 @@ def test_warm_build_of_a_project_imports_no_toml_parser_configparser_or_shutil(
     """A plain ``name = "..."`` is read by a line scan: tomllib costs more than the hit.
 
     Nor does the argument parser import shutil (with bz2 and lzma) for the terminal width.
-    The child runs without coverage measurement, which imports those itself.
+    The child runs without coverage measurement, which imports those itself. ``-v`` keeps
+    it on the full command (the warm path, tests/test_import_cost.py, reads no name at all).
     """
     for name in ("COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS_START"):
         monkeypatch.delenv(name, raising=False)
-    command = [sys.executable, "-X", "importtime", "-m", "wheelcache", "build", str(demo_project)]
+    command = [
+        sys.executable, "-X", "importtime", "-m", "wheelcache", "-v", "build", str(demo_project)
+    ]  # fmt: skip
     result = run_command(command)
 
     imported = {

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, NamedTuple
 
 from .._errors import InvalidSourceError
-from .._source import Source
+from .._source import PROJECT_FILES, SDIST_SUFFIXES, Source
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -39,8 +39,6 @@ __all__ = [
     "source_at",
 ]
 
-SDIST_SUFFIXES = (".tar.gz", ".zip")
-_PROJECT_FILES = ("pyproject.toml", "setup.py")
 
 
 class PathBuild(NamedTuple):
@@ -73,7 +71,7 @@ def source_at(
     except OSError as exc:
         raise InvalidSourceError(path, f"cannot be read ({exc.strerror})") from None
     if stat.S_ISDIR(mode):
-        if not any((path / name).is_file() for name in _PROJECT_FILES):
+        if not any((path / name).is_file() for name in PROJECT_FILES):
             raise InvalidSourceError(path, "not a Python project: no pyproject.toml or setup.py")
         return Source.from_tree(path, cache_keys, cache=cache), "tree"
     if stat.S_ISREG(mode) and path.name.lower().endswith(SDIST_SUFFIXES):

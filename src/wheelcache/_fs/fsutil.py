@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
-from .nofollow import O_NOFOLLOW, chmod_nofollow, list_real_dir
+from .hashing import CHUNK_SIZE, file_sha256
+from .nofollow import chmod_nofollow, list_real_dir
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -61,8 +62,6 @@ __all__ = [
 
 logger = logging.getLogger("wheelcache")
 
-CHUNK_SIZE = 1 << 20
-"""Bytes per read/write when copying wheels: large enough to amortise syscalls."""
 
 RETRY_SECONDS = 10.0
 """How long transient (Windows) sharing errors are retried before giving up."""
@@ -264,27 +263,6 @@ def tree_size(path: str | os.PathLike[str]) -> int:
                 if stat.S_ISREG(child.st_mode):
                     total += child.st_size
     return total
-
-
-def file_sha256(
-    path: str | os.PathLike[str], *, follow: bool = True, dir_fd: int | None = None
-) -> str:
-    """Hex SHA-256 of a file's bytes, read in :data:`CHUNK_SIZE` pieces into one buffer.
-
-    Without *follow*, a link at *path* is not followed (``OSError``, ELOOP):
-    what the cache hashes of its own is never outside it. With *dir_fd*,
-    *path* is relative to that open directory.
-    """
-    import hashlib
-
-    digest = hashlib.sha256()
-    buffer = bytearray(CHUNK_SIZE)
-    view = memoryview(buffer)
-    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | (0 if follow else O_NOFOLLOW)
-    with open(os.open(path, flags, dir_fd=dir_fd), "rb", buffering=0) as handle:
-        while count := handle.readinto(buffer):
-            digest.update(view[:count])
-    return digest.hexdigest()
 
 
 def shard_entries(bucket: Path) -> Iterator[os.DirEntry[str]]:

@@ -30,10 +30,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from .._errors import CacheError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
 

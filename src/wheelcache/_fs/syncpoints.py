@@ -16,14 +16,18 @@ so a broken test cannot hang a process forever.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from pathlib import Path
+
+from .._log import get_logger
+
+TYPE_CHECKING = False  # pathlib only once a test configures sync points: lookups reach them
+if TYPE_CHECKING:
+    from pathlib import Path
 
 __all__ = ["ENVIRONMENT_VARIABLE", "POINTS", "WAIT_SECONDS", "reach"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 ENVIRONMENT_VARIABLE = "WHEELCACHE_SYNCPOINTS"
 WAIT_SECONDS = 120.0
@@ -72,7 +76,12 @@ _configured = False
 def _configure() -> Path | None:
     global _directory, _configured
     value = os.environ.get(ENVIRONMENT_VARIABLE)
-    _directory = Path(value) if value else None
+    if value:
+        from pathlib import Path
+
+        _directory = Path(value)
+    else:
+        _directory = None
     _configured = True
     return _directory
 

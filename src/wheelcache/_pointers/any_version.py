@@ -10,7 +10,7 @@ source's last use, in every version.
 
 from __future__ import annotations
 
-from .pointer import _SHA256, POINTER_VERSION, _parse
+from .pointer import POINTER_VERSION, _parse, is_sha256
 
 __all__ = ["USE_INTERVAL", "is_newer_format", "referenced_digests"]
 
@@ -35,7 +35,7 @@ def referenced_digests(data: bytes) -> frozenset[str]:
     for item in wheels:
         if isinstance(item, dict):
             sha256 = item.get("sha256")
-            if isinstance(sha256, str) and _SHA256.fullmatch(sha256):
+            if isinstance(sha256, str) and is_sha256(sha256):
                 found.add(sha256)
     return frozenset(found)
 

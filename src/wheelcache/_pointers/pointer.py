@@ -44,13 +44,16 @@ only labels the source, it never decides which wheel is handed out.
 from __future__ import annotations
 
 import errno
-import json
-import logging
 import math
 import os
-import re
 from functools import lru_cache
-from typing import Any, NamedTuple
+
+from .._log import get_logger
+from .records import Pointer, WheelRef
+
+TYPE_CHECKING = False  # no typing, logging or re at run time: every hit reads a pointer
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "MAX_POINTER_BYTES",
@@ -59,6 +62,7 @@ __all__ = [
     "WheelRef",
     "decode",
     "encode",
+    "is_sha256",
     "open_pointer",
     "read_bytes",
     "read_open_pointer",
@@ -66,50 +70,21 @@ __all__ = [
     "replaced",
 ]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 POINTER_VERSION = 1
 
 MAX_POINTER_BYTES = 1 << 20
 _MARKER = "source-pointer"
-_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEX = frozenset("0123456789abcdef")
 # O_NOFOLLOW: a link where a pointer belongs is a miss, never followed.
 _READ_FLAGS = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
 _FIRST_READ = 1 << 16
 
 
-class WheelRef(NamedTuple):
-    """One wheel named by a pointer: the entry's digest and what it holds.
-
-    (Named tuples rather than dataclasses: a lookup builds these on every hit,
-    and a frozen dataclass costs several times more to construct.)
-    """
-
-    sha256: str
-    filename: str
-    size: int
-    tags: tuple[str, ...]
-
-    def as_json(self) -> dict[str, Any]:
-        """The JSON object stored in the pointer."""
-        return {
-            "sha256": self.sha256,
-            "filename": self.filename,
-            "size": self.size,
-            "tags": list(self.tags),
-        }
-
-
-class Pointer(NamedTuple):
-    """The current revision of one source: its freshness and its wheels."""
-
-    key: str
-    freshness: str
-    name: str | None
-    wheels: tuple[WheelRef, ...]
-    written: float
-    filename: str | None = None
-    """The sdist's file name, when the source was added from an archive."""
+def is_sha256(text: str) -> bool:
+    """True for 64 lowercase hex digits (what a pointer names entries by)."""
+    return len(text) == 64 and _HEX.issuperset(text)
 
 
 def encode(pointer: Pointer) -> bytes:
@@ -125,6 +100,8 @@ def encode(pointer: Pointer) -> bytes:
     }
     if pointer.filename is not None:
         document["filename"] = pointer.filename
+    import json
+
     # ensure_ascii keeps lone surrogates and NUL bytes in keys representable.
     return json.dumps(document, ensure_ascii=True, separators=(",", ":")).encode("ascii")
 
@@ -169,7 +146,7 @@ def _wheel_ref(item: object) -> WheelRef | None:
     tags = item.get("tags")
     if (
         type(sha256) is not str
-        or _SHA256.fullmatch(sha256) is None
+        or not is_sha256(sha256)
         or not _safe_filename(filename)
         or type(size) is not int
         or size < 0
@@ -183,6 +160,8 @@ def _wheel_ref(item: object) -> WheelRef | None:
 
 
 def _parse(data: bytes) -> Any:
+    import json
+
     try:
         return json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):

@@ -11,13 +11,13 @@ new bytes). :func:`read_digest` is the one place a file's bytes are read.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 from stat import S_IFMT, S_ISREG, S_IXUSR
-from typing import TYPE_CHECKING
 
+from .._fs.hashing import sha256
 from .statcache import MAX_ENTRIES, entry_key
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .statcache import Remembered
 
@@ -114,7 +114,7 @@ def record_value(mode: int, hexdigest: bytes) -> bytes:
 def read_digest(fd: int, size: int) -> bytes:
     """Return the hex sha256 of the rest of the open file fd, which had *size* bytes."""
     data = os.read(fd, size if 0 < size <= _CHUNK else _CHUNK)
-    digest = hashlib.sha256(data)
+    digest = sha256(data, expected_size=size)
     if len(data) == size:  # all of it (bytes written since will move the ctime)
         return digest.hexdigest().encode()
     while data:

@@ -58,22 +58,23 @@ The token starts with :data:`TOKEN_PREFIX`; a change of algorithm must bump it.
 
 from __future__ import annotations
 
-import hashlib
-import logging
 import os
 import time
 from operator import attrgetter
-from pathlib import Path
-from stat import S_IFMT, S_ISDIR, S_ISREG
-from typing import TYPE_CHECKING
 
 from .._errors import InvalidSourceError
-from .cache_keys import compile_key, matches
-from .digests import Digests, errno_name, record_value
-from .statcache import VALUE_LENGTH, Remembered, entry_key
+from .._fs.hashing import sha256
+from .._log import get_logger
+from .digests import Digests, record_value
+from .records import slow_record
+from .statcache import VALUE_LENGTH, Remembered
 
+# No typing, logging, pathlib or hashlib at run time: a warm ``wheelcache build``
+# of a project runs this, and importing them would cost it more than the walk.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from pathlib import Path
 
     from .cache_keys import KeyPattern
     from .statcache import StatCache
@@ -86,7 +87,7 @@ __all__ = [
     "fingerprint_tree",
 ]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 TOKEN_PREFIX = "tree-v2:"
 
@@ -120,7 +121,7 @@ _now_ns: Callable[[], int] = time.time_ns  # replaced by tests to pin racy-ness
 
 
 def fingerprint_tree(
-    root: Path, cache_keys: Sequence[str] | None = None, stat_cache: StatCache | None = None
+    root: str | Path, cache_keys: Sequence[str] | None = None, stat_cache: StatCache | None = None
 ) -> str:
     """Return an opaque freshness token (``"tree-v2:"`` + hex sha256) for the project at root.
 
@@ -136,24 +137,27 @@ def fingerprint_tree(
     cannot be listed.
     """
     started = time.perf_counter()
-    root = Path(root)
-    if not root.is_dir():
-        raise InvalidSourceError(root, "not a directory")
-    digest = hashlib.sha256(TOKEN_PREFIX.encode())
+    if not os.path.isdir(root):
+        raise InvalidSourceError(_normalized(root), "not a directory")
+    head = [TOKEN_PREFIX.encode()]
     if cache_keys is None:
-        digest.update(b"\0all\0")
+        head.append(b"\0all\0")
         patterns = None
     else:
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not a string")
-        patterns = [compile_key(root, key) for key in cache_keys]
-        digest.update(b"\0keys\0%d\0" % len(patterns))
-        digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys))
+        from pathlib import Path
+
+        from .cache_keys import compile_key
+
+        patterns = [compile_key(Path(root), key) for key in cache_keys]
+        head.append(b"\0keys\0%d\0" % len(patterns))
+        head.append(b"".join(os.fsencode(key) + b"\0" for key in cache_keys))
     tree = os.fsencode(os.path.realpath(root))
     remembered = stat_cache.load(tree) if stat_cache is not None else Remembered()
     digests = Digests(remembered, _now_ns() - RACY_WINDOW_NS)
     records = _walk(os.fsencode(root), patterns, digests) if patterns != [] else []
-    digest.update(b"".join(records))
+    digest = sha256(b"".join([*head, *records]))
     if stat_cache is not None and digests.changed(whole_tree=patterns is None):
         stat_cache.save(tree, digests.chunks(whole_tree=patterns is None))
     elapsed = (time.perf_counter() - started) * 1000
@@ -170,6 +174,7 @@ def fingerprint_tree(
 def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> list[bytes]:
     """Return the records of the entries that count, in a deterministic order."""
     records: list[bytes] = []
+    matches = _no_match if patterns is None else _cache_key_matcher()
     remembered, racy_from = digests.remembered, digests.racy_from
     data, position = remembered.data, remembered.position
     # (absolute path, relative path, whether every entry below counts)
@@ -245,7 +250,7 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
                     continue
                 st = None
             remembered.position = position  # the position is a local in the hot path
-            record = _slow_record(entry, child, st, racy_from, digests)
+            record = slow_record(entry, child, st, racy_from, digests)
             position = remembered.position
             if record is not None:
                 records.append(record)
@@ -254,45 +259,22 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
     return records
 
 
-def _slow_record(
-    entry: os.DirEntry[bytes],
-    rel: bytes,
-    st: os.stat_result | None,
-    racy_from: int,
-    digests: Digests,
-) -> bytes | None:
-    """Return the record of what the hot path of :func:`_walk` left (st: its lstat, if any)."""
-    if entry.is_symlink():
-        return _link_record(entry.path, rel, digests)
-    remembered = digests.remembered
-    if st is not None:
-        if st.st_mtime_ns < racy_from and st.st_ctime_ns < racy_from:
-            value = remembered.lookup(entry_key(rel, st), rel)
-            if value is not None:
-                return b"f\0%b\0%b" % (rel, value)
-        else:
-            remembered.skip(rel)  # racy: read it, whatever was remembered
-    return _other_record(entry, rel, digests)
+def _no_match(patterns: list[KeyPattern] | None, rel: bytes, *, whole: bool) -> bool:
+    """Never called when every entry counts (no patterns): ``everything`` is True."""
+    return False
 
 
-def _other_record(entry: os.DirEntry[bytes], rel: bytes, digests: Digests) -> bytes | None:
-    """Return the record of a file not found in the stat cache, or None if it vanished."""
-    if entry.is_file(follow_symlinks=False):
-        found = digests.of_file(entry.path, rel, follow=False)
-        if found is not None:
-            return b"f\0%b\0%b\0" % (rel, record_value(*found))
-    else:
-        try:
-            st = entry.stat(follow_symlinks=False)
-        except FileNotFoundError:
-            pass
-        except OSError as error:
-            reason = error.strerror or str(error)
-            raise InvalidSourceError(os.fsdecode(entry.path), f"cannot stat: {reason}") from error
-        else:
-            return b"o\0%b\0%o\0" % (rel, S_IFMT(st.st_mode))
-    logger.debug("file vanished during the walk: %s", os.fsdecode(entry.path))
-    return None
+def _cache_key_matcher() -> Callable[..., bool]:
+    from .cache_keys import matches
+
+    return matches
+
+
+def _normalized(root: str | Path) -> str:
+    """*root* as :class:`pathlib.Path` writes it (in messages)."""
+    from pathlib import Path
+
+    return str(Path(root))
 
 
 def _skipped_dir(name: bytes, is_project: bool) -> bool:
@@ -323,26 +305,3 @@ def _list_dir(path: bytes) -> list[os.DirEntry[bytes]] | None:
         raise InvalidSourceError(os.fsdecode(path), f"cannot list directory: {reason}") from error
     entries.sort(key=_by_name)
     return entries
-
-
-def _link_record(path: bytes, rel: bytes, digests: Digests) -> bytes:
-    """Return the record of the symlink at path: its target and what it resolves to."""
-    try:
-        target = os.readlink(path)
-    except OSError as error:  # vanished or replaced meanwhile: the next walk differs
-        return b"l\0%b\0!%b\0" % (rel, errno_name(error))
-    head = b"l\0%b\0%b\0" % (rel, target)
-    try:
-        resolved = os.stat(path)  # follows the link, on purpose
-    except OSError as error:  # dangling, a loop, or not allowed
-        return head + b"!%b\0" % errno_name(error)
-    if S_ISDIR(resolved.st_mode):  # only listed, never walked
-        try:
-            names = sorted(os.listdir(path))
-        except OSError as error:
-            return head + b"D\0!%b\0" % errno_name(error)
-        return head + b"D\0%d\0" % len(names) + b"".join(name + b"\0" for name in names)
-    if not S_ISREG(resolved.st_mode):
-        return head + b"o\0%o\0" % S_IFMT(resolved.st_mode)
-    value = digests.of_stat(path, rel, resolved)
-    return head + b"f\0%b\0" % (b"!ENOENT" if value is None else value)

@@ -12,7 +12,7 @@ truncated, corrupt or foreign file -- is an empty table, and a file it cannot
 write is left as it was; the fingerprint is the same either way, just slower.
 
 One file per tree, ``<cache root>/statcache-v1/<bb>/<digest>.stat``, named by
-the tree's source key digest (:func:`wheelcache._layout.source_digest` of its
+the tree's source key digest (:func:`wheelcache._paths.source_digest` of its
 resolved path). The format::
 
     wheelcache-statcache-v1\n
@@ -37,20 +37,20 @@ leave a damaged file, which the checksum rejects.
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import zlib
-from typing import TYPE_CHECKING
 
 from .._errors import CacheError
 from .._fs.nofollow import O_NOFOLLOW, refuse_links
-from .._layout import source_digest, unique_token
+from .._log import get_logger
+from .._paths import source_digest, unique_token
 
+TYPE_CHECKING = False  # no typing, logging or pathlib at run time: the warm path loads this
 if TYPE_CHECKING:
     from pathlib import Path
 
     from .._layout import Layout
+    from .._paths import Paths
 
 __all__ = [
     "MAGIC",
@@ -63,7 +63,7 @@ __all__ = [
     "serialize",
 ]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 MAGIC = b"wheelcache-statcache-v1\n"
 
@@ -198,21 +198,21 @@ class Remembered:
 class StatCache:
     """The stat caches of one wheelcache root (created on first write)."""
 
-    __slots__ = ("_layout",)
+    __slots__ = ("_paths",)
 
-    def __init__(self, layout: Layout) -> None:
-        self._layout = layout
+    def __init__(self, paths: Paths) -> None:
+        self._paths = paths  # a Layout, or (the warm path) the bare strings of one
 
     def __repr__(self) -> str:
-        return f"StatCache({str(self._layout.statcache)!r})"
+        return f"StatCache({str(_layout(self._paths).statcache)!r})"
 
     def file_for(self, tree: bytes) -> Path:
         """The stat cache file of the tree at *tree* (an absolute, resolved path)."""
-        return self._layout.stat_cache_file(source_digest(os.fsdecode(tree)))
+        return _layout(self._paths).stat_cache_file(source_digest(os.fsdecode(tree)))
 
     def load(self, tree: bytes) -> Remembered:
         """Return the remembered digests of *tree*; none if there is no sound stat cache."""
-        path = self.file_for(tree)
+        path = self._paths.stat_cache_file_str(source_digest(os.fsdecode(tree)))
         try:  # a link below the cache root is damage, never followed (_fs.nofollow)
             fd = os.open(path, os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_BINARY", 0))
             with open(fd, "rb") as file:
@@ -232,6 +232,7 @@ class StatCache:
 
         Failing only logs (at debug level): the stat cache is an accelerator.
         """
+        layout = _layout(self._paths)
         path = self.file_for(tree)
         body = b"".join(chunks)
         count = body.count(b"\0") // 2
@@ -241,16 +242,29 @@ class StatCache:
         temp = path.with_name(f".{path.name}.{unique_token()}.tmp")
         try:
             if not path.parent.is_dir():
-                self._layout.ensure_root()
-            refuse_links(self._layout.root, path)  # nothing below the root is followed
+                layout.ensure_root()
+            refuse_links(layout.root, path)  # nothing below the root is followed
             os.makedirs(path.parent, exist_ok=True)
             with open(temp, "xb") as file:
                 file.writelines(serialize(tree, body, count))
             os.replace(temp, path)
         except (OSError, CacheError) as error:
             logger.debug("cannot write the stat cache %s: %s", path, error)
+            import contextlib
+
             with contextlib.suppress(OSError):
                 os.unlink(temp)
+
+
+def _layout(paths: Paths) -> Layout:
+    """*paths* as a full :class:`~wheelcache._layout.Layout` (the warm path gives bare strings)."""
+    from .._layout import Layout
+
+    if isinstance(paths, Layout):
+        return paths
+    from pathlib import Path
+
+    return Layout(Path(paths.root_str))
 
 
 def serialize(tree: bytes, body: bytes, count: int) -> list[bytes]:

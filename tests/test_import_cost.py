@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from wheelcache import Source, WheelCache
-from wheelfactory import make_wheel
+from wheelfactory import make_sdist, make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -50,6 +50,36 @@ NOT_ON_THE_LOOKUP_PATH = [
     "wheelcache._remote.pull",
     "wheelcache._remote.push",
     "wheelcache._remote.records",
+]
+
+
+# What the ``wheelcache`` command must not import to answer a warm ``build`` (a hit):
+# its whole budget is about twice an empty interpreter's start-up (benchmarks/, section 5).
+NOT_ON_THE_COMMANDS_WARM_PATH = [
+    *(m for m in NOT_ON_THE_LOOKUP_PATH if m != "wheelcache._tree.fingerprint"),  # a project's
+    "argparse",
+    "logging",
+    "typing",
+    "pathlib",
+    "hashlib",
+    "_hashlib",
+    "tomllib",
+    "shutil",
+    "tempfile",
+    "threading",
+    "packaging",
+    "wheelcache._cache",
+    "wheelcache._cli.main",
+    "wheelcache._cli.parser",
+    "wheelcache._cli.commands",
+    "wheelcache._cli.console",
+    "wheelcache._layout",
+    "wheelcache._wheel",
+    "wheelcache._store.store",
+    "wheelcache._fs.fsutil",
+    "wheelcache._fs.locking",
+    "wheelcache._tree.project",
+    "wheelcache._build.from_path",
 ]
 
 
@@ -132,3 +162,43 @@ def test_a_cache_with_a_remote_loads_the_client_only_when_it_misses(tmp_path: Pa
     assert "wheelcache._remote.objects" not in hit
     miss = modules_after(setup + "assert c.get(Source('sha256:' + '2' * 64)) is None")
     assert "obstore" in miss
+
+
+def _command_modules(*argv: str) -> set[str]:
+    """The modules the console script's entry point has loaded after running *argv*."""
+    return modules_after(
+        f"sys.argv = ['wheelcache', *{list(argv)!r}]\n"
+        "from wheelcache.__main__ import entrypoint\n"
+        "try:\n"
+        "    entrypoint()\n"
+        "except SystemExit as done:\n"
+        "    assert done.code == 0, done.code"
+    )
+
+
+def test_a_warm_build_of_a_project_by_the_command_loads_nothing_heavy(tmp_path: Path) -> None:
+    project = tmp_path / "demo"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
+    cache = WheelCache(tmp_path / "cache")
+    cache.add(Source.from_tree(project, cache=cache), make_wheel(tmp_path))
+
+    loaded = _command_modules("--cache-dir", str(cache.root), "build", str(project))
+
+    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
+    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
+        NOT_ON_THE_COMMANDS_WARM_PATH
+    )
+
+
+def test_a_warm_build_of_an_sdist_by_the_command_loads_nothing_heavy(tmp_path: Path) -> None:
+    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", {"demo-1.0/setup.py": b""})
+    cache = WheelCache(tmp_path / "cache")
+    cache.add(Source.from_archive(sdist), make_wheel(tmp_path))
+
+    loaded = _command_modules("-q", "build", str(sdist), "--cache-dir", str(cache.root))
+
+    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
+    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
+        NOT_ON_THE_COMMANDS_WARM_PATH
+    )

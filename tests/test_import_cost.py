@@ -202,3 +202,23 @@ def test_a_warm_build_of_an_sdist_by_the_command_loads_nothing_heavy(tmp_path: P
     assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
         NOT_ON_THE_COMMANDS_WARM_PATH
     )
+
+
+def test_an_unchanged_install_by_the_command_loads_no_copying_or_hashing_code(
+    tmp_path: Path,
+) -> None:
+    """Installing what is installed already: no archive, copy, hashing or RECORD code."""
+    wheel = make_wheel(tmp_path)
+    argv = ("--cache-dir", str(tmp_path / "cache"), "install", str(wheel))
+    argv += ("--target", str(tmp_path / "target"))
+    _command_modules(*argv)  # installs it
+
+    loaded = _command_modules(*argv)
+
+    assert "wheelcache._install.install" in loaded  # the measurement works
+    heavy = {
+        "zipfile", "tarfile", "shutil", "hashlib", "_hashlib", "csv", "bz2", "lzma", "email.parser",
+        "build", "wheelcache._store.copying", "wheelcache._unpacked.unpack",
+        "wheelcache._cli.maintenance_reports", "wheelcache._build.builder",
+    }  # fmt: skip
+    assert loaded.isdisjoint(heavy), loaded & heavy

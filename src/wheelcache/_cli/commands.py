@@ -8,39 +8,16 @@ commands never catch errors, :func:`wheelcache._cli.main.main` reports them.
 
 from __future__ import annotations
 
-import logging
 import os
 import time
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, TypeVar
 
-from .._build.from_path import build_from_path
 from .._errors import InvalidSourceError
-from .._source import Source
-from .maintenance_reports import (
-    clean_json,
-    clean_lines,
-    prune_json,
-    prune_lines,
-    remove_json,
-    remove_lines,
-    verify_json,
-    verify_lines,
-)
-from .remote import open_cache, prune_remote, status_json, status_lines
-from .reports import (
-    ListedWheel,
-    info_json,
-    info_lines,
-    install_json,
-    install_line,
-    list_json,
-    list_summary,
-    list_table,
-    wheel_json,
-)
+from .._log import get_logger
 
+# Each command imports the reports it prints, and the library parts it uses,
+# when it runs: every process pays for this module (the parser names its handlers).
 if TYPE_CHECKING:
     import argparse
     from collections.abc import Iterator
@@ -48,6 +25,7 @@ if TYPE_CHECKING:
     from .._cache import WheelCache
     from .._wheel import CachedWheel
     from .console import Console, ProgressLine
+    from .reports import ListedWheel
 
 __all__ = [
     "EXIT_FAILED",
@@ -66,13 +44,15 @@ __all__ = [
     "cmd_verify",
 ]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 _Report = TypeVar("_Report")
 
 
 def _open(args: argparse.Namespace) -> WheelCache:
+    from .remote import open_cache
+
     return open_cache(args)
 
 
@@ -99,6 +79,9 @@ def _wheel_through_cache(
     else goes the way of ``wheelcache build``. Returns the wheel, the JSON
     description of its source, and whether it was built.
     """
+    from .._build.from_path import build_from_path
+    from .._source import Source
+
     if path.name.endswith(".whl") and not path.is_dir():
         source = Source.from_archive(path)
         found = cache.find(source.key.removeprefix("sha256:"))
@@ -112,6 +95,9 @@ def _wheel_through_cache(
 
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
+    from .._build.from_path import build_from_path
+    from .reports import wheel_json
+
     path = Path(args.source).absolute()
     # WheelCache.build, which also says what it built from and whether it built.
     started = time.monotonic()
@@ -131,6 +117,8 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_install(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache install``: install each SOURCE into one environment, by linking."""
+    from .reports import install_json, install_line
+
     python, target = _environment(args)
     cache = _open(args)
     documents = []
@@ -186,6 +174,9 @@ def cmd_dir(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_info(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache info``: summarise what the cache holds."""
+    from .remote import status_json, status_lines
+    from .reports import info_json, info_lines
+
     cache = _open(args)
     with console.progress() as progress:
         stats = cache.stats(progress=progress)
@@ -199,6 +190,8 @@ def cmd_info(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_list(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache list``: the cached wheels the pattern matches (all without one)."""
+    from .reports import list_json, list_summary, list_table
+
     with console.progress() as progress:
         found = [
             item
@@ -224,6 +217,8 @@ def _listed_matches(item: ListedWheel, pattern: str) -> bool:
 
     Project names are compared normalised; the rest ignoring case.
     """
+    from fnmatch import fnmatchcase
+
     from packaging.utils import canonicalize_name
 
     wheel = item.wheel
@@ -237,6 +232,7 @@ def _listed_matches(item: ListedWheel, pattern: str) -> bool:
 def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]:
     """Each source's wheels, then every wheel no source names."""
     from .._unpacked.trees import read_manifest
+    from .reports import ListedWheel
 
     def tree_bytes(sha256: str) -> int | None:
         manifest = read_manifest(cache._layout.tree_dir(sha256))
@@ -264,7 +260,11 @@ def _listing(cache: WheelCache, progress: ProgressLine) -> Iterator[ListedWheel]
 def cmd_prune(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache prune``: delete wheels no process needs any more (``--remote``: remotely)."""
     if getattr(args, "remote", None) is not None:
+        from .remote import prune_remote
+
         return prune_remote(args, console)
+    from .maintenance_reports import prune_json, prune_lines
+
     with console.progress() as progress:
         report = _open(args).prune(
             args.grace,
@@ -279,6 +279,8 @@ def cmd_prune(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_clean(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache clean``: empty the cache, and say what went."""
+    from .maintenance_reports import clean_json, clean_lines
+
     report = _open(args).clean(dry_run=args.dry_run)
     _show(console, args.json, report, clean_json, clean_lines)
     return EXIT_OK
@@ -286,6 +288,8 @@ def cmd_clean(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_remove(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache remove``: retire the sources a pattern matches; 1 if none does."""
+    from .maintenance_reports import remove_json, remove_lines
+
     with console.progress() as progress:
         report = _open(args).remove(
             *args.patterns, grace=args.grace, dry_run=args.dry_run, progress=progress
@@ -309,6 +313,8 @@ def cmd_completion(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_verify(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache verify``: re-hash every wheel and check every pointer; 1 if any problem."""
+    from .maintenance_reports import verify_json, verify_lines
+
     with console.progress() as progress:
         report = _open(args).verify(repair=args.repair, progress=progress)
     _show(console, args.json, report, verify_json, verify_lines)

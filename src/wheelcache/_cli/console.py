@@ -8,7 +8,6 @@ stderr. Colour is used only on a terminal and never when ``NO_COLOR`` is set
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import TYPE_CHECKING, Any, TextIO
@@ -40,6 +39,8 @@ class Console:
 
     def json(self, document: dict[str, Any]) -> None:
         """Print *document* as one JSON object."""
+        import json
+
         self.out.write(json.dumps(document, indent=2) + "\n")
 
     def table(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import sys
 
 from .._errors import CacheError
@@ -147,6 +146,8 @@ def _clone(source: str, destination: str, mode: int) -> None:
 
 
 def _copy(source: str, destination: str, mode: int) -> None:
+    import shutil  # only to copy: not on a warm install's path
+
     # Not shutil.copy2: an existing destination must not be overwritten.
     with open(source, "rb") as src:
         fd = os.open(destination, _WRITE_FLAGS, 0o600)

@@ -9,9 +9,6 @@ from the tree's manifest, so nothing is hashed twice.
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
 import os
 from typing import TYPE_CHECKING
 
@@ -29,6 +26,8 @@ MARKER = "WHEELCACHE"
 
 def hashed_row(path: str, data: bytes) -> tuple[str, str, int]:
     """``(path, hash, size)`` of a file written with *data*."""
+    import hashlib  # imports here: an unchanged install writes no RECORD
+
     return path, record_hash(hashlib.sha256(data).digest()), len(data)
 
 
@@ -57,6 +56,9 @@ class RecordRows:
 
     def encode(self, record_path: str) -> bytes:
         """The RECORD file, ending with its own row (no hash, no size)."""
+        import csv
+        import io
+
         buffer = io.StringIO()
         writer = csv.writer(buffer, delimiter=",", quotechar='"', lineterminator="\n")
         writer.writerows(self.rows)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Any
@@ -165,6 +164,8 @@ def _ask(python: str) -> dict[str, Any]:
         exec(_QUERY, namespace)  # the code the subprocess would run
         here: dict[str, Any] = namespace["describe"]()
         return here
+    import subprocess  # only for another interpreter: not on a warm install's path
+
     try:
         completed = subprocess.run(
             [python, "-I", "-c", _QUERY + "print(json.dumps(describe()))"],

@@ -52,7 +52,6 @@ from .._fs.locking import hold
 from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
-from .copying import copy_and_hash
 from .freshness import touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
@@ -176,6 +175,8 @@ class Store:
 
         try:
             # Validation reads back the staged copy while its fsync is under way.
+            from .copying import copy_and_hash  # hashlib: only to publish, never on a hit
+
             sha256, size = copy_and_hash(wheel, staged, while_syncing=validate)
         except FileNotFoundError as exc:
             if not wheel.exists():

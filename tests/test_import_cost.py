@@ -209,8 +209,8 @@ def test_an_unchanged_install_by_the_command_loads_no_copying_or_hashing_code(
 ) -> None:
     """Installing what is installed already: no archive, copy, hashing or RECORD code."""
     wheel = make_wheel(tmp_path)
-    argv = ("--cache-dir", str(tmp_path / "cache"), "install", str(wheel))
-    argv += ("--target", str(tmp_path / "target"))
+    argv = ["--cache-dir", str(tmp_path / "cache"), "install", str(wheel)]
+    argv += ["--target", str(tmp_path / "target")]
     _command_modules(*argv)  # installs it
 
     loaded = _command_modules(*argv)

@@ -8,7 +8,7 @@ build front-ends are loaded only by the operations that use them.
 
 from __future__ import annotations
 
-import json
+import ast
 import os
 import subprocess
 import sys
@@ -58,6 +58,9 @@ NOT_ON_THE_LOOKUP_PATH = [
 NOT_ON_THE_COMMANDS_WARM_PATH = [
     *(m for m in NOT_ON_THE_LOOKUP_PATH if m != "wheelcache._tree.fingerprint"),  # a project's
     "argparse",
+    "json",  # a pointer is parsed by json's scanner, without json (_pointers.parsing)
+    "re",  # (pip's console scripts import it; uv's and python -m do not)
+    "enum",
     "logging",
     "typing",
     "pathlib",
@@ -89,7 +92,7 @@ def modules_after(code: str) -> set[str]:
     The child runs as a user's would: without coverage, whose start-up in every
     child of a measured run (``patch = ["subprocess"]``) imports modules of its own.
     """
-    script = f"import sys, json\n{code}\nprint(json.dumps(sorted(sys.modules)))"
+    script = f"import sys\n{code}\nprint(sorted(sys.modules))"  # not json: it imports re
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     out = subprocess.run(
         [sys.executable, "-c", script],
@@ -99,7 +102,7 @@ def modules_after(code: str) -> set[str]:
         timeout=120,
         env=env,
     ).stdout
-    return set(json.loads(out.splitlines()[-1]))
+    return set(ast.literal_eval(out.splitlines()[-1]))
 
 
 def test_import_wheelcache_loads_nothing_heavy() -> None:

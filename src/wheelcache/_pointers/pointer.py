@@ -49,6 +49,7 @@ import os
 from functools import lru_cache
 
 from .._log import get_logger
+from .parsing import loads
 from .records import Pointer, WheelRef
 
 TYPE_CHECKING = False  # no typing, logging or re at run time: every hit reads a pointer
@@ -160,10 +161,8 @@ def _wheel_ref(item: object) -> WheelRef | None:
 
 
 def _parse(data: bytes) -> Any:
-    import json
-
     try:
-        return json.loads(data)
+        return loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return None
 

@@ -234,7 +234,7 @@ def run(ctx: Context) -> None:
     details = {
         "import profile": "; ".join(import_profile(ctx, 8)),
         "STDLIB": " ".join(stdlib),
-        "load average before": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+        "load average after the rounds": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
     if _SDIST in commands:
         details["wheelcache command"] = " ".join(

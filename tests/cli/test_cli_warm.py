@@ -231,3 +231,11 @@ def test_dot_dot_after_a_link_is_the_physical_parent_as_in_the_full_command(
     warm_result, full_result = both("build", "link/..", cwd=here)
 
     assert warm_result == full_result == (0, f"{cached}\n", f"wheelcache: hit: {cached.name}\n")
+
+
+def test_without_a_stdout_the_warm_path_leaves_the_error_to_the_full_command(
+    demo_project: Path, cached: Path, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdout", None)
+
+    assert warm.warm_build(WarmBuild(str(cache_dir), str(demo_project), False)) is None

@@ -120,7 +120,7 @@ def warm_build(request: WarmBuild) -> int | None:
     location, filename = found
     err_line = "" if request.quiet else f"{_PROG}: hit: {filename}\n"
     if not (_writable(sys.stdout, location) and _writable(sys.stderr, err_line)):
-        return None
+        return None  # also without a stdout or stderr at all: the full command's error
     try:
         sys.stderr.write(err_line)
         sys.stdout.write(location + "\n")
@@ -186,6 +186,8 @@ def _root(cache_dir: str | None) -> str | None:
 
 def _writable(stream: object, text: str) -> bool:
     """Whether *text* can be written to *stream* without an encoding error."""
+    if stream is None:
+        return False
     encoding = getattr(stream, "encoding", None) or "utf-8"
     try:
         text.encode(encoding, getattr(stream, "errors", None) or "strict")

@@ -8,6 +8,7 @@ through the real logger, from the caller's line.
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 
@@ -18,8 +19,15 @@ from wheelcache._log import get_logger, hold, release
 
 
 def _child(code: str) -> str:
+    """Run *code* in a fresh interpreter as a user would: without coverage, which imports more."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+        env=env,
     ).stdout.strip()
 
 

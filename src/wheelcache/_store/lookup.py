@@ -63,11 +63,7 @@ class Finder:
             return None
         try:
             pointer = read_open_pointer(fd)
-            if (
-                pointer is None
-                or pointer.key != key
-                or pointer.freshness != freshness
-            ):
+            if pointer is None or pointer.key != key or pointer.freshness != freshness:
                 return None
             for ref in ranked_compatible(pointer.wheels, ranks):
                 location = self._paths.entry_file_str(ref.sha256, ref.filename)

@@ -44,6 +44,8 @@ POINTS = frozenset(
         "pointer.after-replace",
         # building (wheelcache._cache.get_or_build)
         "build.locked",
+        # a waiter that found a lease expired, before it takes it over (wheelcache._fs.lease)
+        "lease.expired",
         # garbage collection (wheelcache._gc.prune, wheelcache._gc.retire, wheelcache._gc.trash)
         "prune.locked",
         "prune.scanned",

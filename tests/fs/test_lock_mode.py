@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ondisk import DAY, age
 from wheelcache import CacheError, LockTimeout, Source, WheelCache
 from wheelcache._fs import lease
 from wheelcache._fs.lockmode import InvalidLockModeError
@@ -94,3 +95,11 @@ def test_release_deletes_its_own_lease_and_nothing_else(tmp_path: Path) -> None:
     with lease.hold(path, timeout=0, purpose="testing"):
         assert json.loads(path.read_text())["pid"] == os.getpid()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_lease_its_owner_died_before_writing_is_taken_over_once_expired(tmp_path: Path) -> None:
+    path = tmp_path / "demo.lease"
+    path.touch()
+    age(path, DAY)
+    with lease.hold(path, timeout=30, purpose="testing"):
+        assert json.loads(path.read_text())["pid"] == os.getpid()

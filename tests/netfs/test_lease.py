@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import pytest
 
 from ondisk import DAY, age
-from procs import Child, SyncPoints, start, wait_for_file, wait_until
+from procs import Child, SyncPoints, build_on_every_host, start, wait_for_file, wait_until
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -81,25 +81,10 @@ def _plant_expired_lease(place: Path) -> None:
 
 def test_one_build_across_hosts_with_lease_locks(places: Places, tmp_path: Path) -> None:
     """N processes per host, $WHEELCACHE_LOCK_MODE=lease: the source is built once in all."""
-    builds = tmp_path / "builds"
-    builds.mkdir()
-    go = tmp_path / "go"
-    children = []
-    for root in (places.first / "cache", places.second / "cache"):
-        for _ in range(3):
-            op = {
-                "op": "get_or_build",
-                "root": str(root),
-                "key": "k",
-                "builds_dir": str(builds),
-                "delay": 1.0,
-                "start_file": str(go),
-            }
-            children.append(start(op, env={"WHEELCACHE_LOCK_MODE": "lease"}))
-    go.touch()
-    results = [child.result() for child in children]
-    assert len((builds / "count").read_text().split()) == 1
-    assert len({r["sha256"] for r in results}) == 1
+    roots = {"first": places.first / "cache", "second": places.second / "cache"}
+    per_host, sha256s = build_on_every_host(roots, 3, tmp_path, {"WHEELCACHE_LOCK_MODE": "lease"})
+    assert sum(per_host.values()) == 1, per_host
+    assert len(sha256s) == 1
 
 
 def test_a_killed_holders_lease_is_taken_over_once_it_expires(

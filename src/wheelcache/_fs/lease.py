@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .._errors import CacheError, LockTimeout, cache_error
 from . import heartbeat
 from . import syncpoints as _syncpoints
+from .fsutil import retry_transient
 from .nofollow import O_NOFOLLOW, link_error
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ class _Seen(NamedTuple):
     """One lease file as read through one open descriptor."""
 
     key: str
-    """Its token, or its inode number when its owner died before writing one."""
+    """Its token; ``unwritten`` when its owner died (or is) between creating and writing it."""
     mtime: float
     expires_after: float
 
@@ -193,7 +194,7 @@ def _remove_if(path: Path, key: str, why: str, *, must_be_expired: bool) -> bool
     """
     private = path.with_name(f"{path.name}.{why}-{secrets.token_hex(8)}")
     try:
-        os.rename(path, private)
+        retry_transient(lambda: os.rename(path, private))
     except FileNotFoundError:
         return False
     except OSError as exc:
@@ -256,19 +257,14 @@ def _flock_quietly(fd: int) -> None:
 def _look(path: Path) -> _Seen | None:
     """The lease at *path* as one descriptor shows it; None when there is none."""
     try:
-        fd = os.open(path, _O_READ)
-    except FileNotFoundError:
-        return None
+        read = retry_transient(lambda: _read(path))
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise link_error(path) from exc
         raise cache_error(path, "read", exc) from exc
-    try:
-        data, info = os.read(fd, 4096), os.fstat(fd)
-    except OSError as exc:
-        raise cache_error(path, "read", exc) from exc
-    finally:
-        os.close(fd)
+    if read is None:
+        return None
+    data, info = read
     try:
         fields = json.loads(data)
     except ValueError:
@@ -279,10 +275,21 @@ def _look(path: Path) -> _Seen | None:
     if not (isinstance(expires, (int, float)) and 0 < expires < 1e6):
         expires = EXPIRES_AFTER
     return _Seen(
-        token if isinstance(token, str) and token.isalnum() else f"inode{info.st_ino}",
+        token if isinstance(token, str) and token.isalnum() else "unwritten",
         info.st_mtime,
         float(expires),
     )
+
+
+def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
+    try:
+        fd = os.open(path, _O_READ)
+    except FileNotFoundError:
+        return None
+    try:
+        return os.read(fd, 4096), os.fstat(fd)
+    finally:
+        os.close(fd)
 
 
 def _age(path: Path, seen: _Seen) -> float:
@@ -293,20 +300,23 @@ def _age(path: Path, seen: _Seen) -> float:
     """
     clock = path.with_name(CLOCK_NAME)
     try:
-        fd = os.open(clock, os.O_RDWR | os.O_CREAT | _O_READ, 0o666)
+        now = retry_transient(lambda: _touched(clock))
     except OSError as exc:
-        raise cache_error(clock, "create", exc) from exc
+        raise cache_error(clock, "touch", exc) from exc
+    return now - seen.mtime
+
+
+def _touched(clock: Path) -> float:
+    """Set *clock*'s mtime to now (creating it) and return it."""
+    fd = os.open(clock, os.O_RDWR | os.O_CREAT | _O_READ, 0o666)
     try:
         if os.utime in os.supports_fd:
             os.utime(fd)
         else:  # pragma: no cover - Windows: the clock was just opened, not followed
             os.utime(clock)
-        now = os.fstat(fd).st_mtime
-    except OSError as exc:
-        raise cache_error(clock, "touch", exc) from exc
+        return os.fstat(fd).st_mtime
     finally:
         os.close(fd)
-    return now - seen.mtime
 
 
 def _unlink(path: Path) -> None:

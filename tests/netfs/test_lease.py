@@ -172,3 +172,19 @@ def test_a_waiter_that_judged_a_lease_expired_takes_nothing_once_another_took_it
     go.touch()
     assert fast.result() == {"held": True, "kept": True}
     assert not os.path.exists(_lease(places.second))  # released (as its host sees it)
+
+
+def test_a_waiter_killed_while_taking_a_lease_over_delays_the_takeover_by_one_expiry(
+    places: Places, tmp_path: Path
+) -> None:
+    """Killed holding the takeover marker: the next waiter takes over once the marker expired."""
+    _plant_expired_lease(places.first)
+    points = SyncPoints(tmp_path / "sync")
+    points.arm("lease.marked")
+    taker = _hold(places.first, places, tmp_path, "taker", env=points.env)
+    points.wait_reached("lease.marked")
+    taker.kill()
+    markers = [p.name for p in _lease(places.first).parent.iterdir() if ".takeover-" in p.name]
+    assert markers == [f"demo.build.lease.takeover-{'d' * 32}-0"]
+    waiter = _hold(places.second, places, tmp_path, "waiter", timeout=60.0)
+    assert waiter.result() == {"held": True, "kept": True}

@@ -169,6 +169,7 @@ def _take_over(path: Path, seen: _Seen, record: bytes) -> bool:
             return False  # another waiter is taking it over (or has just done so)
     if won < 0:
         return False
+    _syncpoints.reach("lease.marked")
     try:
         # Judged again under the marker: the holder may have renewed it, or
         # another waiter taken it over and released it, since we looked.

@@ -44,8 +44,10 @@ POINTS = frozenset(
         "pointer.after-replace",
         # building (wheelcache._cache.get_or_build)
         "build.locked",
-        # a waiter that found a lease expired, before it takes it over (wheelcache._fs.lease)
+        # taking over an expired lease (wheelcache._fs.lease): found expired; the right to
+        # take it over won. Their kill scenarios are in tests/netfs/test_lease.py
         "lease.expired",
+        "lease.marked",
         # garbage collection (wheelcache._gc.prune, wheelcache._gc.retire, wheelcache._gc.trash)
         "prune.locked",
         "prune.scanned",

@@ -103,3 +103,13 @@ def test_a_lease_its_owner_died_before_writing_is_taken_over_once_expired(tmp_pa
     age(path, DAY)
     with lease.hold(path, timeout=30, purpose="testing"):
         assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_the_command_refuses_an_unknown_lock_mode_with_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from wheelcache._cli.main import main
+
+    monkeypatch.setenv("WHEELCACHE_LOCK_MODE", "nfs")
+    assert main(["--cache-dir", str(tmp_path), "info"]) == 1
+    assert "$WHEELCACHE_LOCK_MODE='nfs': expected 'flock'" in capsys.readouterr().err

@@ -1,6 +1,6 @@
 """Lease locks across processes and hosts: one holder, renewal, takeover after expiry.
 
-Every test runs twice: on a local directory (both processes see one path) and
+Every test but the last runs twice: on a local directory (both processes see one path) and
 on the two-mount rig (one process on host A, the other on host B), where
 ``flock`` excludes nothing across hosts and only ``O_EXCL`` creation does.
 Holders run with a short expiry and fast renewal (module constants set in the
@@ -17,9 +17,13 @@ import pytest
 
 from ondisk import DAY, age
 from procs import Child, SyncPoints, build_on_every_host, start, wait_for_file, wait_until
+from wheelcache import LockTimeout, Source, WheelCache
+from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
     from pathlib import Path
+
+    from netfs.rig import Hosts
 
 pytestmark = [pytest.mark.timeout(300)]
 
@@ -188,3 +192,20 @@ def test_a_waiter_killed_while_taking_a_lease_over_delays_the_takeover_by_one_ex
     assert markers == [f"demo.build.lease.takeover-{'d' * 32}-0"]
     waiter = _hold(places.second, places, tmp_path, "waiter", timeout=60.0)
     assert waiter.result() == {"held": True, "kept": True}
+
+
+@pytest.mark.netfs
+def test_prunes_on_two_hosts_in_lease_mode_run_one_at_a_time(shared: Hosts, tmp_path: Path) -> None:
+    """The prune lock is a lease too: host B's prune waits while host A's runs."""
+    WheelCache(shared.a / "cache").add(Source("k"), make_wheel(tmp_path, "demo", "1.0"))
+    points = SyncPoints(tmp_path / "sync")
+    points.arm("prune.locked")
+    lease_mode = {"WHEELCACHE_LOCK_MODE": "lease", **points.env}
+    first = start({"op": "prune", "root": str(shared.a / "cache")}, env=lease_mode)
+    points.wait_reached("prune.locked")
+    other = WheelCache(shared.b / "cache", lock_mode="lease", lock_timeout=1.0)
+    with pytest.raises(LockTimeout):
+        other.prune()
+    points.release("prune.locked")
+    first.result()
+    other.prune()

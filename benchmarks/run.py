@@ -4,7 +4,7 @@
     python benchmarks/run.py --quick      # a smoke run (under a minute)
     python benchmarks/run.py --only hit   # one section
 
-Sections: hit, publish, concurrency, gc, process, tree, remote, pytest, install. See
+Sections: hit, publish, concurrency, gc, process, tree, remote, pytest, install, locks. See
 docs/benchmarks.md for what each figure means. Not part of the test suite.
 """
 
@@ -33,6 +33,7 @@ SECTIONS = (
     "remote",
     "pytest",
     "install",
+    "locks",
 )
 
 

@@ -31,6 +31,7 @@ NOT_INHERITED = (
     "COLUMNS",
     "PYTHONWARNINGS",
     "WHEELCACHE_SYNCPOINTS",
+    "WHEELCACHE_LOCK_MODE",
 )
 """Environment variables that would change what the code under test (or a child) does."""
 

@@ -29,6 +29,7 @@ __all__ = [
     "Child",
     "SyncPoints",
     "answer",
+    "build_on_every_host",
     "reap_all",
     "run_command",
     "start",
@@ -117,6 +118,37 @@ class Child:
 def start(op: dict[str, Any], env: dict[str, str] | None = None) -> Child:
     """Start a worker performing *op* (see tests/worker.py)."""
     return Child(op, env)
+
+
+def build_on_every_host(
+    roots: dict[str, Path], per_host: int, scratch: Path, env: dict[str, str] | None = None
+) -> tuple[dict[str, int], set[str]]:
+    """*per_host* processes per root ``get_or_build`` one source (a 1 s build) from one barrier.
+
+    Returns how many builds ran on each host (each build logs its pid) and the
+    SHA-256s of the wheels the processes got.
+    """
+    builds, go = scratch / "builds", scratch / "go"
+    builds.mkdir()
+    children: dict[str, list[Child]] = {host: [] for host in roots}
+    for host, root in roots.items():
+        for _ in range(per_host):
+            op = {
+                "op": "get_or_build",
+                "root": str(root),
+                "key": "k",
+                "builds_dir": str(builds),
+                "delay": 1.0,
+                "start_file": str(go),
+            }
+            children[host].append(start(op, env))
+    go.touch()
+    sha256s = {child.result()["sha256"] for group in children.values() for child in group}
+    builders = [int(line) for line in (builds / "count").read_text().split()]
+    per_host_builds = {
+        host: sum(1 for child in group if child.pid in builders) for host, group in children.items()
+    }
+    return per_host_builds, sha256s
 
 
 def answer(operation: Callable[[], object]) -> int:

@@ -25,6 +25,9 @@ Operations:
 ``edit_in_place`` edits [[path, text], ...], pause -> {"edits": [[start_ns, done_ns], ...]}
 ``install``      root, sha256, python | target[, start_file] -> the InstallResult as a dict
 ``unpack``       root, sha256                         -> {"files", "created"}
+``lease``        path, timeout[, expires_after, interval, start_file, ready_file, go_file]
+                 -> {"held": false} after a LockTimeout, else {"held": true, "kept":
+                 whether the lease file still held our token just before release}
 """
 
 from __future__ import annotations
@@ -98,7 +101,32 @@ def edit_in_place(op: dict[str, object]) -> dict[str, object]:
     return {"edits": edits}
 
 
+def hold_lease(op: dict[str, object]) -> dict[str, object]:
+    """Hold a lease (with a short expiry and fast renewal, if given) until go_file appears."""
+    from wheelcache import LockTimeout
+    from wheelcache._fs import heartbeat, lease
+
+    lease.EXPIRES_AFTER = float(op.get("expires_after", lease.EXPIRES_AFTER))  # type: ignore[arg-type]
+    heartbeat.INTERVAL = float(op.get("interval", heartbeat.INTERVAL))  # type: ignore[arg-type]
+    path = Path(str(op["path"]))
+    if "start_file" in op:
+        _wait_for(Path(str(op["start_file"])))
+    try:
+        with lease.hold(path, timeout=float(op["timeout"]), purpose="testing"):  # type: ignore[arg-type]
+            token = json.loads(path.read_text())["token"]
+            if "ready_file" in op:
+                Path(str(op["ready_file"])).touch()
+            if "go_file" in op:
+                _wait_for(Path(str(op["go_file"])), 120.0)
+            kept = json.loads(path.read_text())["token"] == token
+    except LockTimeout:
+        return {"held": False}
+    return {"held": True, "kept": kept}
+
+
 def perform(op: dict[str, object]) -> dict[str, object]:
+    if op["op"] == "lease":
+        return hold_lease(op)
     if op["op"] == "fingerprint_loop":
         return fingerprint_loop(op)
     if op["op"] == "edit_in_place":

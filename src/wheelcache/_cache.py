@@ -11,6 +11,7 @@ from ._build.from_path import BuildsFromPaths
 from ._errors import InvalidWheelError, naming_permissions
 from ._fs import syncpoints as _syncpoints
 from ._fs.locking import hold
+from ._fs.lockmode import lock_mode as _lock_mode
 from ._gc.maintenance import Maintenance
 from ._install.api import Installs
 from ._layout import ENVIRONMENT_VARIABLE, Layout, default_root
@@ -62,6 +63,11 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
     in the background unless ``remote_mode`` (default
     ``$WHEELCACHE_REMOTE_MODE``) is ``"read"``. See docs/design.md, section 14.
 
+    ``lock_mode``: ``"flock"`` (default ``$WHEELCACHE_LOCK_MODE``, else this)
+    builds a source at most once per host; ``"lease"`` at most once across
+    hosts sharing the directory, for network filesystems (docs/design.md,
+    section 13). It applies to the build and prune locks.
+
     ``install`` (from :class:`~wheelcache._install.api.Installs`) installs a
     cached wheel by linking.
     """
@@ -73,10 +79,12 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
         lock_timeout: float | None = None,
         remote: str | None = None,
         remote_mode: str | None = None,
+        lock_mode: str | None = None,
     ) -> None:
         chosen = Path(root).expanduser() if root is not None else default_root()
         self.root = Path(os.path.abspath(chosen))
         self.lock_timeout = lock_timeout
+        self.lock_mode = _lock_mode(lock_mode)
         self._layout = Layout(self.root)
         self._layout.require_directory()
         self._store = Store(self._layout)
@@ -199,6 +207,7 @@ class WheelCache(Maintenance, RemoteMethods, BuildsFromPaths, Installs):
             timeout=self.lock_timeout,
             purpose=f"building {source.name or source.key}",
             root=self.root,
+            mode=self.lock_mode,
         ):
             _syncpoints.reach("build.locked")
             hit = self._lookup(source, ranks)

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ondisk import DAY, age
-from procs import DEADLINE, SyncPoints, start
+from procs import DEADLINE, SyncPoints, build_on_every_host, start
 from wheelcache import Source, WheelCache
 from wheelcache._layout import Layout
 from wheelcache._pointers.pointer import read_open_pointer
@@ -128,30 +128,12 @@ def test_a_lookup_notices_a_pointer_the_other_host_replaced(shared: Hosts, tmp_p
 
 def test_single_flight_degrades_to_one_build_per_host(shared: Hosts, tmp_path: Path) -> None:
     """flock is not shared across hosts: concurrent callers build at most once per host."""
-    builds = tmp_path / "builds"
-    builds.mkdir()
-    go = tmp_path / "go"
-    children = {}
-    for host, root in (("a", shared.a / "cache"), ("b", shared.b / "cache")):
-        for number in range(3):
-            op = {
-                "op": "get_or_build",
-                "root": str(root),
-                "key": "k",
-                "builds_dir": str(builds),
-                "delay": 1.0,
-                "start_file": str(go),
-            }
-            children[f"{host}{number}"] = start(op)
-    go.touch()
-    results = {name: child.result() for name, child in children.items()}
-    pids = {name: child.pid for name, child in children.items()}
-    builders = [int(line) for line in (builds / "count").read_text().split()]
-    host_of = {pid: name[0] for name, pid in pids.items()}
-    per_host = {host: sum(1 for pid in builders if host_of[pid] == host) for host in "ab"}
-    assert 1 <= len(builders) <= 2, per_host
+    per_host, sha256s = build_on_every_host(
+        {"a": shared.a / "cache", "b": shared.b / "cache"}, 3, tmp_path
+    )
+    assert 1 <= sum(per_host.values()) <= 2, per_host
     assert all(count <= 1 for count in per_host.values()), per_host
-    assert len({r["sha256"] for r in results.values()}) == 1
+    assert len(sha256s) == 1
 
 
 def test_a_trash_directory_kept_busy_by_an_open_file_waits_for_the_next_prune(

@@ -178,7 +178,9 @@ class Scene:
 
 
 def test_every_sync_point_has_a_kill_scenario() -> None:
-    local = {point for point in _syncpoints.POINTS if not point.startswith("remote-")}
+    # The remote tier's and the lease's kill scenarios live with their other
+    # tests (tests/remote/test_remote_concurrency.py, tests/netfs/test_lease.py).
+    local = {p for p in _syncpoints.POINTS if not p.startswith(("remote-", "lease."))}
     assert set(SCENARIOS) == local, "add a Scenario for each new sync point"
 
 

@@ -61,7 +61,12 @@ _REPLACED_ATTEMPTS = 3
 
 @contextlib.contextmanager
 def hold(
-    path: Path, *, timeout: float | None, purpose: str, root: Path | None = None
+    path: Path,
+    *,
+    timeout: float | None,
+    purpose: str,
+    root: Path | None = None,
+    mode: str = "flock",
 ) -> Iterator[None]:
     """Hold the lock at *path* (creating its directory); wait up to *timeout* (None: forever).
 
@@ -77,9 +82,18 @@ def hold(
     lock to its parent. The lock is the open file's, which a child forked
     without exec shares: if the parent dies first, the lock stays held until
     that child exits too (descriptors are close-on-exec, so an exec drops it).
+
+    *mode* ``"lease"`` holds a lease file next to *path* instead, which
+    excludes across hosts (:mod:`wheelcache._fs.lease`).
     """
     if root is not None:
         refuse_links(root, path)
+    if mode == "lease":
+        from . import lease
+
+        with lease.hold(path.with_name(path.name + lease.SUFFIX), timeout=timeout, purpose=purpose):
+            yield
+        return
     owner = os.getpid()
     fd = _hold_directly(path, timeout, purpose) if os.name == "posix" else None
     if fd is not None:

@@ -48,6 +48,10 @@ POINTS = frozenset(
         "pointer.after-replace",
         # building (wheelcache._cache.get_or_build)
         "build.locked",
+        # taking over an expired lease (wheelcache._fs.lease): found expired; the right to
+        # take it over won. Their kill scenarios are in tests/netfs/test_lease.py
+        "lease.expired",
+        "lease.marked",
         # garbage collection (wheelcache._gc.prune, wheelcache._gc.retire, wheelcache._gc.trash)
         "prune.locked",
         "prune.scanned",

@@ -25,6 +25,7 @@ class Maintenance:
     _layout: Layout
     _store: Store
     lock_timeout: float | None
+    lock_mode: str
 
     @naming_permissions("prune")
     def prune(
@@ -63,6 +64,7 @@ class Maintenance:
             dry_run=dry_run,
             progress=progress,
             lock_timeout=self.lock_timeout,
+            lock_mode=self.lock_mode,
         )
 
     @naming_permissions("clean")
@@ -76,7 +78,9 @@ class Maintenance:
         from . import prune as _prune
 
         self._layout.require_directory()
-        return _prune.clean(self._layout, dry_run=dry_run, lock_timeout=self.lock_timeout)
+        return _prune.clean(
+            self._layout, dry_run=dry_run, lock_timeout=self.lock_timeout, lock_mode=self.lock_mode
+        )
 
     @naming_permissions("remove sources from")
     def remove(
@@ -107,6 +111,7 @@ class Maintenance:
             dry_run=dry_run,
             progress=progress,
             lock_timeout=self.lock_timeout,
+            lock_mode=self.lock_mode,
         )
 
     @naming_permissions("verify")

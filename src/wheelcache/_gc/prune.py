@@ -74,6 +74,7 @@ from .trees import sweep_trees
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from contextlib import AbstractContextManager
 
     from .._layout import Layout
     from .reports import Progress
@@ -100,6 +101,7 @@ def prune(
     dry_run: bool,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    lock_mode: str = "flock",
     select: Callable[[list[ScannedSource]], list[ScannedSource]] | None = None,
 ) -> PruneReport:
     """Delete what no process may still use; see the module docstring.
@@ -125,7 +127,7 @@ def prune(
         return PruneReport(dry_run=dry_run, grace=grace)
     refuse_bucket_links(layout)
     refuse_followed_links(layout)
-    with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
+    with _prune_lock(layout, lock_timeout, lock_mode):
         _syncpoints.reach("prune.locked")
         store = Store(layout)
         clock = read_clock(layout, grace)
@@ -176,6 +178,19 @@ def prune(
     return replace(report, clock_jump=clock.jump, trusted_clock=not clock.distrust)
 
 
+def _prune_lock(
+    layout: Layout, lock_timeout: float | None, lock_mode: str
+) -> AbstractContextManager[None]:
+    """One prune or clean at a time: the prune lock, as ``flock`` or lease (``lock_mode``)."""
+    return hold(
+        layout.prune_lock,
+        timeout=lock_timeout,
+        purpose=PRUNE_PURPOSE,
+        root=layout.root,
+        mode=lock_mode,
+    )
+
+
 def refuse_bucket_links(layout: Layout) -> None:
     """Raise :class:`CacheError` when a bucket (or the layout below the root) is a link.
 
@@ -187,7 +202,11 @@ def refuse_bucket_links(layout: Layout) -> None:
 
 
 def clean(
-    layout: Layout, *, dry_run: bool = False, lock_timeout: float | None = None
+    layout: Layout,
+    *,
+    dry_run: bool = False,
+    lock_timeout: float | None = None,
+    lock_mode: str = "flock",
 ) -> CleanReport:
     """Empty the cache: rename each bucket into the trash, then delete the trash.
 
@@ -200,7 +219,7 @@ def clean(
     if not layout.root.exists():
         return CleanReport(dry_run=dry_run)
     refuse_bucket_links(layout)
-    with hold(layout.prune_lock, timeout=lock_timeout, purpose=PRUNE_PURPOSE, root=layout.root):
+    with _prune_lock(layout, lock_timeout, lock_mode):
         if dry_run:
             return _count_buckets(
                 {

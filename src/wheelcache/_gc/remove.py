@@ -60,6 +60,7 @@ def remove(
     dry_run: bool,
     progress: Progress | None = None,
     lock_timeout: float | None = None,
+    lock_mode: str = "flock",
 ) -> PruneReport:
     """Retire the sources *patterns* match and sweep what they named; see the module docstring."""
     return prune(
@@ -70,6 +71,7 @@ def remove(
         dry_run=dry_run,
         progress=progress,
         lock_timeout=lock_timeout,
+        lock_mode=lock_mode,
         select=lambda sources: [s for s in sources if _chosen(s, patterns)],
     )
 

@@ -86,7 +86,7 @@ NOT_ON_THE_COMMANDS_WARM_PATH = [
 ]
 
 
-def modules_after(code: str) -> set[str]:
+def modules_after(code: str, environment: dict[str, str] | None = None) -> set[str]:
     """The modules a fresh interpreter has loaded after running *code*.
 
     The child runs as a user's would: without coverage, whose start-up in every
@@ -94,6 +94,7 @@ def modules_after(code: str) -> set[str]:
     """
     script = f"import sys\n{code}\nprint(sorted(sys.modules))"  # not json: it imports re
     env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env.update(environment or {})
     out = subprocess.run(
         [sys.executable, "-c", script],
         check=True,
@@ -167,15 +168,16 @@ def test_a_cache_with_a_remote_loads_the_client_only_when_it_misses(tmp_path: Pa
     assert "obstore" in miss
 
 
-def _command_modules(*argv: str) -> set[str]:
+def _command_modules(*argv: str, environment: dict[str, str] | None = None) -> set[str]:
     """The modules the console script's entry point has loaded after running *argv*."""
     return modules_after(
-        f"sys.argv = ['wheelcache', *{list(argv)!r}]\n"
+        environment=environment,
+        code=f"sys.argv = ['wheelcache', *{list(argv)!r}]\n"
         "from wheelcache.__main__ import entrypoint\n"
         "try:\n"
         "    entrypoint()\n"
         "except SystemExit as done:\n"
-        "    assert done.code == 0, done.code"
+        "    assert done.code == 0, done.code",
     )
 
 
@@ -189,6 +191,24 @@ def test_a_warm_build_of_a_project_by_the_command_loads_nothing_heavy(tmp_path: 
     loaded = _command_modules("--cache-dir", str(cache.root), "build", str(project))
 
     assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
+    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
+        NOT_ON_THE_COMMANDS_WARM_PATH
+    )
+
+
+def test_a_warm_build_in_the_default_cache_directory_loads_no_platformdirs(
+    tmp_path: Path,
+) -> None:
+    home = tmp_path / "home"
+    sdist = make_sdist(tmp_path / "demo-1.0.tar.gz", {"demo-1.0/setup.py": b""})
+    cache = WheelCache(home / ".cache" / "wheelcache")
+    cache.add(Source.from_archive(sdist), make_wheel(tmp_path))
+    environment = {"HOME": str(home), "WHEELCACHE_DIR": "", "XDG_CACHE_HOME": ""}
+
+    loaded = _command_modules("build", str(sdist), environment=environment)
+
+    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
+    assert "platformdirs" not in loaded
     assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
         NOT_ON_THE_COMMANDS_WARM_PATH
     )

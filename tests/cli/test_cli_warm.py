@@ -239,3 +239,39 @@ def test_without_a_stdout_the_warm_path_leaves_the_error_to_the_full_command(
     monkeypatch.setattr(sys, "stdout", None)
 
     assert warm.warm_build(WarmBuild(str(cache_dir), str(demo_project), False)) is None
+
+
+@pytest.mark.parametrize(
+    ("home", "xdg", "quick"),
+    [
+        ("/home/alice", None, True),
+        ("/home/alice/", None, True),
+        ("/", None, True),
+        ("/home/alice", "", True),
+        ("/home/alice", "/var/cache/alice", True),
+        ("/home/alice", "/var/cache/alice/", True),
+        ("/home/alice", "relative/cache", False),
+        ("/home/alice", " /var/cache/alice", False),
+        ("/home/alice", "   ", False),
+        ("relative-home", None, False),
+    ],
+)
+def test_the_default_cache_directory_is_platformdirs_answer_without_importing_it(
+    home: str, xdg: str | None, quick: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wheelcache._layout import default_root
+
+    monkeypatch.delenv("WHEELCACHE_DIR", raising=False)
+    monkeypatch.setenv("HOME", home)
+    if xdg is None:
+        monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    else:
+        monkeypatch.setenv("XDG_CACHE_HOME", xdg)
+
+    assert (warm._xdg_cache_root() is not None) is (quick and sys.platform == "linux")
+    try:
+        expected = str(default_root())
+    except RuntimeError:  # platformdirs refuses a home it cannot resolve
+        assert not quick
+        return
+    assert warm._root(None) == expected

@@ -137,8 +137,12 @@ def warm_build(request: WarmBuild) -> int | None:
 def _hit(request: WarmBuild) -> tuple[str, str] | None:
     """The hit's wheel path and file name, or None for anything but a plain hit."""
     root = _root(request.cache_dir)
-    if root is None or os.environ.get("WHEELCACHE_REMOTE"):
-        return None  # a remote's configuration is for the full command to judge
+    if (
+        root is None
+        or os.environ.get("WHEELCACHE_REMOTE")
+        or os.environ.get("WHEELCACHE_LOCK_MODE", "") not in ("", "flock", "lease")
+    ):
+        return None  # a remote, or a lock mode it refuses: for the full command to judge
     try:
         if not S_ISDIR(os.stat(root).st_mode):
             return None  # WheelCache() refuses it, with its message
@@ -175,7 +179,10 @@ def _root(cache_dir: str | None) -> str | None:
     """The cache root ``WheelCache(cache_dir)`` would use, as a string; None: ask it."""
     chosen = cache_dir or os.environ.get("WHEELCACHE_DIR")
     if not chosen:
-        from .._layout import default_root  # platformdirs
+        quick = _xdg_cache_root()
+        if quick is not None:
+            return quick
+        from .._layout import default_root  # platformdirs: pathlib, typing, ...
 
         return str(default_root())
     expanded = os.path.expanduser(chosen)
@@ -202,3 +209,27 @@ def _reported(exc: BaseException, request: WarmBuild) -> int:
     from .main import _report
 
     return _report(exc, Console(sys.stdout, sys.stderr, -1 if request.quiet else 0))
+
+
+def _xdg_cache_root() -> str | None:
+    """``platformdirs.user_cache_path("wheelcache")`` where its versions all agree; else None.
+
+    On Linux with an absolute ``$HOME`` and ``$XDG_CACHE_HOME`` either unset,
+    empty or an absolute path, every platformdirs release this package
+    accepts gives the XDG Base Directory answer (``$XDG_CACHE_HOME``, else
+    ``~/.cache``, plus the application name); importing platformdirs would
+    cost a warm build about twice ``python -c pass``. Anything else — a
+    relative or padded value, another platform — is platformdirs' to judge
+    (``tests/cli/test_cli_warm.py`` compares both on each case).
+    """
+    if sys.platform != "linux":
+        return None
+    configured = os.environ.get("XDG_CACHE_HOME", "")
+    if configured:
+        if not configured.startswith("/") or configured != configured.strip():
+            return None
+        return os.path.abspath(os.path.join(configured, "wheelcache"))
+    home = os.environ.get("HOME", "")
+    if not home.startswith("/"):
+        return None
+    return os.path.abspath(os.path.join(home, ".cache", "wheelcache"))

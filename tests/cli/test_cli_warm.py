@@ -275,3 +275,15 @@ def test_the_default_cache_directory_is_platformdirs_answer_without_importing_it
         assert not quick
         return
     assert warm._root(None) == expected
+
+
+def test_a_lock_mode_the_full_command_refuses_is_refused_on_a_hit_too(
+    demo_project: Path, cached: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHEELCACHE_LOCK_MODE", "bogus")
+
+    warm_result, full_result = both("build", str(demo_project))
+
+    assert warm_result == full_result
+    assert warm_result[0] == 1
+    assert "WHEELCACHE_LOCK_MODE" in warm_result[2]

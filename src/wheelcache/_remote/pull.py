@@ -1,8 +1,10 @@
 """Pull: turn a local miss into a local hit from the remote's records and wheels.
 
-One LIST of the revision's prefix finds its records; each is read, checked
-against its own name, the source and (with a key) its signature, and the
-wheels they name are ranked by the caller's tags. The best is downloaded,
+One LIST of the revision's prefix finds its records; they are read (several
+at once, so a revision with wheels for many platforms costs one round trip
+more, not one per record), each checked against its own name, the source and
+(with a key) its signature, and the wheels they name are ranked by the
+caller's tags. The best is downloaded,
 streamed into a staging file while it is hashed, and published through the
 normal path (:func:`~wheelcache._store.streamed.publish_stream`) only if its
 size and SHA-256 are the ones recorded. A record whose wheel object is missing is a miss for that
@@ -11,15 +13,16 @@ wheel; a wheel whose bytes are wrong is rejected and the next one tried.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import os
+import queue
 import threading
 from typing import TYPE_CHECKING, Callable
 
 from .._errors import InvalidWheelError
 from .._fs import syncpoints as _syncpoints
+from .._fs.writeback import Writeback
 from .._pointers.pointer import WheelRef
 from .._store.streamed import publish_stream
 from .._tags import ranked_compatible
@@ -34,12 +37,30 @@ if TYPE_CHECKING:
     from .._tags import TagRanks
     from .objects import ObjectStore
 
-__all__ = ["MAX_RECORD_BYTES", "WRITEBACK_BYTES", "Rejected", "download", "pull", "revision_wheels"]
+__all__ = [
+    "HASH_THREAD_BYTES",
+    "MAX_RECORD_BYTES",
+    "RECORD_READERS",
+    "WRITEBACK_BYTES",
+    "Rejected",
+    "download",
+    "pull",
+    "revision_wheels",
+]
 
 logger = logging.getLogger("wheelcache.remote")
 
 WRITEBACK_BYTES = 4 << 20
-"""A download flushes what it wrote to disk, in the background, every this many bytes."""
+"""Every this many bytes, a download starts writing what it wrote to disk.
+
+See :mod:`wheelcache._fs.writeback`: the final fsync then has little left.
+"""
+
+HASH_THREAD_BYTES = 2 << 20
+"""A wheel at least this large is hashed in a thread, behind the download and the writes."""
+
+RECORD_READERS = 8
+"""At most this many records of one revision are read at once."""
 
 MAX_RECORD_BYTES = 64 * 1024
 """A record is a few hundred bytes; anything much larger is not one."""
@@ -52,35 +73,53 @@ class _WrongBytes(Exception):
     """The downloaded bytes are not the ones the record names."""
 
 
-class _Writeback:
-    """Writes a download's bytes to disk behind the download, every :data:`WRITEBACK_BYTES`.
+class _Hasher:
+    """SHA-256 of the chunks it is given, in a thread of its own if *threaded*.
 
-    The network is slower than the disk, so while the next bytes arrive a
-    thread flushes the earlier ones (``fdatasync``); the fsync before the
-    publish then has little left to do. Its errors are left to that fsync.
+    The download receives and writes a chunk while the thread hashes the one
+    before (hashlib, socket reads and file writes all release the GIL), so on
+    a machine with a core to spare hashing hides behind the transfer. The
+    chunks are the very ``bytes`` objects written, so what is hashed is what
+    was written. The queue is bounded: at most 16 chunks wait in memory.
     """
 
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.unsynced = 0
-        self.thread: threading.Thread | None = None
+    def __init__(self, *, threaded: bool) -> None:
+        self._digest = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+        if threaded:
+            self._queue = queue.Queue(maxsize=16)
+            self._thread = threading.Thread(target=self._run, name="wheelcache-hash", daemon=True)
+            self._thread.start()
 
-    def due(self, count: int) -> bool:
-        self.unsynced += count
-        return self.unsynced >= WRITEBACK_BYTES and not (self.thread and self.thread.is_alive())
+    def update(self, chunk: bytes) -> None:
+        if self._queue is None:
+            self._digest.update(chunk)
+        else:
+            self._queue.put(chunk)
 
-    def start(self) -> None:
-        self.unsynced = 0
-        self.thread = threading.Thread(target=self._sync, name="wheelcache-writeback", daemon=True)
-        self.thread.start()
+    def _run(self) -> None:
+        assert self._queue is not None
+        while (chunk := self._queue.get()) is not None:
+            if self._failure is None:  # after a failure, drain so update() never blocks
+                try:
+                    self._digest.update(chunk)
+                except BaseException as exc:  # re-raised by hexdigest()
+                    self._failure = exc
 
-    def _sync(self) -> None:
-        with contextlib.suppress(OSError):
-            getattr(os, "fdatasync", os.fsync)(self.fd)
+    def close(self) -> None:
+        """Wait for the thread to hash what it was given (idempotent)."""
+        if self._queue is not None and self._thread is not None:
+            self._queue.put(None)
+            self._thread.join()
+            self._thread = None
 
-    def finish(self) -> None:
-        if self.thread is not None:
-            self.thread.join()
+    def hexdigest(self) -> str:
+        self.close()
+        if self._failure is not None:
+            raise self._failure
+        return self._digest.hexdigest()
 
 
 def revision_wheels(
@@ -89,10 +128,11 @@ def revision_wheels(
     """The wheels the remote records for *source*'s current revision, trusted ones only."""
     from .._wheels.names import parse_wheel_name
 
-    for info in objects.list(revision_prefix(source)):
-        if not info.key.endswith(".json"):
-            continue
-        data = objects.read(info.key) if info.size <= MAX_RECORD_BYTES else b""
+    listed = [info for info in objects.list(revision_prefix(source)) if info.key.endswith(".json")]
+    small = [info.key for info in listed if info.size <= MAX_RECORD_BYTES]
+    contents = dict(zip(small, _read_all(objects, small)))
+    for info in listed:
+        data = contents.get(info.key, b"")  # anything larger is not a record
         if data is None:
             continue  # pruned since the listing
         record = Record.decode(data)
@@ -108,6 +148,16 @@ def revision_wheels(
             reject(info.key, f"{record.filename!r} is not a wheel file name")
             continue
         yield WheelRef(record.sha256, record.filename, record.size, tuple(map(str, tags)))
+
+
+def _read_all(objects: ObjectStore, keys: list[str]) -> list[bytes | None]:
+    """The objects at *keys*, in order; several are read at once, each in its own thread."""
+    if len(keys) < 2:
+        return [objects.read(key) for key in keys]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(min(len(keys), RECORD_READERS), "wheelcache-records") as pool:
+        return list(pool.map(objects.read, keys))
 
 
 def pull(
@@ -141,26 +191,25 @@ def download(
         return None
 
     def write(fd: int) -> tuple[str, int]:
-        digest = hashlib.sha256()
+        digest = _Hasher(threaded=ref.size >= HASH_THREAD_BYTES)
         size = 0
-        writeback = _Writeback(fd)
+        writeback = Writeback(fd, WRITEBACK_BYTES)
         try:
-            with open(fd, "wb", closefd=False) as out:
-                for chunk in chunks:
-                    size += len(chunk)
-                    if size > ref.size:
-                        raise _WrongBytes(f"longer than the {ref.size} bytes recorded")
-                    digest.update(chunk)
-                    out.write(chunk)
-                    if writeback.due(len(chunk)):
-                        out.flush()
-                        writeback.start()
+            for chunk in chunks:
+                size += len(chunk)
+                if size > ref.size:
+                    raise _WrongBytes(f"longer than the {ref.size} bytes recorded")
+                digest.update(chunk)
+                _write_all(fd, memoryview(chunk))
+                writeback.wrote(len(chunk))
         finally:
+            digest.close()
             writeback.finish()
         if size != ref.size:
             raise _WrongBytes(f"{size} bytes where {ref.size} were recorded")
-        if digest.hexdigest() != ref.sha256:
-            raise _WrongBytes(f"SHA-256 {digest.hexdigest()} where {ref.sha256} was recorded")
+        sha256 = digest.hexdigest()
+        if sha256 != ref.sha256:
+            raise _WrongBytes(f"SHA-256 {sha256} where {ref.sha256} was recorded")
         _syncpoints.reach("remote-pull.downloaded")
         return ref.sha256, size
 
@@ -171,3 +220,8 @@ def download(
     except InvalidWheelError as exc:
         reject(object_key, exc.problem)
     return None
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        data = data[os.write(fd, data) :]

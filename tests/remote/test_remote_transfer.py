@@ -1,0 +1,122 @@
+"""The transfer of a pull: records read at once, large wheels hashed behind the download.
+
+What a pull publishes is exactly what its record names however the work is
+spread over threads: a large wheel is hashed in a thread while the next
+chunks arrive and are written, and its digest still covers every byte; the
+records of a revision are read concurrently, and a failure among them is
+still a remote failure.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from procs import DEADLINE
+from remote.remote_kit import SDIST, machine, record_keys, wheel_keys
+from remote.s3server import FaultProxy, put_object
+from wheelcache._remote import pull
+from wheelfactory import make_wheel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from remote.conftest import S3
+
+pytestmark = pytest.mark.usefixtures("s3")
+
+BIG = 3 * pull.HASH_THREAD_BYTES // 2
+"""Payload bytes of a wheel large enough to be hashed in a thread, in several chunks."""
+
+
+def test_a_large_wheel_hashed_behind_the_download_is_published_intact(
+    tmp_path: Path, s3: S3
+) -> None:
+    a = machine(tmp_path, "a", s3.url)
+    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
+    assert a.flush(60)
+    assert added.size >= pull.HASH_THREAD_BYTES
+    pulled = machine(tmp_path, "b", s3.url).get(SDIST)
+    assert pulled is not None
+    assert hashlib.sha256(pulled.path.read_bytes()).hexdigest() == added.sha256
+
+
+def test_a_large_wheel_with_one_byte_changed_near_its_end_is_rejected_by_its_digest(
+    tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = machine(tmp_path, "a", s3.url)
+    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
+    assert a.flush(60)
+    (key,) = wheel_keys(s3.objects())
+    data = bytearray(added.path.read_bytes())
+    data[-200_000] ^= 0xFF  # in the last chunk the download receives
+    put_object(s3.endpoint, s3.bucket, key, bytes(data))
+    b = machine(tmp_path, "b", s3.url)
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert b.get(SDIST) is None
+    assert list(b.wheels()) == []
+    rejections = [
+        r.getMessage() for r in caplog.records if "rejected remote object" in r.getMessage()
+    ]
+    assert len(rejections) == 1
+    assert f"where {added.sha256} was recorded" in rejections[0]  # the digest, not validation
+
+
+def _three_records(tmp_path: Path, s3: S3) -> None:
+    """Machine A pushes three wheels (three platforms) of one revision of SDIST."""
+    a = machine(tmp_path, "a", s3.url)
+    for tag in ("py3-none-any", "cp311-cp311-linux_x86_64", "cp311-cp311-win_amd64"):
+        a.add(SDIST, make_wheel(tmp_path / tag, "demo", "1.0", tags=tag))
+    assert a.flush(60)
+    assert len(record_keys(s3.objects())) == 3
+
+
+def test_the_records_of_a_revision_are_read_at_once(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _three_records(tmp_path, s3)
+    # Each record's GET waits in the proxy until all three are in flight:
+    # read one after the other, the first would wait until the deadline.
+    together = threading.Barrier(3)
+    alone: list[str] = []
+
+    def hold_records(method: str, path: str) -> None:
+        if method == "GET" and "/revisions-v1/" in path and "list-type" not in path:
+            try:
+                together.wait(DEADLINE / 4)
+            except threading.BrokenBarrierError:
+                alone.append(path)
+
+    proxy = FaultProxy(s3.port, hold_records)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        monkeypatch.setenv("WHEELCACHE_REMOTE_TIMEOUT", str(DEADLINE))
+        pulled = machine(tmp_path, "b", s3.url).get(SDIST)
+    finally:
+        proxy.close()
+    assert pulled is not None
+    assert alone == []
+    assert (
+        sum("/revisions-v1/" in path and "list-type" not in path for _, path in proxy.requests) == 3
+    )
+
+
+def test_a_failure_reading_one_of_several_records_is_a_remote_failure(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _three_records(tmp_path, s3)
+    first = sorted(key.rsplit("/", 1)[-1] for key in record_keys(s3.objects()))[0]
+    proxy = FaultProxy(s3.port, lambda method, path: "500" if path.endswith(first) else None)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        b = machine(tmp_path, "b", s3.url)
+        with caplog.at_level(logging.WARNING, logger="wheelcache"):
+            assert b.get(SDIST) is None
+    finally:
+        proxy.close()
+    assert list(b.wheels()) == []
+    assert any("is unavailable" in r.getMessage() for r in caplog.records)

@@ -1,14 +1,15 @@
 """Pull: turn a local miss into a local hit from the remote's records and wheels.
 
-One LIST of the revision's prefix finds its records; they are read (several
-at once, so a revision with wheels for many platforms costs one round trip
-more, not one per record), each checked against its own name, the source and
-(with a key) its signature, and the wheels they name are ranked by the
-caller's tags. The best is downloaded,
-streamed into a staging file while it is hashed, and published through the
-normal path (:func:`~wheelcache._store.streamed.publish_stream`) only if its
-size and SHA-256 are the ones recorded. A record whose wheel object is missing is a miss for that
-wheel; a wheel whose bytes are wrong is rejected and the next one tried.
+One LIST of the revision's prefix finds its records. They are read several
+at once (a revision with wheels for many platforms costs one round trip for
+its records, not one per record), each is checked against its own name, the
+source and (with a key) its signature, and the wheels they name are ranked
+by the caller's tags. The best is downloaded, streamed into a staging file
+while it is hashed, and published through the normal path
+(:func:`~wheelcache._store.streamed.publish_stream`) only if its size and
+SHA-256 are the ones recorded. A record whose wheel object is missing is a
+miss for that wheel; a wheel whose bytes are wrong is rejected and the next
+one tried.
 """
 
 from __future__ import annotations

@@ -246,11 +246,13 @@ from wheelfactory import make_wheel
 from wheelcache import Source, WheelCache
 cache = WheelCache(sys.argv[1])
 wheels = [make_wheel(Path(sys.argv[2]) / str(i), "demo", "1.0", seed=i) for i in range(3)]
-end = time.monotonic() + float(sys.argv[4])
+stop, end = Path(sys.argv[4]), time.monotonic() + 300
 n = 0
-while time.monotonic() < end:
+while n < 50 or not stop.exists():  # at least 50 replacements, however busy the machine
     cache.add(Source("k", "rev-" + "x" * (n % 7)), wheels[n % 3])
     n += 1
+    if time.monotonic() > end:
+        break
 print(n)
 """
 
@@ -266,25 +268,28 @@ def test_prune_never_reads_a_pointer_the_other_host_is_replacing_as_naming_nothi
     """
     from wheelcache._gc.retire import scan_sources
 
-    seconds = 8.0
+    stop = tmp_path / "stop"
     replacer = subprocess.Popen(
         [
             sys.executable, "-c", _REPLACER, str(shared.a / "cache"), str(tmp_path),
-            str(Path(__file__).resolve().parent.parent), str(seconds),
+            str(Path(__file__).resolve().parent.parent), str(stop),
         ],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     layout = Layout(shared.b / "cache")
     scans = empty = 0
     try:
-        end = time.monotonic() + seconds - 1.0
-        while time.monotonic() < end:
+        # Counts, not a fixed time, decide when enough was seen: on a busy
+        # machine 8 s held fewer than 50 replacements.
+        least, end = time.monotonic() + 7.0, time.monotonic() + DEADLINE
+        while (time.monotonic() < least or scans <= 50) and time.monotonic() < end:
             for scanned in scan_sources(layout):
                 scans += 1
                 empty += not scanned.references
     finally:
+        stop.touch()
         out, _ = replacer.communicate(timeout=DEADLINE)
     assert replacer.returncode == 0
-    assert int(out) > 50, out
+    assert int(out) >= 50, out
     assert scans > 50, scans
     assert empty == 0, f"{empty} of {scans} scans read a pointer as naming nothing"

@@ -108,6 +108,9 @@ def test_a_flat_egg_info_is_replaced_through_its_installed_files_list(
     info = flat_install(old_venv, project, record)
     # What pip's legacy install then wrote: the record, relative to the .egg-info directory.
     listed = [os.path.relpath(line, info) for line in record.read_text().splitlines()]
+    outside = tmp_path / "not-the-environments.txt"  # a list may name anything: pip keeps to
+    outside.write_text("keep me\n")  # the environment, and so do we
+    listed.append(os.path.relpath(outside, info))
     (info / "installed-files.txt").write_text("\n".join([*listed, "./"]) + "\n")
     assert (old_venv.root / "share" / "demo-old" / "notes.txt").is_file()
 
@@ -115,6 +118,7 @@ def test_a_flat_egg_info_is_replaced_through_its_installed_files_list(
 
     assert replaced == ("0.9",)
     assert not info.exists()
+    assert outside.read_text() == "keep me\n"
     assert_pip_sees_only_the_wheel(old_venv, before)
 
 

@@ -21,6 +21,9 @@ finds such an installation and says which files are its, judging as
 - and for each of them, the console and GUI scripts its ``entry_points.txt``
   names.
 
+Only paths inside the environment's directories are removed, whatever a list
+names.
+
 A ``<name>-<version>.egg-info`` *file* was written by plain distutils, which
 records no file list: like pip, the install refuses
 (:class:`LegacyInstallError`), naming the file and what to do.
@@ -29,6 +32,7 @@ records no file list: like pip, the install refuses
 from __future__ import annotations
 
 import configparser
+import logging
 import os
 import zipfile
 from dataclasses import dataclass, field
@@ -43,6 +47,8 @@ if TYPE_CHECKING:
     from .uninstall import Stash
 
 __all__ = ["Legacy", "LegacyInstallError", "find_legacy"]
+
+logger = logging.getLogger("wheelcache")
 
 _PTH = "easy-install.pth"
 
@@ -92,8 +98,18 @@ def find_legacy(target: Target, project: str) -> list[Legacy]:
             legacy = _describe(path, suffix)
             if legacy is not None:
                 legacy.paths.extend(_scripts(legacy, target.scripts))
+                legacy.paths = [p for p in legacy.paths if _inside(p, target)]
                 found.append(legacy)
     return found
+
+
+def _inside(path: str, target: Target) -> bool:
+    """Whether *path* is in the environment (a file list may name any path; pip keeps to these)."""
+    roots = {target.purelib, target.platlib, target.scripts, target.data, target.include}
+    if any(path == root or path.startswith(os.path.join(root, "")) for root in roots):
+        return True
+    logger.info("not removing %s: it is outside the environment", path)
+    return False
 
 
 def _describe(path: str, suffix: str) -> Legacy | None:

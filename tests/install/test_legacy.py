@@ -111,6 +111,7 @@ def test_a_flat_egg_info_is_replaced_through_its_installed_files_list(
     outside = tmp_path / "not-the-environments.txt"  # a list may name anything: pip keeps to
     outside.write_text("keep me\n")  # the environment, and so do we
     listed.append(os.path.relpath(outside, info))
+    listed += ["..", "../../.."]  # directories (site-packages, lib): never removed from a list
     (info / "installed-files.txt").write_text("\n".join([*listed, "./"]) + "\n")
     assert (old_venv.root / "share" / "demo-old" / "notes.txt").is_file()
 

@@ -65,16 +65,18 @@ class Legacy:
     """``egg-info``, ``egg-link`` or ``egg``."""
     path: str
     version: str
-    paths: list[str] = field(default_factory=list)
-    """Files and directories that are the installation's."""
+    files: list[str] = field(default_factory=list)
+    """The installation's files, moved one by one."""
+    directories: list[str] = field(default_factory=list)
+    """Its directories (the ``.egg-info``, the ``.egg``, top-level packages), moved whole."""
     pth_entry: str | None = None
     """The line of ``easy-install.pth`` (next to *path*) that puts it on ``sys.path``."""
 
     def move_aside(self, stash: Stash) -> None:
         """Move every file of the installation aside, and take its line out of the ``.pth``."""
-        stash.move_files(p for p in self.paths if not os.path.isdir(p) or os.path.islink(p))
-        for path in self.paths:
-            stash.move(path)  # directories, whole
+        stash.move_files(self.files)  # directories among them are skipped
+        for path in self.directories:
+            stash.move(path)
         if self.pth_entry is not None:
             _remove_pth_entry(os.path.join(os.path.dirname(self.path), _PTH), self.pth_entry, stash)
 
@@ -97,16 +99,17 @@ def find_legacy(target: Target, project: str) -> list[Legacy]:
             path = os.path.join(site, name)
             legacy = _describe(path, suffix)
             if legacy is not None:
-                legacy.paths.extend(_scripts(legacy, target.scripts))
-                legacy.paths = [p for p in legacy.paths if _inside(p, target)]
+                legacy.files.extend(_scripts(legacy, target.scripts))
+                legacy.files = [p for p in legacy.files if _inside(p, target)]
+                legacy.directories = [p for p in legacy.directories if _inside(p, target)]
                 found.append(legacy)
     return found
 
 
 def _inside(path: str, target: Target) -> bool:
-    """Whether *path* is in the environment (a file list may name any path; pip keeps to these)."""
+    """Whether *path* is below the environment's directories (a list may name any path)."""
     roots = {target.purelib, target.platlib, target.scripts, target.data, target.include}
-    if any(path == root or path.startswith(os.path.join(root, "")) for root in roots):
+    if any(path.startswith(os.path.join(root, "")) for root in roots):
         return True
     logger.info("not removing %s: it is outside the environment", path)
     return False
@@ -120,7 +123,7 @@ def _describe(path: str, suffix: str) -> Legacy | None:
         return Legacy("egg-link", path, version, [path], pth_entry=location)
     if suffix == "egg":
         version = _version(os.path.join(path, "EGG-INFO"), os.path.basename(path))
-        return Legacy("egg", path, version, [path], pth_entry=f"./{os.path.basename(path)}")
+        return Legacy("egg", path, version, [path], [path], f"./{os.path.basename(path)}")
     if os.path.isfile(path):
         raise LegacyInstallError(
             f"{path} is a distutils installation of {os.path.basename(path).split('-')[0]},"
@@ -130,24 +133,30 @@ def _describe(path: str, suffix: str) -> Legacy | None:
         )
     if not os.path.isdir(path):
         return None
-    version = _version(path, os.path.basename(path))
-    return Legacy("egg-info", path, version, [*_egg_info_files(path), path])
+    files, directories = _egg_info_files(path)
+    return Legacy("egg-info", path, _version(path, os.path.basename(path)), files, directories)
 
 
-def _egg_info_files(info: str) -> list[str]:
-    """The files a flat ``.egg-info`` directory's installation placed (absolute paths)."""
+def _egg_info_files(info: str) -> tuple[list[str], list[str]]:
+    """(files, directories) a flat ``.egg-info`` directory's installation placed.
+
+    The files of ``installed-files.txt`` (only files: a directory it names is
+    left), else the top-level packages and modules of ``top_level.txt``; and
+    the ``.egg-info`` directory itself.
+    """
     listed = _lines(os.path.join(info, "installed-files.txt"))
     if listed is not None:
-        return [os.path.normpath(os.path.join(info, line)) for line in listed]
+        return [os.path.normpath(os.path.join(info, line)) for line in listed], [info]
     site = os.path.dirname(info)
     namespaces = set(_lines(os.path.join(info, "namespace_packages.txt")) or ())
-    paths = []
+    files, directories = [], [info]
     for top in _lines(os.path.join(info, "top_level.txt")) or ():
-        if top in namespaces:
+        if top in namespaces or not all(part.isidentifier() for part in top.split("/")):
             continue
         base = os.path.join(site, *top.split("/"))
-        paths.extend([base, f"{base}.py", f"{base}.pyc"])
-    return paths
+        files.extend([f"{base}.py", f"{base}.pyc"])
+        directories.append(base)
+    return files, directories
 
 
 def _scripts(legacy: Legacy, scripts_dir: str) -> list[str]:

@@ -147,6 +147,24 @@ def test_installed_files_are_the_caches_read_only_inodes(project: Project) -> No
     result.assert_outcomes(passed=1)
 
 
+def test_install_adds_another_wheel_built_through_the_cache(project: Project) -> None:
+    write_project(project.root / "plugin", "plugin")
+    (project.root / "tests" / "test_venv.py").write_text(
+        "def test_plugin(project_venv, wheel_for):\n"
+        "    result = project_venv.install(wheel_for('plugin'))\n"
+        "    assert (result.name, project_venv.installed[-1]) == ('plugin', result)\n"
+        "    code = 'import demo, plugin; print(demo.VALUE, plugin.VALUE)'\n"
+        "    assert project_venv.run('python', '-c', code).stdout.split() == ['1', '1']\n"
+    )
+
+    result = project.pytester.runpytest_inprocess(
+        "-p", "no:cacheprovider", "--wheelcache-no-isolation"
+    )
+
+    result.assert_outcomes(passed=1)
+    assert project.builds == 2  # demo and plugin, once each
+
+
 WRITES_THROUGH_A_LINK = """
 import os, pathlib
 

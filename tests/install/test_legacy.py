@@ -87,6 +87,10 @@ def assert_pip_sees_only_the_wheel(venv: Venv, before: set[str]) -> None:
         ["demo", "1.0"]
     ) == 1
     assert "0.9" not in venv.pip("list").stdout
+    shown = venv.pip("show", "demo").stdout.splitlines()
+    assert "Version: 1.0" in shown
+    assert f"Location: {venv.site_packages}" in shown
+    assert not [line for line in shown if line.startswith("Editable project location")]
     assert venv.py("import demo; print(demo.SEED, demo.__file__)").split()[0] == "5"
     assert venv.run(venv.script("demo")).stdout.split() == ["demo-main", "5"]
     assert not venv.script("demo-old").exists()

@@ -43,8 +43,8 @@ class ProjectVenv:
 
     ``root`` is the environment's directory, ``python`` its interpreter,
     ``bin`` its scripts directory, ``installed`` the :class:`InstallResult`
-    of the project. :meth:`run` runs a command in it; :meth:`install` adds
-    another wheel (say ``wheel_for("../plugin")``).
+    of each install (the project's first). :meth:`run` runs a command in it;
+    :meth:`install` adds another wheel (say ``wheel_for("../plugin")``).
     """
 
     def __init__(self, root: Path, cache: WheelCache) -> None:
@@ -65,7 +65,11 @@ class ProjectVenv:
         return result
 
     def run(
-        self, *args: str | os.PathLike[str], check: bool = True, **options: Any
+        self,
+        command: str | os.PathLike[str],
+        *args: str | os.PathLike[str],
+        check: bool = True,
+        **options: Any,
     ) -> subprocess.CompletedProcess[str]:
         """Run a command in the environment, as if it were activated; return its outcome.
 
@@ -78,20 +82,19 @@ class ProjectVenv:
         :class:`subprocess.CalledProcessError` unless *check* is false.
         *options* go to :func:`subprocess.run` (``cwd``, ``env``, ``timeout``...).
         """
-        if not args:
-            raise ValueError("run() needs a command")
-        command = [os.fspath(a) for a in args]
+        program = os.fspath(command)
         search = os.pathsep.join([os.fspath(self.bin), os.environ.get("PATH", "")])
-        found = shutil.which(command[0], path=search)
-        if found is not None and os.sep not in command[0]:
-            command[0] = found
+        found = shutil.which(program, path=search)
+        if found is not None and os.sep not in program:
+            program = found
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
         env.update({"VIRTUAL_ENV": os.fspath(self.root), "PATH": search})
         env.update(options.pop("env", None) or {})
         options.setdefault("cwd", self.root)
         options.setdefault("capture_output", True)
         options.setdefault("text", True)
-        return subprocess.run(command, check=check, env=env, **options)
+        arguments = [program, *(os.fspath(arg) for arg in args)]
+        return subprocess.run(arguments, check=check, env=env, **options)
 
     def check_links(self) -> list[str]:
         """The linked files written since they were installed (see the module docstring).

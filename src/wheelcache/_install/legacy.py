@@ -31,10 +31,8 @@ records no file list: like pip, the install refuses
 
 from __future__ import annotations
 
-import configparser
 import logging
 import os
-import zipfile
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -166,6 +164,9 @@ def _scripts(legacy: Legacy, scripts_dir: str) -> list[str]:
         info = _egg_info_in(_first_line(legacy.path), "") or ""
     elif legacy.kind == "egg":
         info = os.path.join(legacy.path, "EGG-INFO")
+    import configparser
+    import zipfile  # both only here: an install finding no legacy one loads neither
+
     parser = configparser.RawConfigParser(delimiters=("=",))
     parser.optionxform = str  # type: ignore[assignment,method-assign]
     try:
@@ -183,6 +184,8 @@ def _entry_points(info: str) -> str:
     """The text of ``<info>/entry_points.txt``, also inside a zipped ``.egg``; empty if none."""
     egg = os.path.dirname(info)
     if os.path.isfile(egg) and egg.endswith(".egg"):
+        import zipfile
+
         with zipfile.ZipFile(egg) as archive:
             try:
                 return archive.read("EGG-INFO/entry_points.txt").decode("utf-8")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 from typing import TYPE_CHECKING
 
 from packaging.utils import canonicalize_name
@@ -129,6 +128,8 @@ class Stash:
         directories = set()
         for _path, aside in self.moved:
             if os.path.isdir(aside) and not os.path.islink(aside):
+                import shutil  # only here: a warm install imports no copying code
+
                 shutil.rmtree(aside, ignore_errors=True)  # a legacy install's directory
             else:
                 with contextlib.suppress(OSError):

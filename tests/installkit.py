@@ -73,7 +73,7 @@ class Venv:
         return next((self.root / "lib").glob("python3*/site-packages"))
 
     def run(
-        self, *args: str | os.PathLike[str], check: bool = True
+        self, *args: str | os.PathLike[str], check: bool = True, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[str]:
         env = {
             k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PIP_REQUIRE_VIRTUALENV")
@@ -86,6 +86,7 @@ class Venv:
             text=True,
             check=check,
             env=env,
+            cwd=cwd,
             timeout=120,
         )
 

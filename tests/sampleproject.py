@@ -3,7 +3,8 @@
 The backend (``backend-path = ["."]``, ``requires = []``, so it builds with or
 without isolation and never needs the network) appends one line to the file
 named by ``$SAMPLE_BUILD_LOG`` each time it is asked for a wheel, prints a line
-on stdout and one on stderr, and fails on purpose while the project holds a
+on stdout and one on stderr, ships the project's ``entry_points.txt`` (if it
+has one) in the wheel's ``.dist-info``, and fails on purpose while the project holds a
 file named ``break-the-build``. The log lives outside the project, so writing
 it does not change the project's fingerprint.
 """
@@ -54,6 +55,9 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
     info = f"{{NAME}}-{{VERSION}}.dist-info"
     metadata = f"Metadata-Version: 2.1\\nName: {{NAME}}\\nVersion: {{VERSION}}\\n"
     files[f"{{info}}/METADATA"] = metadata.encode()
+    if os.path.exists("entry_points.txt"):
+        with open("entry_points.txt", "rb") as entry_points:
+            files[f"{{info}}/entry_points.txt"] = entry_points.read()
     files[f"{{info}}/WHEEL"] = (
         b"Wheel-Version: 1.0\\nGenerator: sample\\nRoot-Is-Purelib: true\\nTag: py3-none-any\\n"
     )

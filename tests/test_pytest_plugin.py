@@ -280,7 +280,7 @@ def test_ini_wheelcache_project_names_the_project_to_build(sample: Sample) -> No
 
 
 def test_readme_pytest_example_passes(sample: Sample) -> None:
-    (block,) = python_blocks("## pytest: build the project once for the whole test run")
+    block = python_blocks("## pytest: build the project once for the whole test run")[0]
     (sample.project / "tests" / "test_readme_example.py").write_text(block)
 
     result = sample.pytester.runpytest_inprocess(

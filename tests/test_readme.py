@@ -93,11 +93,12 @@ def test_readme_callback_refuses_a_member_outside_the_target(sdists: Path, tmp_p
     assert not (tmp_path / "escaped.txt").exists()
 
 
-def test_readme_pytest_section_is_a_three_line_example() -> None:
-    (block,) = python_blocks("## pytest: build the project once for the whole test run")
+def test_readme_pytest_section_is_two_three_line_examples() -> None:
+    wheel, venv = python_blocks("## pytest: build the project once for the whole test run")
 
-    assert len(block.strip().splitlines()) == 3
-    assert "project_wheel" in block
+    assert [len(block.strip().splitlines()) for block in (wheel, venv)] == [3, 3]
+    assert "project_wheel" in wheel
+    assert "project_venv" in venv
 
 
 def test_readme_examples_do_not_rely_on_tarfile_filters() -> None:

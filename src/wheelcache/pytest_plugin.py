@@ -13,7 +13,9 @@ rootdir).
 Session fixtures: ``wheel_cache`` (the :class:`~wheelcache.WheelCache`),
 ``wheel_for(path, *, isolation=None, cache_keys=None)`` (the
 :class:`~wheelcache.CachedWheel` of a project directory or sdist; relative
-paths from the rootdir) and ``project_wheel``. With pytest-xdist, each source
+paths from the rootdir), ``project_wheel`` and ``project_venv`` (a fresh
+virtual environment per session, that is per worker, with the project
+installed by linking from the cache). With pytest-xdist, each source
 is built once for the whole run, and a failing build runs once: the other
 workers report the same error.
 """
@@ -22,13 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ._pytest.fixtures import project_wheel, wheel_cache, wheel_for
+from ._pytest.fixtures import project_venv, project_wheel, wheel_cache, wheel_for
 from ._pytest.settings import add_options
 
 if TYPE_CHECKING:
     import pytest
 
-__all__ = ["project_wheel", "pytest_addoption", "wheel_cache", "wheel_for"]
+__all__ = ["project_venv", "project_wheel", "pytest_addoption", "wheel_cache", "wheel_for"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -492,6 +492,21 @@ def test_a_venv_of_another_interpreter_is_asked(venv: Venv) -> None:
     assert scheme.for_interpreter(str(venv.python)).purelib == str(venv.site_packages)
 
 
+def test_the_running_interpreters_answer_is_worked_out_once_and_callers_cannot_change_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sysconfig
+
+    from wheelcache._install import scheme
+
+    first = scheme._ask(sys.executable)
+    first["paths"] = {"purelib": "/changed/by/a/caller"}
+    monkeypatch.setattr(scheme, "_QUERY", "raise AssertionError('asked again')")
+    again = scheme._ask(sys.executable)
+
+    assert again["paths"] == sysconfig.get_paths()
+
+
 def test_requires_dist_is_read_from_the_header_only() -> None:
     from wheelcache._install.requirements import requires_dist
 

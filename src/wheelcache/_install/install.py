@@ -7,7 +7,8 @@ of the wheel would leave there:
    names the wheel's SHA-256 in ``WHEELCACHE``), nothing is done:
    ``unchanged``.
 2. Every installed distribution of the same project is moved aside
-   (:class:`~.uninstall.Stash`), whatever its version.
+   (:class:`~.uninstall.Stash`), whatever its version, and so is a
+   pre-wheel installation of it (:mod:`.legacy`).
 3. The new ``.dist-info`` directory is put in place (its files linked from
    the tree; ``INSTALLER``, ``REQUESTED`` and ``direct_url.json`` written),
    then RECORD, listing every file the install will place. From here on pip
@@ -31,7 +32,6 @@ aside too, and put back the same way.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
@@ -42,10 +42,12 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._errors import CacheError
 from .._fs import syncpoints as _syncpoints
 from .._layout import unique_token
+from .legacy import find_legacy
 from .linking import Linker
 from .records import INSTALLER, MARKER, RecordRows, hashed_row
 from .requirements import unsatisfied
 from .scripts import entry_point_scripts, rewrite_shebang
+from .undo import Undo
 from .uninstall import Stash, find_installed
 
 if TYPE_CHECKING:
@@ -88,42 +90,6 @@ class TreeVanishedError(CacheError):
     """A tree's file disappeared while it was being linked (garbage collection, or ``clean``)."""
 
 
-class _Undo:
-    """What an install has done so far, to be undone if it fails."""
-
-    def __init__(self) -> None:
-        self.files: list[str] = []
-        self.directories: list[str] = []
-        self.known_dirs: set[str] = set()
-
-    def make_dirs(self, directory: str) -> None:
-        if directory in self.known_dirs:
-            return
-        missing = []
-        probe = directory
-        while not os.path.isdir(probe):
-            missing.append(probe)
-            parent = os.path.dirname(probe)
-            if parent == probe:
-                break
-            probe = parent
-        for path in reversed(missing):
-            try:
-                os.mkdir(path)
-            except FileExistsError:
-                continue
-            self.directories.append(path)
-        self.known_dirs.add(directory)
-
-    def rollback(self) -> None:
-        for path in reversed(self.files):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(path)
-        for path in reversed(self.directories):
-            with contextlib.suppress(OSError):
-                os.rmdir(path)
-
-
 def install_tree(
     tree: Tree,
     target: Target,
@@ -139,12 +105,13 @@ def install_tree(
     root = target.purelib if manifest.root_is_purelib else target.platlib
     dist_info = os.path.join(root, manifest.dist_info)
     present = find_installed(target.site_dirs, manifest.name)
+    legacy = find_legacy(target, manifest.name)  # raises if one cannot be removed
     try:
         metadata = _read(os.path.join(tree.files, manifest.dist_info, "METADATA"))
     except FileNotFoundError as exc:
         raise TreeVanishedError(f"the unpacked tree {tree.files} vanished") from exc
     missing = unsatisfied(metadata, target.site_dirs, target.markers)
-    if present == [dist_info] and _marker_names(dist_info, manifest.wheel_sha256):
+    if present == [dist_info] and not legacy and _marker_names(dist_info, manifest.wheel_sha256):
         return InstallResult(
             manifest.name,
             manifest.version,
@@ -157,8 +124,9 @@ def install_tree(
             wheel_sha256=manifest.wheel_sha256,
         )
     stash = Stash(unique_token())
-    undo = _Undo()
+    undo = Undo()
     replaced = tuple(os.path.basename(p)[: -len(".dist-info")].split("-", 1)[1] for p in present)
+    replaced += tuple(old.version for old in legacy)
     head, rest = _plan(tree, target, direct_url)
     marker = _planned_file(
         os.path.join(dist_info, MARKER),
@@ -171,6 +139,8 @@ def install_tree(
     try:
         for old in present:
             stash.move_distribution(old)
+        for pre_wheel in legacy:
+            pre_wheel.move_aside(stash)
         for item in head:
             _put(item, linker, stash, undo)
         # From here on pip knows the distribution and every file it will have:
@@ -262,7 +232,7 @@ def _plan(
     return head, rest
 
 
-def _put(item: _Planned, linker: Linker, stash: Stash, undo: _Undo) -> None:
+def _put(item: _Planned, linker: Linker, stash: Stash, undo: Undo) -> None:
     undo.make_dirs(os.path.dirname(item.destination))
     if item.data is not None:
         _write_new(item.destination, item.data, item.mode, stash, undo)
@@ -283,7 +253,7 @@ def _replace(path: str, data: bytes) -> None:
     os.replace(temporary, path)
 
 
-def _compile(target: Target, undo: _Undo, record: RecordRows) -> int:
+def _compile(target: Target, undo: Undo, record: RecordRows) -> int:
     from .bytecode import compile_bytecode
 
     sources = [
@@ -305,7 +275,7 @@ def _dist_info_files(direct_url: dict[str, Any] | None) -> list[tuple[str, bytes
     return files
 
 
-def _write_new(path: str, data: bytes, mode: int, stash: Stash, undo: _Undo) -> None:
+def _write_new(path: str, data: bytes, mode: int, stash: Stash, undo: Undo) -> None:
     try:
         fd = os.open(path, _WRITE_FLAGS, mode)
     except FileExistsError:

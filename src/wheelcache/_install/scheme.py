@@ -158,12 +158,17 @@ def for_directory(directory: str | os.PathLike[str]) -> Target:
     )
 
 
+_HERE: dict[str, Any] = {}
+"""The running interpreter's answer: it cannot change, so it is worked out once."""
+
+
 def _ask(python: str) -> dict[str, Any]:
     if os.path.abspath(python) == sys.executable:
-        namespace: dict[str, Any] = {}
-        exec(_QUERY, namespace)  # the code the subprocess would run
-        here: dict[str, Any] = namespace["describe"]()
-        return here
+        if not _HERE:
+            namespace: dict[str, Any] = {}
+            exec(_QUERY, namespace)  # the code the subprocess would run
+            _HERE.update(namespace["describe"]())
+        return dict(_HERE)  # a copy: callers replace some of its keys
     import subprocess  # only for another interpreter: not on a warm install's path
 
     try:

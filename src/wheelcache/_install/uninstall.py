@@ -2,7 +2,8 @@
 
 :func:`find_installed` looks for a project's ``.dist-info`` directories in an
 environment. :class:`Stash` takes a distribution's files (the ones its RECORD
-lists, their cached bytecode, and the whole ``.dist-info`` directory) out of
+lists, their cached bytecode, and the whole ``.dist-info`` directory; or a
+pre-wheel installation's files and directories, :mod:`.legacy`) out of
 the way by renaming each one next to itself (``.<name>.wheelcache-old-<token>``,
 same directory, so the rename cannot cross filesystems). If the new
 installation fails, :meth:`Stash.restore` puts every file back; once it has
@@ -88,9 +89,13 @@ class Stash:
 
     def move_distribution(self, dist_info: str) -> int:
         """Move aside every file of an installed distribution; return how many."""
+        return self.move_files(recorded_files(dist_info))
+
+    def move_files(self, paths: Iterable[str]) -> int:
+        """Move aside the files *paths* and their modules' cached bytecode; return how many."""
         moved = 0
         sources: dict[str, set[str]] = {}
-        for path in recorded_files(dist_info):
+        for path in paths:
             if os.path.isdir(path) and not os.path.islink(path):
                 continue
             if self.move(path):
@@ -122,8 +127,13 @@ class Stash:
         stops = {os.path.normpath(k) for k in keep}
         directories = set()
         for _path, aside in self.moved:
-            with contextlib.suppress(OSError):
-                os.unlink(aside)
+            if os.path.isdir(aside) and not os.path.islink(aside):
+                import shutil  # only here: a warm install imports no copying code
+
+                shutil.rmtree(aside, ignore_errors=True)  # a legacy install's directory
+            else:
+                with contextlib.suppress(OSError):
+                    os.unlink(aside)
             directories.add(os.path.dirname(aside))
         self.moved.clear()
         for directory in sorted(directories, key=len, reverse=True):

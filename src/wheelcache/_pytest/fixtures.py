@@ -21,14 +21,15 @@ from .settings import Settings, settings_of
 
 if TYPE_CHECKING:
     import os
-    from collections.abc import Sequence
+    from collections.abc import Iterator, Sequence
 
     from .._cache import WheelCache
     from .._errors import CacheError
     from .._wheel import CachedWheel
     from .failures import FailureRecords
+    from .venvs import ProjectVenv
 
-__all__ = ["WheelFor", "project_wheel", "wheel_cache", "wheel_for"]
+__all__ = ["WheelFor", "project_venv", "project_wheel", "wheel_cache", "wheel_for"]
 
 _RECORDS_DIRECTORY = "wheelcache-failed-builds"
 
@@ -137,3 +138,40 @@ def wheel_for(
 def project_wheel(wheel_for: WheelFor, pytestconfig: pytest.Config) -> CachedWheel:
     """The wheel of the project at the rootdir (or ini ``wheelcache_project``)."""
     return wheel_for(settings_of(pytestconfig).project)
+
+
+@pytest.fixture(scope="session")
+def project_venv(
+    project_wheel: CachedWheel,
+    wheel_cache: WheelCache,
+    pytestconfig: pytest.Config,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProjectVenv]:
+    """A fresh virtual environment (one per session: per pytest-xdist worker) holding the project.
+
+    The project is ``project_wheel``'s, installed by linking from the cache
+    (see :mod:`wheelcache._pytest.venvs`). At the end of the session, a file
+    that a test wrote through a link into the cache fails the session's last
+    test, and its tree is quarantined.
+    """
+    from .._errors import CacheError
+    from .venvs import make_project_venv
+
+    root = tmp_path_factory.mktemp("project-venv")
+    project = settings_of(pytestconfig).project
+    message = ""
+    try:
+        made = make_project_venv(root, wheel_cache, project_wheel, project)
+    except CacheError as exc:
+        message = f"wheelcache: cannot install {project_wheel.filename} into {root}: {exc}"
+    if message:
+        pytest.fail(message, pytrace=False)
+    yield made
+    written = made.check_links()
+    if written:
+        pytest.fail(
+            "wheelcache: tests wrote to files of project_venv that are linked from the cache:"
+            f" {', '.join(written)}; the cache's unpacked tree was moved to quarantine and will"
+            " be unpacked again",
+            pytrace=False,
+        )

@@ -13,7 +13,7 @@ TYPE_CHECKING = False  # no typing or pathlib at run time: the warm path imports
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from pathlib import Path
-    from typing import Protocol
+    from typing import Any, Protocol
 
     class _HasRoot(Protocol):
         """What ``from_tree`` needs of a :class:`WheelCache`: its root directory."""
@@ -54,11 +54,16 @@ class Source:
     name when known, and ``filename`` the sdist's file name when added from one,
     for listing (each up to :data:`MAX_NAME_LENGTH`). A longer
     string raises :class:`~wheelcache.InvalidSourceError` stating the limit.
+
+    ``remote_key`` and ``remote_freshness``, given together, are what the
+    remote tier knows the source by instead of ``key`` and ``freshness``
+    (``from_tree`` sets them: a path is a place on one machine); they are
+    derived, so not part of equality. docs/design.md, section 14.2.
     """
 
     # A plain class rather than a frozen dataclass: importing dataclasses
     # (and inspect, which it imports) would cost more than a cache hit.
-    __slots__ = ("digest", "filename", "freshness", "key", "name")
+    __slots__ = ("digest", "filename", "freshness", "key", "name", "remote_freshness", "remote_key")
 
     key: str
     freshness: str
@@ -66,9 +71,18 @@ class Source:
     filename: str | None
     digest: str
     """Hex digest of the key: names the pointer and lock files."""
+    remote_key: str | None
+    remote_freshness: str | None
 
     def __init__(
-        self, key: str, freshness: str = "", name: str | None = None, filename: str | None = None
+        self,
+        key: str,
+        freshness: str = "",
+        name: str | None = None,
+        filename: str | None = None,
+        *,
+        remote_key: str | None = None,
+        remote_freshness: str | None = None,
     ) -> None:
         if not isinstance(key, str):
             raise TypeError("Source.key must be a str")
@@ -85,12 +99,26 @@ class Source:
             raise TypeError("Source.filename must be a str or None")
         if filename is not None and len(filename) > MAX_NAME_LENGTH:
             raise _too_long("filename", filename, MAX_NAME_LENGTH)
+        if (remote_key is None) != (remote_freshness is None):
+            raise TypeError(
+                "Source.remote_key and remote_freshness are given together or not at all"
+            )
+        for remote_field, remote_value in (
+            ("remote_key", remote_key),
+            ("remote_freshness", remote_freshness),
+        ):
+            if remote_value is not None and not isinstance(remote_value, str):
+                raise TypeError(f"Source.{remote_field} must be a str or None")
+            if remote_value is not None and len(remote_value) > MAX_KEY_LENGTH:
+                raise _too_long(remote_field, remote_value, MAX_KEY_LENGTH)
         set_attribute = object.__setattr__
         set_attribute(self, "key", key)
         set_attribute(self, "freshness", freshness)
         set_attribute(self, "name", name)
         set_attribute(self, "filename", filename)
         set_attribute(self, "digest", source_digest(key))
+        set_attribute(self, "remote_key", remote_key)
+        set_attribute(self, "remote_freshness", remote_freshness)
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"Source is immutable: cannot set {name!r}")
@@ -110,8 +138,9 @@ class Source:
         text = f"Source(key={self.key!r}, freshness={self.freshness!r}, name={self.name!r}"
         return text + (f", filename={self.filename!r})" if self.filename is not None else ")")
 
-    def __reduce__(self) -> tuple[type[Source], tuple[str, str, str | None, str | None]]:
-        return (Source, self._fields())
+    def __reduce__(self) -> tuple[Any, ...]:
+        remote = {"remote_key": self.remote_key, "remote_freshness": self.remote_freshness}
+        return (_rebuild, (self._fields(), remote))
 
     def _fields(self) -> tuple[str, str, str | None, str | None]:
         return (self.key, self.freshness, self.name, self.filename)
@@ -171,6 +200,12 @@ class Source:
         default ``$WHEELCACHE_DIR``, else the user cache directory, as for
         ``WheelCache()``), never in the project, and only ever makes this
         faster: if it cannot be read or written, the freshness is the same.
+
+        Given a :class:`WheelCache` with a remote, the source also gets its
+        portable identity (``remote_key``, ``remote_freshness``): the project's
+        name and place in its git checkout, and its files' git blob ids, so
+        that a checkout of the same commit on another machine finds the wheels
+        built here (docs/design.md, section 14.2).
         """
         if isinstance(cache_keys, str):
             raise TypeError("cache_keys must be a sequence of strings, not one string")
@@ -188,8 +223,23 @@ class Source:
         else:  # a WheelCache (not imported here: it imports this module)
             root = Path(cache.root)
         tree = Path(path).resolve()
+        portable = None
+        if getattr(cache, "_remote", None) is not None:
+            from ._tree.portable import PortableIdentity
+
+            if tree.is_dir():
+                portable = PortableIdentity(tree, cache_keys, project_name(tree))  # git starts
         freshness = fingerprint_tree(tree, cache_keys, StatCache(Layout(root)))
-        return cls(str(tree), freshness, project_name(tree))
+        if portable is None:
+            return cls(str(tree), freshness, project_name(tree))
+        remote = portable.result(freshness)
+        key, fresh = remote if remote is not None else (None, None)
+        return cls(str(tree), freshness, portable.name, remote_key=key, remote_freshness=fresh)
+
+
+def _rebuild(fields: tuple[str, str, str | None, str | None], remote: dict[str, Any]) -> Source:
+    """Unpickle a :class:`Source` (its remote identity is keyword-only)."""
+    return Source(*fields, **remote)
 
 
 def _too_long(field: str, value: str, limit: int) -> InvalidSourceError:

@@ -21,7 +21,7 @@ import posixpath
 import time
 from typing import TYPE_CHECKING, NamedTuple
 
-from .._layout import is_digest
+from .._layout import is_digest, source_digest
 
 if TYPE_CHECKING:
     from .._source import Source
@@ -32,6 +32,7 @@ __all__ = [
     "Record",
     "is_portable",
     "record_key",
+    "remote_identity",
     "revision_prefix",
     "wheel_key",
 ]
@@ -45,11 +46,20 @@ _FRESHNESS_PREFIX = b"wheelcache-freshness-v1\0"
 def is_portable(source: Source) -> bool:
     """True when *source* means the same thing on every machine.
 
-    A key that is an absolute path (what ``Source.from_tree`` makes) names a
-    directory on one machine, and its freshness is made of that machine's
-    mtimes and inodes: no other machine could ever match it.
+    A source with a remote identity (a tree, ``Source.from_tree`` given a
+    cache with a remote) is; otherwise a key that is an absolute path names
+    a directory on one machine, and no other machine could ever match it.
     """
+    if source.remote_key is not None:
+        return True
     return not (posixpath.isabs(source.key) or ntpath.isabs(source.key))
+
+
+def remote_identity(source: Source) -> tuple[str, str]:
+    """The key and freshness the remote knows *source* by: its remote pair, else its own."""
+    if source.remote_key is not None and source.remote_freshness is not None:
+        return source.remote_key, source.remote_freshness
+    return source.key, source.freshness
 
 
 def wheel_key(sha256: str, filename: str) -> str:
@@ -59,9 +69,10 @@ def wheel_key(sha256: str, filename: str) -> str:
 
 def revision_prefix(source: Source) -> str:
     """The prefix below which every record of *source*'s current revision lives."""
-    data = source.freshness.encode("utf-8", "surrogatepass")
-    freshness = hashlib.sha256(_FRESHNESS_PREFIX + data).hexdigest()
-    return f"{REVISIONS}/{source.digest}/{freshness}/"
+    key, freshness = remote_identity(source)
+    data = freshness.encode("utf-8", "surrogatepass")
+    digest = source.digest if key == source.key else source_digest(key)
+    return f"{REVISIONS}/{digest}/{hashlib.sha256(_FRESHNESS_PREFIX + data).hexdigest()}/"
 
 
 def record_key(source: Source, sha256: str) -> str:
@@ -84,7 +95,8 @@ class Record(NamedTuple):
     @classmethod
     def make(cls, source: Source, sha256: str, filename: str, size: int) -> Record:
         """A new, unsigned record of this wheel for *source*'s current revision."""
-        return cls(source.key, source.freshness, source.name, sha256, filename, size, time.time())
+        key, freshness = remote_identity(source)
+        return cls(key, freshness, source.name, sha256, filename, size, time.time())
 
     def unsigned(self) -> bytes:
         """The canonical bytes a signature covers: everything but the signature."""
@@ -144,8 +156,6 @@ class Record(NamedTuple):
 
     def describes(self, source: Source, object_key: str) -> bool:
         """True when this record belongs at *object_key* and to *source*'s revision."""
-        return (
-            self.key == source.key
-            and self.freshness == source.freshness
-            and object_key == record_key(source, self.sha256)
+        return (self.key, self.freshness) == remote_identity(source) and object_key == record_key(
+            source, self.sha256
         )

@@ -67,6 +67,14 @@ from .._fs.hashing import sha256
 from .._log import get_logger
 from .digests import Digests, record_value
 from .records import slow_record
+from .rules import (
+    BUILD_OUTPUT_DIR_NAMES,
+    IGNORED_DIR_NAMES,
+    PROJECT_FILES,
+    VENV_MARKER,
+    skipped_dir,
+    skipped_file,
+)
 from .statcache import VALUE_LENGTH, Remembered
 
 # No typing, logging, pathlib or hashlib at run time: a warm ``wheelcache build``
@@ -91,30 +99,10 @@ logger = get_logger()
 
 TOKEN_PREFIX = "tree-v2:"
 
-#: Directory names skipped at any depth: VCS data (.git .hg .svn .bzr .jj),
-#: caches (__pycache__ .mypy_cache .pytest_cache .ruff_cache .hypothesis),
-#: tool environments (.tox .nox .venv .eggs node_modules). Also skipped: names
-#: ending in ".egg-info" and any directory containing a ``pyvenv.cfg``, which
-#: is how a virtualenv named ``venv`` (a valid package name) is recognised.
-IGNORED_DIR_NAMES: frozenset[str] = frozenset(
-    {
-        ".git", ".hg", ".svn", ".bzr", ".jj",
-        "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".hypothesis",
-        ".tox", ".nox", ".venv", ".eggs", "node_modules",
-    }
-)  # fmt: skip
-
-#: Build output directories, skipped in the root and beside a project file.
-BUILD_OUTPUT_DIR_NAMES: frozenset[str] = frozenset({"build", "dist"})
-
 #: A file whose mtime or ctime is this recent (before the walk starts) is read
 #: on every walk: its digest is neither taken from nor put in the stat cache.
 RACY_WINDOW_NS = 3_000_000_000
 
-_IGNORED = frozenset(os.fsencode(name) for name in IGNORED_DIR_NAMES)
-_BUILD_OUTPUTS = frozenset(os.fsencode(name) for name in BUILD_OUTPUT_DIR_NAMES)
-_PROJECT_FILES = frozenset({b"pyproject.toml", b"setup.py", b"setup.cfg"})
-_VENV_MARKER = b"pyvenv.cfg"
 
 _by_name = attrgetter("name")
 _now_ns: Callable[[], int] = time.time_ns  # replaced by tests to pin racy-ness
@@ -188,20 +176,18 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
                 raise InvalidSourceError(os.fsdecode(root), "not a directory")
             continue
         names = set(map(_by_name, entries))
-        if rel and _VENV_MARKER in names:
+        if rel and VENV_MARKER in names:
             continue
         if rel and everything:
             records.append(b"d\0%b\0" % rel)
-        is_project = not rel or not names.isdisjoint(_PROJECT_FILES)
+        is_project = not rel or not names.isdisjoint(PROJECT_FILES)
         subdirs: list[tuple[bytes, bytes, bool]] = []
         prefix = rel + b"/" if rel else b""
         for entry in entries:
             name = entry.name
             child = prefix + name
             if entry.is_file(follow_symlinks=False):  # a regular file, not a symlink
-                if name.endswith((b".pyc", b".pyo")) or not (
-                    everything or matches(patterns, child, whole=True)
-                ):
+                if skipped_file(name) or not (everything or matches(patterns, child, whole=True)):
                     continue
                 if not data:  # nothing remembered: read it
                     found = digests.of_file(entry.path, child, follow=False)
@@ -235,16 +221,16 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
                         records += (b"f\0", child, b"\0", data[start:position])
                         continue
             elif entry.is_dir(follow_symlinks=False):
-                if _skipped_dir(name, is_project):
+                if skipped_dir(name, is_project):
                     continue
                 below = everything or matches(patterns, child, whole=True)
                 if below or matches(patterns, child, whole=False):
                     subdirs.append((entry.path, child, below))
                 continue
             else:  # a symlink, or something that is neither a file nor a directory
-                if name.endswith((b".pyc", b".pyo")):
+                if skipped_file(name):
                     continue
-                if entry.is_symlink() and _skipped_dir(name, is_project) and _links_to_dir(entry):
+                if entry.is_symlink() and skipped_dir(name, is_project) and _links_to_dir(entry):
                     continue  # e.g. a .venv symlink: treated like the directory it stands for
                 if not (everything or matches(patterns, child, whole=True)):
                     continue
@@ -275,13 +261,6 @@ def _normalized(root: str | Path) -> str:
     from pathlib import Path
 
     return str(Path(root))
-
-
-def _skipped_dir(name: bytes, is_project: bool) -> bool:
-    """Tell whether a directory called name is ignored (in a project directory or not)."""
-    if name in _IGNORED or name.endswith(b".egg-info"):
-        return True
-    return is_project and name in _BUILD_OUTPUTS
 
 
 def _links_to_dir(entry: os.DirEntry[bytes]) -> bool:

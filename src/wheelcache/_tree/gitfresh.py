@@ -1,0 +1,309 @@
+r"""A tree's remote freshness in a git checkout: git's blob ids, hashing only what git says changed.
+
+Two checkouts of one commit on two machines must agree, and an edit must not:
+so the freshness is made of file contents, named the way git names them. One
+``git ls-files -z -v -s -c -m -d -o --directory`` in the project directory
+lists, in one process and without reading a clean file, every tracked file
+with its mode and blob id (``H``), the tracked files whose worktree differs
+from the index (``C``, modified; ``R``, deleted), and every untracked path
+(``?``; an untracked directory as one ``dir/`` line). No ``--exclude-standard``:
+``.gitignore`` does not decide what counts; the rules of
+:mod:`wheelcache._tree.rules` do, exactly as for the local freshness, so the
+remote never overlooks a file the local fingerprint counts (a git-ignored
+``_version.py`` that a build reads, say).
+
+A clean tracked file counts by the blob id git has (no read). A modified or
+untracked file, and each file below an untracked directory, is read and
+hashed the way git hashes a blob (``"blob <size>\0"`` + bytes, SHA-1 or the
+repository's SHA-256), so its id agrees with a checkout where it is tracked
+and clean. Directories met below untracked directories count like in the
+local fingerprint (an empty one too); a symlink counts by its target, as git
+stores it. ``cache_keys`` narrow what counts, as locally.
+
+:func:`git_freshness` answers None -- not portable -- for what blob ids cannot
+vouch for: a submodule, or a symlink resolving outside the project (the
+local fingerprint hashes what it points at; the other machine's target is
+another file).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import subprocess
+from stat import S_IFMT, S_ISDIR, S_ISLNK, S_ISREG, S_IXUSR
+from typing import TYPE_CHECKING, NamedTuple
+
+from .cache_keys import compile_key, matches
+from .rules import PROJECT_FILES, VENV_MARKER, skipped_dir, skipped_file
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from pathlib import Path
+
+    from .cache_keys import KeyPattern
+
+__all__ = [
+    "GIT_TIMEOUT",
+    "GIT_TOKEN_PREFIX",
+    "Checkout",
+    "blob_id",
+    "find_checkout",
+    "git_freshness",
+]
+
+logger = logging.getLogger("wheelcache")
+
+GIT_TOKEN_PREFIX = "tree-git-v1:"
+GIT_TIMEOUT = 60.0
+"""Seconds a git command may take before the tree is taken as not portable."""
+
+_LISTING = ("ls-files", "-z", "-v", "-s", "-c", "-m", "-d", "-o", "--directory")
+_CHUNK = 1 << 20
+_SUBMODULE = b"160000"
+_LINK = b"120000"
+
+
+class Checkout(NamedTuple):
+    """Where a project sits in its git checkout."""
+
+    top: str
+    """The checkout's top directory (git's own spelling, resolved)."""
+    prefix: str
+    """The project directory relative to ``top``, ``/``-separated; ``""`` at the top."""
+    algorithm: str
+    """The repository's object format: ``"sha1"`` or ``"sha256"``."""
+
+
+def find_checkout(tree: Path) -> Checkout | None:
+    """The git checkout holding the directory *tree*, or None (not one, or no usable git).
+
+    Spawns git only when *tree* or a parent holds a ``.git``, so a tree outside
+    any checkout costs a few ``stat`` calls.
+    """
+    if not any(os.path.lexists(os.path.join(up, ".git")) for up in (tree, *tree.parents)):
+        return None
+    found = _git(tree, "rev-parse", "--show-toplevel", "--show-prefix", "--show-object-format")
+    lines = found.decode("utf-8", "surrogateescape").split("\n") if found is not None else []
+    if len(lines) < 3 or lines[2] not in ("sha1", "sha256"):
+        return None
+    return Checkout(lines[0], lines[1].rstrip("/"), lines[2])
+
+
+def git_freshness(
+    tree: Path, checkout: Checkout, cache_keys: Sequence[str] | None = None
+) -> str | None:
+    """The content-only freshness of the project at *tree*, or None when it is not portable."""
+    listing = _git(tree, *_LISTING)
+    if listing is None:
+        return None
+    patterns = None if cache_keys is None else [compile_key(tree, key) for key in cache_keys]
+    digest = hashlib.sha256(f"{GIT_TOKEN_PREFIX}{checkout.algorithm}\0".encode())
+    if patterns is None:
+        digest.update(b"all\0")
+    else:
+        digest.update(b"keys\0%d\0" % len(patterns))
+        digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys or ()))
+    records = _Records(os.fsencode(tree), patterns, checkout.algorithm)
+    if not records.collect(listing):
+        return None
+    digest.update(b"".join(sorted(records.found)))
+    logger.debug(
+        "git freshness of %s: %d entries, %d files read", tree, len(records.found), records.read
+    )
+    return GIT_TOKEN_PREFIX + digest.hexdigest()
+
+
+class _Records:
+    """The records of one project's entries that count, from git's listing and the disk."""
+
+    def __init__(self, root: bytes, patterns: list[KeyPattern] | None, algorithm: str) -> None:
+        self.root = root
+        self.real_root = os.path.realpath(root)
+        self.patterns = patterns
+        self.algorithm = algorithm
+        self.found: list[bytes] = []
+        self.read = 0
+        self._dirs: dict[bytes, bool] = {b"": True}  # directory -> whether its entries count
+
+    def collect(self, listing: bytes) -> bool:
+        """Add the record of every entry that counts; False when the tree is not portable."""
+        clean: dict[bytes, tuple[bytes, bytes]] = {}
+        dirty: set[bytes] = set()
+        untracked: list[bytes] = []
+        for line in listing.split(b"\0"):
+            if not line:
+                continue
+            tag, rest = line[:1], line[2:]
+            if tag == b"?":
+                untracked.append(rest)
+                continue
+            meta, _, path = rest.partition(b"\t")
+            mode, oid, stage = meta.split(b" ")
+            if mode == _SUBMODULE:
+                logger.debug("%s holds a submodule: not portable", os.fsdecode(self.root))
+                return False
+            if tag == b"H" and stage == b"0":
+                clean.setdefault(path, (mode, oid))
+            else:  # modified, deleted, unmerged, skip-worktree, assume-unchanged: look
+                dirty.add(path)
+        existing = [p for p in dirty if os.path.lexists(os.path.join(self.root, p))]
+        self._note_markers([p for p in clean if p not in dirty] + existing + untracked)
+        for path, (mode, oid) in clean.items():
+            if mode == _LINK or path in dirty:
+                dirty.add(path)  # a symlink is looked at on disk: where it leads counts
+            elif self._counts(path, is_dir=False):
+                self.found.append(b"f\0%b\0%b\0%b\0" % (path, mode, oid))
+        return all(self._on_disk(path.rstrip(b"/")) for path in sorted(dirty) + untracked)
+
+    def _note_markers(self, paths: list[bytes]) -> None:
+        """Learn which directories hold a project file or a virtualenv marker."""
+        self._projects = {b""}
+        self._venvs: set[bytes] = set()
+        for path in paths:
+            parent, _, name = path.rpartition(b"/")
+            if name in PROJECT_FILES:
+                self._projects.add(parent)
+            elif name == VENV_MARKER and parent:
+                self._venvs.add(parent)
+
+    def _counts(self, path: bytes, *, is_dir: bool) -> bool:
+        """Whether path counts: no skipped directory above it, and selected by the keys."""
+        parent, _, name = path.rpartition(b"/")
+        if not self._dir_counts(parent) or (not is_dir and skipped_file(name)):
+            return False
+        return self.patterns is None or self._below_key(parent) or self._selected(path)
+
+    def _dir_counts(self, directory: bytes) -> bool:
+        known = self._dirs.get(directory)
+        if known is None:
+            parent, _, name = directory.rpartition(b"/")
+            known = (
+                self._dir_counts(parent)
+                and not skipped_dir(name, parent in self._projects)
+                and directory not in self._venvs
+            )
+            self._dirs[directory] = known
+        return known
+
+    def _selected(self, path: bytes) -> bool:
+        return matches(self.patterns, path, whole=True)
+
+    def _below_key(self, directory: bytes) -> bool:
+        """Whether a cache key names *directory* or a directory above it."""
+        while directory:
+            if self._selected(directory):
+                return True
+            directory = directory.rpartition(b"/")[0]
+        return False
+
+    def _escapes(self, path: bytes) -> bool:
+        """Whether the symlink at path resolves outside the project (then: not portable)."""
+        target = os.path.realpath(os.path.join(self.root, path))
+        inside = target == self.real_root or target.startswith(self.real_root + b"/")
+        if not inside:
+            logger.debug("%s leads outside the project: not portable", os.fsdecode(path))
+        return not inside
+
+    def _on_disk(self, path: bytes) -> bool:
+        """Add the records of a changed or untracked path as it is now; False: not portable."""
+        parent, _, name = path.rpartition(b"/")
+        try:
+            st = os.lstat(os.path.join(self.root, path))
+        except FileNotFoundError:
+            return True  # deleted: it does not count
+        if S_ISDIR(st.st_mode):
+            if not self._dir_counts(parent) or skipped_dir(name, parent in self._projects):
+                return True
+            return self._walk(path)
+        if (
+            S_ISLNK(st.st_mode)
+            and skipped_dir(name, parent in self._projects)
+            and os.path.isdir(os.path.join(self.root, path))
+        ):
+            return True  # e.g. a .venv symlink: skipped like the directory
+        if not self._counts(path, is_dir=False):
+            return True
+        if S_ISLNK(st.st_mode):
+            if self._escapes(path):
+                return False
+            target = os.readlink(os.path.join(self.root, path))
+            self.found.append(b"f\0%b\0%b\0%b\0" % (path, _LINK, self._hash(target)))
+        elif S_ISREG(st.st_mode):
+            mode = b"100755" if st.st_mode & S_IXUSR else b"100644"
+            self.found.append(b"f\0%b\0%b\0%b\0" % (path, mode, self._file_id(path)))
+        else:
+            self.found.append(b"o\0%b\0%o\0" % (path, S_IFMT(st.st_mode)))
+        return True
+
+    def _walk(self, directory: bytes) -> bool:
+        """Add the records below an untracked directory, by the local rules."""
+        try:
+            names = sorted(os.listdir(os.path.join(self.root, directory)))
+        except FileNotFoundError:
+            return True
+        if VENV_MARKER in names:
+            return True
+        if self.patterns is None or self._below_key(directory):
+            self.found.append(b"d\0%b\0" % directory)
+        if any(name in PROJECT_FILES for name in names):
+            self._projects.add(directory)
+        return all(self._on_disk(directory + b"/" + name) for name in names)
+
+    def _file_id(self, path: bytes) -> bytes:
+        """Git's blob id of the file at path (read now)."""
+        self.read += 1
+        try:
+            return blob_id(os.path.join(self.root, path), self.algorithm)
+        except OSError as error:  # unreadable: its error counts, as in the local fingerprint
+            return b"!%d" % (error.errno or 0)
+
+    def _hash(self, data: bytes) -> bytes:
+        blob = hashlib.new(self.algorithm, b"blob %d\0" % len(data))
+        blob.update(data)
+        return blob.hexdigest().encode()
+
+
+def blob_id(path: str | bytes | os.PathLike[str], algorithm: str = "sha1") -> bytes:
+    """Git's id for the bytes of the file at path, as ``git hash-object`` gives it."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        size = os.fstat(fd).st_size
+        blob = hashlib.new(algorithm, b"blob %d\0" % size)
+        total = 0
+        while True:
+            data = os.read(fd, _CHUNK)
+            if not data:
+                break
+            total += len(data)
+            blob.update(data)
+    finally:
+        os.close(fd)
+    if total != size:  # written while read: a value no checkout has; the next look differs
+        return b"!changed"
+    return blob.hexdigest().encode()
+
+
+def _git(cwd: Path, *arguments: str) -> bytes | None:
+    """The output of a git command run in cwd, or None when it fails (logged at debug level)."""
+    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
+    try:
+        done = subprocess.run(
+            ["git", *arguments],
+            cwd=cwd,
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        logger.debug("git %s in %s failed: %s", arguments[0], cwd, error)
+        return None
+    if done.returncode != 0:
+        logger.debug(
+            "git %s in %s failed: %s", arguments[0], cwd, done.stderr.decode(errors="replace")
+        )
+        return None
+    return done.stdout

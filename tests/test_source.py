@@ -118,3 +118,33 @@ def test_from_tree_rejects_a_file(tmp_path: Path) -> None:
 
 def test_source_accepts_pathlike(tmp_path: Path) -> None:
     assert Source.from_tree(os.fspath(tmp_path)) == Source.from_tree(tmp_path)
+
+
+def test_a_remote_identity_travels_with_a_source_but_is_not_part_of_equality() -> None:
+    plain = Source("/work/demo", "tree-v2:ab", "demo")
+    shared = Source(
+        "/work/demo", "tree-v2:ab", "demo", remote_key="tree:demo:.", remote_freshness="f"
+    )
+    assert shared == plain
+    copy = pickle.loads(pickle.dumps(shared))
+    assert (copy.remote_key, copy.remote_freshness) == ("tree:demo:.", "f")
+    assert (plain.remote_key, plain.remote_freshness) == (None, None)
+    with pytest.raises(TypeError, match="together"):
+        Source("k", remote_key="tree:demo:.")
+    with pytest.raises(InvalidSourceError, match="remote_freshness"):
+        Source("k", remote_key="k", remote_freshness="x" * 20000)
+
+
+def test_from_tree_gives_a_remote_identity_only_for_a_cache_with_a_remote(
+    tmp_path: Path,
+) -> None:
+    from wheelcache import WheelCache
+
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "pyproject.toml").write_text('[project]\nname = "Demo.Pkg"\n')
+    assert Source.from_tree(project).remote_key is None
+    assert Source.from_tree(project, cache=WheelCache(tmp_path / "c")).remote_key is None
+    remote = WheelCache(tmp_path / "c", remote=(tmp_path / "bucket").as_uri())
+    shared = Source.from_tree(project, cache=remote)
+    assert (shared.remote_key, shared.remote_freshness) == ("tree:demo-pkg:.", shared.freshness)

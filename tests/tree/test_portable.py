@@ -188,6 +188,8 @@ def test_the_same_name_elsewhere_in_the_repository_is_another_source(tmp_path: P
 
 
 def test_outside_git_a_tree_is_keyed_by_name_and_its_local_freshness(tmp_path: Path) -> None:
+    if find_checkout(tmp_path.resolve()) is not None:
+        pytest.skip("the temporary directory is inside a git checkout")
     project = _write(tmp_path / "plain" / "pyproject.toml", '[project]\nname = "demo"\n').parent
     shutil.copytree(project, tmp_path / "elsewhere" / "deeper")
     tree = project.resolve()
@@ -248,3 +250,19 @@ def test_a_blob_id_is_what_git_hash_object_says(tmp_path: Path) -> None:
         path = tmp_path / "r" / f"f{size}"
         path.write_bytes(os.urandom(size))
         assert blob_id(path) == git(tmp_path / "r", "hash-object", path.name).strip().encode()
+
+
+def test_tracked_files_in_directories_the_local_freshness_skips_do_not_count(
+    tmp_path: Path,
+) -> None:
+    repo = _repo(tmp_path)
+    project = repo / "libs" / "demo"
+    _write(project / "build" / "kept.txt", "committed output\n")
+    _write(project / "tools" / "pyvenv.cfg", "home = /usr\n")
+    _write(project / "tools" / "lib.py", "pass\n")
+    git(repo, "add", "-f", "libs/demo/build/kept.txt", "libs/demo/tools")
+    commit_all(repo)
+    before, local = _identity(project), fingerprint_tree(project)
+    _write(project / "build" / "kept.txt", "changed output\n")
+    _write(project / "tools" / "lib.py", "changed\n")
+    assert (_identity(project), fingerprint_tree(project)) == (before, local)

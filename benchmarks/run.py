@@ -4,8 +4,8 @@
     python benchmarks/run.py --quick      # a smoke run (under a minute)
     python benchmarks/run.py --only hit   # one section
 
-Sections: hit, publish, concurrency, gc, process, tree, remote, pytest, install, locks. See
-docs/benchmarks.md for what each figure means. Not part of the test suite.
+Sections: hit, publish, concurrency, gc, process, tree, remote, pytest, install, locks,
+portable. See docs/benchmarks.md for what each figure means. Not part of the test suite.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ SECTIONS = (
     "pytest",
     "install",
     "locks",
+    "portable",
 )
 
 

@@ -63,6 +63,7 @@ _LISTING = ("ls-files", "-z", "-v", "-s", "-c", "-m", "-d", "-o", "--directory")
 _CHUNK = 1 << 20
 _SUBMODULE = b"160000"
 _LINK = b"120000"
+_SEP = os.sep.encode()
 
 
 class Checkout(NamedTuple):
@@ -201,7 +202,7 @@ class _Records:
     def _escapes(self, path: bytes) -> bool:
         """Whether the symlink at path resolves outside the project (then: not portable)."""
         target = os.path.realpath(os.path.join(self.root, path))
-        inside = target == self.real_root or target.startswith(self.real_root + b"/")
+        inside = target == self.real_root or target.startswith(self.real_root + _SEP)
         if not inside:
             logger.debug("%s leads outside the project: not portable", os.fsdecode(path))
         return not inside

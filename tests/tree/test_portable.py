@@ -266,3 +266,20 @@ def test_tracked_files_in_directories_the_local_freshness_skips_do_not_count(
     _write(project / "build" / "kept.txt", "changed output\n")
     _write(project / "tools" / "lib.py", "changed\n")
     assert (_identity(project), fingerprint_tree(project)) == (before, local)
+
+
+def test_an_untracked_project_in_a_checkout_is_walked_by_the_local_rules(tmp_path: Path) -> None:
+    repo = _repo(tmp_path)
+    project = _write(repo / "scratch" / "p" / "pyproject.toml", '[project]\nname = "p"\n').parent
+    _write(project / "p" / "__init__.py", "pass\n")
+    _write(project / "p" / "__pycache__" / "x.pyc", "bytecode")
+    before = _identity(project)
+    assert before is not None
+    assert before[0] == "tree:demo-pkg:scratch/p"
+    _write(project / "p" / "__pycache__" / "y.pyc", "bytecode")
+    assert _identity(project) == before
+    git(repo, "add", "-f", "scratch/p/pyproject.toml", "scratch/p/p/__init__.py")
+    commit_all(repo)
+    assert _identity(project) == before  # the same files, tracked now: the same ids
+    _write(project / "p" / "__init__.py", "changed\n")
+    assert _identity(project) != before

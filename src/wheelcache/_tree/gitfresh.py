@@ -16,9 +16,10 @@ A clean tracked file counts by the blob id git has (no read). A modified or
 untracked file, and each file below an untracked directory, is read and
 hashed the way git hashes a blob (``"blob <size>\0"`` + bytes, SHA-1 or the
 repository's SHA-256), so its id agrees with a checkout where it is tracked
-and clean. Directories met below untracked directories count like in the
-local fingerprint (an empty one too); a symlink counts by its target, as git
-stores it. ``cache_keys`` narrow what counts, as locally.
+and clean. An untracked directory in which nothing counts counts itself (an
+empty directory can matter to a build, as locally); one with files counts by
+them, so it agrees with a checkout where they are tracked. A symlink counts
+by its target, as git stores it. ``cache_keys`` narrow what counts, as locally.
 
 :func:`git_freshness` answers None -- not portable -- for what blob ids cannot
 vouch for: a submodule, or a symlink resolving outside the project (the
@@ -107,7 +108,11 @@ def git_freshness(
         digest.update(b"keys\0%d\0" % len(patterns))
         digest.update(b"".join(os.fsencode(key) + b"\0" for key in cache_keys or ()))
     records = _Records(os.fsencode(tree), patterns, checkout.algorithm)
-    if not records.collect(listing):
+    try:
+        if not records.collect(listing):
+            return None
+    except OSError as error:  # a directory that cannot be listed, say: the build will tell
+        logger.debug("%s: %s; not portable", tree, error)
         return None
     digest.update(b"".join(sorted(records.found)))
     logger.debug(
@@ -156,6 +161,8 @@ class _Records:
                 dirty.add(path)  # a symlink is looked at on disk: where it leads counts
             elif self._counts(path, is_dir=False):
                 self.found.append(b"f\0%b\0%b\0%b\0" % (path, mode, oid))
+        if untracked == [b"./"]:  # the whole project is untracked (or ignored)
+            return self._walk(b"")
         return all(self._on_disk(path.rstrip(b"/")) for path in sorted(dirty) + untracked)
 
     def _note_markers(self, paths: list[bytes]) -> None:
@@ -244,13 +251,18 @@ class _Records:
             names = sorted(os.listdir(os.path.join(self.root, directory)))
         except FileNotFoundError:
             return True
-        if VENV_MARKER in names:
+        if directory and VENV_MARKER in names:
             return True
-        if self.patterns is None or self._below_key(directory):
-            self.found.append(b"d\0%b\0" % directory)
         if any(name in PROJECT_FILES for name in names):
             self._projects.add(directory)
-        return all(self._on_disk(directory + b"/" + name) for name in names)
+        prefix = directory + b"/" if directory else b""
+        before = len(self.found)
+        if not all(self._on_disk(prefix + name) for name in names):
+            return False
+        selected = self.patterns is None or self._below_key(directory)
+        if len(self.found) == before and directory and selected:  # nothing below counts
+            self.found.append(b"d\0%b\0" % directory)
+        return True
 
     def _file_id(self, path: bytes) -> bytes:
         """Git's blob id of the file at path (read now)."""

@@ -114,7 +114,7 @@ def git_freshness(
     except OSError as error:  # a directory that cannot be listed, say: the build will tell
         logger.debug("%s: %s; not portable", tree, error)
         return None
-    digest.update(b"".join(sorted(records.found)))
+    digest.update(b"\0".join(sorted(records.found)))
     logger.debug(
         "git freshness of %s: %d entries, %d files read", tree, len(records.found), records.read
     )
@@ -134,33 +134,41 @@ class _Records:
         self._dirs: dict[bytes, bool] = {b"": True}  # directory -> whether its entries count
 
     def collect(self, listing: bytes) -> bool:
-        """Add the record of every entry that counts; False when the tree is not portable."""
-        clean: dict[bytes, tuple[bytes, bytes]] = {}
+        """Add the record of every entry that counts; False when the tree is not portable.
+
+        A file's record is ``<mode> <id> 0<TAB><path>``: for a clean tracked file
+        that is git's own line, taken as it is.
+        """
+        clean: dict[bytes, bytes] = {}  # path -> its record
         dirty: set[bytes] = set()
         untracked: list[bytes] = []
         for line in listing.split(b"\0"):
+            tag = line[:1]
+            if tag == b"?":
+                untracked.append(line[2:])
+                continue
             if not line:
                 continue
-            tag, rest = line[:1], line[2:]
-            if tag == b"?":
-                untracked.append(rest)
-                continue
-            meta, _, path = rest.partition(b"\t")
-            mode, oid, stage = meta.split(b" ")
+            tab = line.find(b"\t")
+            path, mode = line[tab + 1 :], line[2:8]
             if mode == _SUBMODULE:
                 logger.debug("%s holds a submodule: not portable", os.fsdecode(self.root))
                 return False
-            if tag == b"H" and stage == b"0":
-                clean.setdefault(path, (mode, oid))
-            else:  # modified, deleted, unmerged, skip-worktree, assume-unchanged: look
+            if tag == b"H" and line[tab - 1 : tab] == b"0" and mode != _LINK:
+                clean.setdefault(path, line[2:])
+            else:  # changed, deleted, unmerged, skip-worktree, assume-unchanged, a link: look
                 dirty.add(path)
+        clean = {path: record for path, record in clean.items() if path not in dirty}
         existing = [p for p in dirty if os.path.lexists(os.path.join(self.root, p))]
-        self._note_markers([p for p in clean if p not in dirty] + existing + untracked)
-        for path, (mode, oid) in clean.items():
-            if mode == _LINK or path in dirty:
-                dirty.add(path)  # a symlink is looked at on disk: where it leads counts
-            elif self._counts(path, is_dir=False):
-                self.found.append(b"f\0%b\0%b\0%b\0" % (path, mode, oid))
+        self._note_markers([*clean, *existing, *untracked])
+        found, dirs, dir_counts, patterns = self.found, self._dirs, self._dir_counts, self.patterns
+        for path, record in clean.items():
+            parent, _, name = path.rpartition(b"/")
+            counts = dirs.get(parent)
+            if counts is None:
+                counts = dir_counts(parent)
+            if counts and not skipped_file(name) and (patterns is None or self._keyed(path)):
+                found.append(record)
         if untracked == [b"./"]:  # the whole project is untracked (or ignored)
             return self._walk(b"")
         return all(self._on_disk(path.rstrip(b"/")) for path in sorted(dirty) + untracked)
@@ -181,7 +189,11 @@ class _Records:
         parent, _, name = path.rpartition(b"/")
         if not self._dir_counts(parent) or (not is_dir and skipped_file(name)):
             return False
-        return self.patterns is None or self._below_key(parent) or self._selected(path)
+        return self.patterns is None or self._keyed(path)
+
+    def _keyed(self, path: bytes) -> bool:
+        """Whether a cache key selects path or a directory above it."""
+        return self._below_key(path.rpartition(b"/")[0]) or self._selected(path)
 
     def _dir_counts(self, directory: bytes) -> bool:
         known = self._dirs.get(directory)
@@ -237,12 +249,12 @@ class _Records:
             if self._escapes(path):
                 return False
             target = os.readlink(os.path.join(self.root, path))
-            self.found.append(b"f\0%b\0%b\0%b\0" % (path, _LINK, self._hash(target)))
+            self.found.append(b"%b %b 0\t%b" % (_LINK, self._hash(target), path))
         elif S_ISREG(st.st_mode):
             mode = b"100755" if st.st_mode & S_IXUSR else b"100644"
-            self.found.append(b"f\0%b\0%b\0%b\0" % (path, mode, self._file_id(path)))
+            self.found.append(b"%b %b 0\t%b" % (mode, self._file_id(path), path))
         else:
-            self.found.append(b"o\0%b\0%o\0" % (path, S_IFMT(st.st_mode)))
+            self.found.append(b"o\t%b\t%o" % (path, S_IFMT(st.st_mode)))
         return True
 
     def _walk(self, directory: bytes) -> bool:
@@ -261,7 +273,7 @@ class _Records:
             return False
         selected = self.patterns is None or self._below_key(directory)
         if len(self.found) == before and directory and selected:  # nothing below counts
-            self.found.append(b"d\0%b\0" % directory)
+            self.found.append(b"d\t%b" % directory)
         return True
 
     def _file_id(self, path: bytes) -> bytes:

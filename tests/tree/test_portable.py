@@ -14,7 +14,8 @@ import pytest
 
 from gitrepos import clone, commit_all, git, make_repo
 from wheelcache._tree.fingerprint import fingerprint_tree
-from wheelcache._tree.gitfresh import blob_id, find_checkout
+from wheelcache._tree.gitfresh import blob_id
+from wheelcache._tree.gitquery import ask_git
 from wheelcache._tree.portable import portable_identity
 
 if TYPE_CHECKING:
@@ -188,13 +189,13 @@ def test_the_same_name_elsewhere_in_the_repository_is_another_source(tmp_path: P
 
 
 def test_outside_git_a_tree_is_keyed_by_name_and_its_local_freshness(tmp_path: Path) -> None:
-    if find_checkout(tmp_path.resolve()) is not None:
+    if ask_git(tmp_path.resolve()) is not None:
         pytest.skip("the temporary directory is inside a git checkout")
     project = _write(tmp_path / "plain" / "pyproject.toml", '[project]\nname = "demo"\n').parent
     shutil.copytree(project, tmp_path / "elsewhere" / "deeper")
     tree = project.resolve()
     local = fingerprint_tree(tree)
-    assert find_checkout(tree) is None
+    assert ask_git(tree) is None
     assert portable_identity(tree, None, "demo", local) == ("tree:demo:.", local)
     other = (tmp_path / "elsewhere" / "deeper").resolve()
     assert portable_identity(other, None, "demo", fingerprint_tree(other)) == ("tree:demo:.", local)
@@ -283,3 +284,11 @@ def test_an_untracked_project_in_a_checkout_is_walked_by_the_local_rules(tmp_pat
     assert _identity(project) == before  # the same files, tracked now: the same ids
     _write(project / "p" / "__init__.py", "changed\n")
     assert _identity(project) != before
+
+
+def test_without_git_a_checkout_is_not_portable_and_nothing_fails(
+    clones: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    one, _ = clones
+    monkeypatch.setenv("PATH", str(one))  # no git here
+    assert _identity(one) is None

@@ -32,9 +32,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import subprocess
 from stat import S_IFMT, S_ISDIR, S_ISLNK, S_ISREG, S_IXUSR
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from .cache_keys import compile_key, matches
 from .rules import PROJECT_FILES, VENV_MARKER, skipped_dir, skipped_file
@@ -44,62 +43,26 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .cache_keys import KeyPattern
+    from .gitquery import Checkout
 
-__all__ = [
-    "GIT_TIMEOUT",
-    "GIT_TOKEN_PREFIX",
-    "Checkout",
-    "blob_id",
-    "find_checkout",
-    "git_freshness",
-]
+__all__ = ["GIT_TOKEN_PREFIX", "blob_id", "git_freshness"]
 
 logger = logging.getLogger("wheelcache")
 
 GIT_TOKEN_PREFIX = "tree-git-v1:"
-GIT_TIMEOUT = 60.0
-"""Seconds a git command may take before the tree is taken as not portable."""
-
-_LISTING = ("ls-files", "-z", "-v", "-s", "-c", "-m", "-d", "-o", "--directory")
 _CHUNK = 1 << 20
 _SUBMODULE = b"160000"
 _LINK = b"120000"
 _SEP = os.sep.encode()
 
 
-class Checkout(NamedTuple):
-    """Where a project sits in its git checkout."""
-
-    top: str
-    """The checkout's top directory (git's own spelling, resolved)."""
-    prefix: str
-    """The project directory relative to ``top``, ``/``-separated; ``""`` at the top."""
-    algorithm: str
-    """The repository's object format: ``"sha1"`` or ``"sha256"``."""
-
-
-def find_checkout(tree: Path) -> Checkout | None:
-    """The git checkout holding the directory *tree*, or None (not one, or no usable git).
-
-    Spawns git only when *tree* or a parent holds a ``.git``, so a tree outside
-    any checkout costs a few ``stat`` calls.
-    """
-    if not any(os.path.lexists(os.path.join(up, ".git")) for up in (tree, *tree.parents)):
-        return None
-    found = _git(tree, "rev-parse", "--show-toplevel", "--show-prefix", "--show-object-format")
-    lines = found.decode("utf-8", "surrogateescape").split("\n") if found is not None else []
-    if len(lines) < 3 or lines[2] not in ("sha1", "sha256"):
-        return None
-    return Checkout(lines[0], lines[1].rstrip("/"), lines[2])
-
-
 def git_freshness(
-    tree: Path, checkout: Checkout, cache_keys: Sequence[str] | None = None
+    tree: Path, checkout: Checkout, listing: bytes, cache_keys: Sequence[str] | None = None
 ) -> str | None:
-    """The content-only freshness of the project at *tree*, or None when it is not portable."""
-    listing = _git(tree, *_LISTING)
-    if listing is None:
-        return None
+    """The content-only freshness of the project at *tree*, from git's *listing*.
+
+    None when the tree is not portable.
+    """
     patterns = None if cache_keys is None else [compile_key(tree, key) for key in cache_keys]
     digest = hashlib.sha256(f"{GIT_TOKEN_PREFIX}{checkout.algorithm}\0".encode())
     if patterns is None:
@@ -308,27 +271,3 @@ def blob_id(path: str | bytes | os.PathLike[str], algorithm: str = "sha1") -> by
     if total != size:  # written while read: a value no checkout has; the next look differs
         return b"!changed"
     return blob.hexdigest().encode()
-
-
-def _git(cwd: Path, *arguments: str) -> bytes | None:
-    """The output of a git command run in cwd, or None when it fails (logged at debug level)."""
-    environment = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    try:
-        done = subprocess.run(
-            ["git", *arguments],
-            cwd=cwd,
-            env=environment,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=GIT_TIMEOUT,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        logger.debug("git %s in %s failed: %s", arguments[0], cwd, error)
-        return None
-    if done.returncode != 0:
-        logger.debug(
-            "git %s in %s failed: %s", arguments[0], cwd, done.stderr.decode(errors="replace")
-        )
-        return None
-    return done.stdout

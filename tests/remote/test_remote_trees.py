@@ -180,3 +180,20 @@ def test_read_only_mode_pulls_a_tree_and_pushes_nothing(
     assert reader.flush(60)
     assert builds(build_log) == 2
     assert s3.objects() == before
+
+
+def test_push_seeds_a_tree_built_locally_only_while_it_is_as_it_was_built(
+    tmp_path: Path, s3: S3, clones: tuple[Path, Path], build_log: Path
+) -> None:
+    one, two = clones
+    local = WheelCache(tmp_path / "a")  # no remote yet
+    local.build(one, isolation=False)
+    local.build(two, isolation=False)
+    (two / "src" / "sample" / "__init__.py").write_text("VALUE = 2\n")  # edited since
+    report = machine(tmp_path, "a", s3.url).push()
+    assert (report.sources, report.skipped) == (1, 1)
+    (record_key,) = record_keys(s3.objects())
+    assert json.loads(s3.objects()[record_key])["key"] == "tree:sample:python/sample"
+    third = clone(tmp_path / "origin", tmp_path / "runner-3" / "w") / "python" / "sample"
+    machine(tmp_path, "b", s3.url).build(third, isolation=False)
+    assert builds(build_log) == 2

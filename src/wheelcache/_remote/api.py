@@ -67,7 +67,9 @@ class RemoteMethods:
     def push(self) -> PushReport:
         """Upload every current local revision of a portable source to the remote, now.
 
-        Seeds a bucket from one machine. Raises :class:`~wheelcache.CacheError`
+        Seeds a bucket from one machine. A project directory is uploaded when
+        it is still as it was built (without ``cache_keys``), under its
+        remote identity (see ``Source.from_tree``). Raises :class:`~wheelcache.CacheError`
         when no remote is configured, it is read-only, or it cannot be reached.
         """
         from .._listing import iter_sources
@@ -79,8 +81,10 @@ class RemoteMethods:
         tier.require(write=True)
         sources = wheels = uploaded = skipped = 0
         for record in iter_sources(self._store):
-            source = Source(record.key, record.freshness, record.name)
-            if not is_portable(source):
+            source: Source | None = Source(record.key, record.freshness, record.name)
+            if source is not None and not is_portable(source):
+                source = self._tree_as_built(source)
+            if source is None:
                 skipped += 1
                 continue
             uploaded += tier.push_now(source, record.wheels)
@@ -89,6 +93,26 @@ class RemoteMethods:
             sources += 1
             wheels += len(record.wheels)
         return PushReport(sources, wheels, uploaded, skipped)
+
+    def _tree_as_built(self, recorded: Source) -> Source | None:
+        """The tree a local pointer names, with its remote identity, if it is as it was built.
+
+        A pointer keeps a tree's path and local freshness only: the tree is
+        fingerprinted again, and only when its content is still the one the
+        wheels were built from (the same freshness) is its identity taken.
+        """
+        from .._errors import InvalidSourceError
+        from .._source import Source
+
+        if not os.path.isdir(recorded.key):
+            return None
+        try:
+            current = Source.from_tree(recorded.key, cache=self)  # type: ignore[arg-type]
+        except InvalidSourceError:
+            return None
+        if current.freshness != recorded.freshness or current.remote_key is None:
+            return None
+        return current
 
     def prune_remote(
         self, *, max_age: float | None = None, grace: float | None = None, dry_run: bool = False

@@ -17,7 +17,8 @@ class PushReport(NamedTuple):
     uploaded: int
     """Wheel objects uploaded because the remote did not have them."""
     skipped: int
-    """Local sources that are not portable (keyed by a path on this machine)."""
+    """Local sources that are not portable: keyed by a path on this machine, and not a
+    project directory still as it was built (or one without a remote identity)."""
 
 
 class RemotePruneReport(NamedTuple):

@@ -220,16 +220,26 @@ def test_a_tampered_signed_record_is_rejected(
     assert machine(tmp_path, "b", s3.url).get(SDIST) is None
 
 
-def test_sources_keyed_by_a_local_path_never_touch_the_remote(tmp_path: Path, s3: S3) -> None:
+def test_sources_keyed_by_a_local_path_travel_only_under_a_remote_identity(
+    tmp_path: Path, s3: S3
+) -> None:
     project = tmp_path / "project"
     project.mkdir()
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\nversion = "1.0"\n')
-    tree = Source.from_tree(project)
+    tree = Source.from_tree(project)  # no cache with a remote: no remote identity
+    assert tree.remote_key is None
     a = machine(tmp_path, "a", s3.url)
     a.add(tree, make_wheel(tmp_path / "w", "demo", "1.0"))
     assert a.flush(60)
-    assert a.push().skipped == 1
     assert s3.objects() == {}
+    assert machine(tmp_path, "b", s3.url).get(tree) is None
+    (project / "new.py").write_text("pass\n")  # no longer as it was built: push skips it
+    assert (a.push().sources, a.push().skipped) == (0, 1)
+    assert s3.objects() == {}
+    (project / "new.py").unlink()  # as built again: pushed under its identity, not its path
+    assert a.push().sources == 1
+    (record_key,) = record_keys(s3.objects())
+    assert json.loads(s3.objects()[record_key])["key"] == "tree:demo:."
 
 
 def test_push_uploads_every_current_local_revision(tmp_path: Path, s3: S3) -> None:

@@ -15,8 +15,12 @@ torture suite's stress run can spread its workers over the two hosts too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import pwd
+import shutil
 import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -36,28 +40,72 @@ class Hosts(NamedTuple):
     b: Path
 
 
-@pytest.fixture(scope="session")
-def mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+class UserHosts(NamedTuple):
+    """One directory shared by two users of one group, each logged in on its own host."""
+
+    a: Path
+    """The directory as user ``uid_a`` sees it on host A."""
+    b: Path
+    """The directory as user ``uid_b`` sees it on host B."""
+    export: Path
+    """The directory on the server (to set the group up, as its administrator would)."""
+    uid_a: int
+    uid_b: int
+    gid: int
+
+
+USERS = ("_apt", "nobody")
+"""Two users of one group (nogroup) that every Debian system has; the server acts as them."""
+
+
+def _cannot_run(reason: str) -> None:
+    if os.environ.get("CI") == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def _rig(state: Path, *users: str) -> Iterator[tuple[Path, Path]]:
     check = subprocess.run(["bash", str(RIG), "check"], capture_output=True, text=True)
     if check.returncode != 0:
-        reason = f"no two-mount rig here: {check.stderr.strip() or check.stdout.strip()}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(reason)
-        pytest.skip(reason)
-    state = tmp_path_factory.mktemp("two-hosts")
+        _cannot_run(f"no two-mount rig here: {check.stderr.strip() or check.stdout.strip()}")
     up = subprocess.run(
-        ["bash", str(RIG), "up", str(state)], capture_output=True, text=True, timeout=120
+        ["bash", str(RIG), "up", str(state), *users], capture_output=True, text=True, timeout=120
     )
     try:
         if up.returncode != 0:
-            reason = f"the two-mount rig did not start: {up.stderr.strip()}"
-            if os.environ.get("CI") == "true":
-                pytest.fail(reason)
-            pytest.skip(reason)
+            _cannot_run(f"the two-mount rig did not start: {up.stderr.strip()}")
         a, b = up.stdout.split()
-        yield Hosts(Path(a), Path(b))
+        yield Path(a), Path(b)
     finally:
         subprocess.run(["bash", str(RIG), "down", str(state)], capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def mounts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
+    with _rig(tmp_path_factory.mktemp("two-hosts")) as (a, b):
+        yield Hosts(a, b)
+
+
+@pytest.fixture(scope="session")
+def user_mounts() -> Iterator[UserHosts]:
+    """Host A logged in as ``_apt``, host B as ``nobody``: both of group ``nogroup``."""
+    try:
+        first, second = (pwd.getpwnam(name) for name in USERS)
+    except KeyError:
+        _cannot_run(f"the users {USERS} are not on this system")
+    if first.pw_gid != second.pw_gid:
+        _cannot_run(f"the users {USERS} are not of one group here")
+    # pytest's temporary directories are root's alone; the users must reach this one.
+    base = Path(tempfile.mkdtemp(prefix="wheelcache-two-users-"))
+    try:
+        os.chmod(base, 0o755)
+        with _rig(base / "rig", *USERS) as (a, b):
+            yield UserHosts(
+                a, b, base / "rig" / "export", first.pw_uid, second.pw_uid, first.pw_gid
+            )
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture
@@ -66,3 +114,14 @@ def shared(mounts: Hosts) -> Hosts:
     name = f"t-{uuid.uuid4().hex[:12]}"
     (mounts.a / name).mkdir()
     return Hosts(mounts.a / name, mounts.b / name)
+
+
+@pytest.fixture
+def shared_by_users(user_mounts: UserHosts) -> UserHosts:
+    """A fresh cache directory set up for the group (setgid, ``2775``), as each user sees it."""
+    name = f"t-{uuid.uuid4().hex[:12]}"
+    directory = user_mounts.export / name
+    directory.mkdir()
+    os.chown(directory, 0, user_mounts.gid)
+    os.chmod(directory, 0o2775)
+    return user_mounts._replace(a=user_mounts.a / name, b=user_mounts.b / name, export=directory)

@@ -64,7 +64,7 @@ class Scenario:
     """The operation the child performs: add, get, get_or_build, install, prune, clean or verify."""
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
-    "merge" (a second wheel for A's revision)."""
+    "merge" (a second wheel for A's revision); prune: "leftover" (a killed prune's trash)."""
     max_age: float | None = None
 
 
@@ -84,6 +84,8 @@ SCENARIOS = {
     "prune.before-trash": Scenario("prune"),
     "prune.after-trash": Scenario("prune"),
     "prune.before-delete": Scenario("prune"),
+    "prune.before-adopt": Scenario("prune", "leftover"),
+    "prune.after-adopt": Scenario("prune", "leftover"),
     "prune.retire-before-unlink": Scenario("prune", max_age=0.0),
     "clean.after-rename": Scenario("clean"),
     "verify.opened": Scenario("verify"),
@@ -110,6 +112,12 @@ class Scene:
         self.merge_wheel = make_wheel(self.wheels / "m", "alpha", "1.0", "py2.py3-none-any")
         self.install_target = tmp_path / "installed"
         filesystem_tick()  # everything so far is strictly older than what a prune now sees
+
+    def leave_garbage_in_the_trash(self) -> None:
+        """The unreferenced entry, in the trash as a prune killed mid-sweep left it."""
+        trash = Layout(self.root).trash
+        trash.mkdir(exist_ok=True)
+        os.rename(self.garbage.path.parent, trash / f"{self.garbage.sha256}.1-dead")
 
     def child_config(self, scenario: Scenario, ledger_dir: Path) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -190,6 +198,8 @@ def test_kill_at_sync_point(
 ) -> None:
     scenario = SCENARIOS[point]
     scene = Scene(tmp_path)
+    if scenario.what == "leftover":
+        scene.leave_garbage_in_the_trash()
     before = entry_digests(scene.root)
     points = SyncPoints(tmp_path / "syncpoints")
     points.arm(point)

@@ -210,15 +210,26 @@ def unlink_quietly(path: Path) -> bool:
     return True
 
 
-def _make_writable_and_retry(function: Callable[..., object], path: str, _exc: object) -> None:
+def _make_writable_and_retry(function: Callable[..., object], path: str, exc: object) -> None:
+    # What vanished was deleted by another process removing the same tree (two
+    # prunes on two hosts reclaiming one dead workspace): not an error.
+    error = exc[1] if isinstance(exc, tuple) else exc
+    if isinstance(error, FileNotFoundError):
+        return
     # Entry files are read-only; on Windows that blocks deletion, and a
     # read-only directory blocks deleting its children everywhere. Neither
     # chmod follows a link: rmtree never descends into one, and the target
     # of a link found in the tree is outside the cache.
     try:
         chmod_nofollow(os.path.dirname(path), stat.S_IRWXU)
-        chmod_nofollow(path, stat.S_IRWXU)
-        function(path)
+        accessible = chmod_nofollow(path, stat.S_IRWXU)
+        if function in (os.unlink, os.remove, os.rmdir):
+            function(path)
+        elif accessible:  # a directory that could not be opened or listed
+            os.listdir(path)  # still not listable: raises, rather than retrying forever
+            remove_tree(Path(path))
+        elif isinstance(error, BaseException):
+            raise error
     except FileNotFoundError:
         pass
 

@@ -58,6 +58,8 @@ POINTS = frozenset(
         "prune.before-trash",
         "prune.after-trash",
         "prune.before-delete",
+        "prune.before-adopt",
+        "prune.after-adopt",
         "prune.retire-before-unlink",
         "clean.after-rename",
         # verifying an entry (wheelcache._gc.verify)

@@ -12,12 +12,12 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .._fs import heartbeat
 from .._fs.fsutil import shard_entries, tree_size, unlink_quietly
 from .._fs.locking import try_hold
 from .._fs.mounts import is_network_filesystem
 from .._fs.nofollow import list_real_dir
 from .._layout import is_digest
+from .owners import beating
 from .trash import delete_or_warn
 
 if TYPE_CHECKING:
@@ -54,7 +54,7 @@ def reclaim_staging(layout: Layout, now: float, settle: float, tally: Tally, dry
         owner = layout.staging / f"{token}.lock"
         if token not in directories and not _settled(owner, now, settle):
             continue
-        if network and _beating(owner, now):
+        if network and beating(owner, now):
             continue  # alive on some host, whatever the lock says here
         with try_hold(owner) as held:
             if not held and owner.exists():
@@ -76,14 +76,6 @@ def _settled(path: Path, now: float, settle: float) -> bool:
         return False
 
 
-def _beating(lock: Path, now: float) -> bool:
-    """Whether *lock* was touched within :data:`heartbeat.STALE_AFTER` of *now*."""
-    try:
-        return now - os.stat(lock).st_mtime < heartbeat.STALE_AFTER
-    except OSError:
-        return False
-
-
 def reclaim_pointer_temps(layout: Layout, now: float, tally: Tally, dry_run: bool) -> None:
     """Remove temp files of pointer writers that died mid-write.
 
@@ -100,7 +92,7 @@ def reclaim_pointer_temps(layout: Layout, now: float, tally: Tally, dry_run: boo
         if not is_digest(digest):
             continue  # not a pointer writer's temp file
         lock = layout.pointer_lock(digest)
-        if network and _beating(lock, now):
+        if network and beating(lock, now):
             continue
         with try_hold(lock, create=not dry_run, root=layout.root) as held:
             # A dry run creates nothing; a missing lock file has no holder.
@@ -128,7 +120,7 @@ def remove_orphan_locks(layout: Layout, now: float) -> None:
         if not is_digest(digest) or layout.pointer_file(digest).exists():
             continue
         path = Path(lock.path)
-        if network and _beating(path, now):
+        if network and beating(path, now):
             continue
         with try_hold(path) as held:
             if held and not layout.pointer_file(digest).exists():

@@ -53,7 +53,6 @@ import math
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .._errors import cache_error
@@ -61,7 +60,6 @@ from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, retry_transient, tree_size, unlink_quietly
 from .._fs.locking import hold
 from .._fs.nofollow import refuse_links
-from .._layout import unique_token
 from .._store.store import Store
 from .clock import read_clock
 from .leftovers import SETTLE_SECONDS, reclaim_pointer_temps, reclaim_staging, remove_orphan_locks
@@ -70,15 +68,18 @@ from .reports import CleanReport, PruneReport, Tally
 from .retire import choose_retirees, retire_chosen, scan_sources
 from .statcaches import reclaim_stat_caches
 from .trash import delete_or_warn, empty_quarantine, finish_trash, sweep_entries
+from .trashrun import own_trash
 from .trees import sweep_trees
 
 if TYPE_CHECKING:
     from collections.abc import Callable
     from contextlib import AbstractContextManager
+    from pathlib import Path
 
     from .._layout import Layout
     from .reports import Progress
     from .retire import ScannedSource
+    from .trashrun import TrashRun
 
 __all__ = ["DEFAULT_GRACE", "clean", "prune"]
 
@@ -127,7 +128,7 @@ def prune(
         return PruneReport(dry_run=dry_run, grace=grace)
     refuse_bucket_links(layout)
     refuse_followed_links(layout)
-    with _prune_lock(layout, lock_timeout, lock_mode):
+    with _prune_lock(layout, lock_timeout, lock_mode), own_trash(layout, dry_run=dry_run) as run:
         _syncpoints.reach("prune.locked")
         store = Store(layout)
         clock = read_clock(layout, grace)
@@ -159,15 +160,14 @@ def prune(
         referenced = frozenset().union(*(s.references for s in sources if id(s) not in going))
         protected = referenced.union(*(s.references for s in sources if going.get(id(s)) is False))
         window = (horizon, grace)
+        sweeping = (layout, run, store, referenced, protected, window, tally, dry_run, progress)
         if select is not None:
             named = frozenset().union(*(s.references for s in retirees if id(s) in going))
-            sweep_entries(
-                layout, store, referenced, protected, window, tally, dry_run, progress, only=named
-            )
+            sweep_entries(*sweeping, only=named)
         else:
-            finish_trash(layout, referenced, protected, window, tally, dry_run)
-            sweep_entries(layout, store, referenced, protected, window, tally, dry_run, progress)
-            sweep_trees(layout, protected, horizon, tally, dry_run)
+            finish_trash(layout, run, referenced, protected, (horizon, grace, now), tally)
+            sweep_entries(*sweeping)
+            sweep_trees(layout, run, protected, horizon, tally, dry_run)
             empty_quarantine(layout, horizon, tally, dry_run)
             reclaim_staging(layout, now, min(grace, SETTLE_SECONDS), tally, dry_run)
             reclaim_pointer_temps(layout, now, tally, dry_run)
@@ -228,43 +228,50 @@ def clean(
                 },
                 True,
             )
-        try:
-            layout.trash.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise cache_error(layout.trash, "create", exc) from exc
-        moved = {}
-        for bucket in (
-            layout.pointers,
-            layout.wheels,
-            layout.trees,
-            layout.quarantine,
-            layout.statcache,
-        ):
-            destination = layout.trash / f"clean-{bucket.name}.{unique_token()}"
-            try:
-                retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise cache_error(bucket, "move to the trash", exc) from exc
-            moved[bucket.name] = destination
-        try:
-            fsync_dir(layout.root)
-        except OSError as exc:
-            raise cache_error(layout.root, "sync", exc) from exc
-        _syncpoints.reach("clean.after-rename")
-        report = _count_buckets(moved, False)
-        try:
-            items = list(os.scandir(layout.trash))
-        except OSError as exc:
-            raise cache_error(layout.trash, "list", exc) from exc
-        for item in items:
-            # What cannot be deleted now stays in the trash for the next prune.
-            if item.is_dir(follow_symlinks=False):
-                delete_or_warn(Path(item.path))
-            else:
-                unlink_quietly(Path(item.path))
+        with own_trash(layout, dry_run=False) as run:
+            report = _empty_into_trash(layout, run)
     logger.info("emptied the cache at %s", layout.root)
+    return report
+
+
+def _empty_into_trash(layout: Layout, run: TrashRun) -> CleanReport:
+    """Rename each bucket into *run*'s share of the trash, count it, delete it.
+
+    What other runs that are over left in the trash goes too; what cannot be
+    deleted now stays there for the next prune. Items of a prune still at
+    work (on another host) are its own.
+    """
+    try:
+        layout.trash.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise cache_error(layout.trash, "create", exc) from exc
+    moved = {}
+    for bucket in (
+        layout.pointers,
+        layout.wheels,
+        layout.trees,
+        layout.quarantine,
+        layout.statcache,
+    ):
+        destination = run.destination(f"clean-{bucket.name}")
+        try:
+            retry_transient(lambda b=bucket, d=destination: os.rename(b, d))  # type: ignore[misc]
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            raise cache_error(bucket, "move to the trash", exc) from exc
+        moved[bucket.name] = destination
+    try:
+        fsync_dir(layout.root)
+    except OSError as exc:
+        raise cache_error(layout.root, "sync", exc) from exc
+    _syncpoints.reach("clean.after-rename")
+    report = _count_buckets(moved, False)
+    for path in [*moved.values(), *run.adopt_finished(run.clock())]:
+        if path.is_dir() and not path.is_symlink():
+            delete_or_warn(path)
+        else:
+            unlink_quietly(path)
     return report
 
 

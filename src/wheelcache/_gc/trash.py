@@ -3,9 +3,11 @@
 An entry leaves its place by one rename into the trash and only then is
 deleted, so a reader sees the whole entry or a miss. After the rename prune
 looks at the entry's modification time again and puts it back if a
-publisher or lookup freshened it meanwhile. Whatever is in the trash when a
-prune starts was left by a prune or clean that died: :func:`finish_trash`
-restores the complete entries still wanted and deletes the rest.
+publisher or lookup freshened it meanwhile. Each item in the trash belongs to
+the run that moved it there (:mod:`wheelcache._gc.trashrun`); what belongs to
+a run that is over (died, or could not delete it) is taken over by
+:func:`finish_trash`, which restores the complete entries still wanted and
+deletes the rest.
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
 from .._fs.nofollow import chmod_nofollow, list_real_dir, refuse_links
-from .._layout import is_digest, unique_token
+from .._layout import is_digest
 
 if TYPE_CHECKING:
     from .._layout import Layout
     from .._store.store import Store
     from .reports import Progress, Tally
+    from .trashrun import TrashRun
 
 __all__ = [
     "delete_or_warn",
@@ -38,6 +41,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger("wheelcache")
+
+_EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+_MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
+"""How network filesystems refuse a rename onto a non-empty directory (``_store.store``)."""
 
 
 def _wheel_state(entry: Path) -> tuple[float, int] | None:
@@ -83,6 +90,7 @@ def _entry_state(entry: Path) -> tuple[float, int] | None:
 
 def sweep_entries(
     layout: Layout,
+    run: TrashRun,
     store: Store,
     referenced: frozenset[str],
     protected: frozenset[str],
@@ -126,7 +134,7 @@ def sweep_entries(
             tally.freed += size
             continue
         _syncpoints.reach("prune.before-trash")
-        trashed = move_to_trash(layout, entry, sha256)
+        trashed = move_to_trash(run, entry, sha256)
         if trashed is None:
             continue
         _syncpoints.reach("prune.after-trash")
@@ -148,8 +156,8 @@ def sweep_entries(
         progress("prune", len(entries), len(entries))
 
 
-def move_to_trash(layout: Layout, entry: Path, name: str) -> Path | None:
-    """Rename an entry into the trash as ``<name>.<token>``; None if it is gone or cannot be moved.
+def move_to_trash(run: TrashRun, entry: Path, name: str) -> Path | None:
+    """Rename an entry into *run*'s share of the trash; None if it is gone or cannot be moved.
 
     *name* is the entry's SHA-256, or ``tree-<sha256>`` for a tree (which
     :func:`finish_trash` never restores: a tree is unpacked again on need).
@@ -159,11 +167,11 @@ def move_to_trash(layout: Layout, entry: Path, name: str) -> Path | None:
     the rename tried again. An entry that still cannot be moved is left in
     place with a warning: one bad entry does not stop the prune.
     """
-    destination = layout.trash / f"{name}.{unique_token()}"
+    destination = run.destination(name)
     try:
-        layout.trash.mkdir(parents=True, exist_ok=True)
+        run.layout.trash.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise cache_error(layout.trash, "create", exc) from exc
+        raise cache_error(run.layout.trash, "create", exc) from exc
     for attempt in range(2):
         try:
             retry_transient(lambda: os.rename(entry, destination))
@@ -208,7 +216,8 @@ def restore(trashed: Path, entry: Path) -> bool:
         entry.parent.mkdir(parents=True, exist_ok=True)
         retry_transient(lambda: os.rename(trashed, entry))
     except OSError as exc:
-        if exc.errno in (errno.EEXIST, errno.ENOTEMPTY) or isinstance(exc, FileExistsError):
+        filled = exc.errno in _MAY_EXIST_ERRNOS and os.path.lexists(entry)
+        if exc.errno in _EXISTS_ERRNOS or filled:
             return False  # re-published meanwhile: the identical copy in place wins
         raise cache_error(entry, "restore", exc) from exc
     try:
@@ -221,27 +230,24 @@ def restore(trashed: Path, entry: Path) -> bool:
 
 def finish_trash(
     layout: Layout,
+    run: TrashRun,
     referenced: frozenset[str],
     protected: frozenset[str],
-    window: tuple[float, float],
+    window: tuple[float, float, float],
     tally: Tally,
-    dry_run: bool,
 ) -> None:
-    """Finish what a killed prune or clean left in the trash.
+    """Finish what runs that are over (a killed prune or clean) left in the trash.
 
-    A complete entry that a scanned pointer names (*protected*) or that was
-    freshened since the horizon goes back in place; the rest is deleted.
-    *window* is ``(horizon, grace)``, as for :func:`sweep_entries`.
+    Each such item is first taken over by *run* (:meth:`TrashRun.adopt_finished`),
+    so no other prune handles it meanwhile. A complete entry that a scanned
+    pointer names (*protected*) or that was freshened since the horizon goes
+    back in place; the rest is deleted. *window* is ``(horizon, grace, now)``.
     """
-    horizon, grace = window
-    try:
-        items = list(os.scandir(layout.trash))
-    except OSError:
-        return
-    for item in items:
-        path = Path(item.path)
-        sha256 = item.name.split(".", 1)[0]
-        is_dir = item.is_dir(follow_symlinks=False)
+    horizon, grace, now = window
+    dry_run = run.dry_run
+    for path in run.adopt_finished(now):
+        sha256 = path.name.split(".", 1)[0]
+        is_dir = path.is_dir() and not path.is_symlink()
         if is_digest(sha256) and is_dir:
             state = _wheel_state(path)  # None for an emptied or damaged entry
             wanted = state is not None and (sha256 in protected or state[0] >= horizon)

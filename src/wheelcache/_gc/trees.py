@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .._layout import Layout
     from .._store.store import Store
     from .reports import Tally
+    from .trashrun import TrashRun
 
 __all__ = ["check_tree", "sweep_trees", "tree_state", "verify_trees"]
 
@@ -51,6 +52,7 @@ def tree_state(tree: Path) -> tuple[float, int] | None:
 
 def sweep_trees(
     layout: Layout,
+    run: TrashRun,
     referenced: frozenset[str],
     horizon: float,
     tally: Tally,
@@ -70,7 +72,7 @@ def sweep_trees(
             tally.removed_trees += 1
             tally.freed += size
             continue
-        trashed = move_to_trash(layout, tree, f"tree-{sha256}")
+        trashed = move_to_trash(run, tree, f"tree-{sha256}")
         if trashed is None:
             continue
         _syncpoints.reach("prune.tree-trashed")

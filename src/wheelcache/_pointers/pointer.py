@@ -250,7 +250,9 @@ def read_bytes(
         # Pointers are replaced, never rewritten in place, so the size from
         # fstat is the size of what we read; one read normally gets it all.
         data = _read_all(fd, info.st_size + 1, limit)
-    except IsADirectoryError:
+    except (FileNotFoundError, IsADirectoryError):
+        # FileNotFoundError: removed since the open (a network filesystem may
+        # answer an open file's fstat by its path), as if before it.
         return None
     except OSError:
         if strict:

@@ -6,14 +6,24 @@ group (docs/design.md §6.8) a user who does not own the wheel sets the
 entry directory's modification time instead, which the directory's group
 write permission allows. Garbage collection takes the later of the two
 times as the entry's freshness (``_gc.trash._wheel_state``).
+
+Over SFTP (sshfs) a time can only be *set*, never "set to now", and only its
+owner may set it, write permission or not. There a user who owns neither
+creates a file in the entry directory and removes it: that moves the
+directory's modification time to now on the server's clock, with nothing but
+the directory's group write permission (docs/design.md §13). Everything that
+looks into an entry counts only its ``.whl`` file.
 """
 
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from .._errors import cache_error
-from .._fs.fsutil import touch
+from .._fs.fsutil import touch, unlink_quietly
+from .._fs.nofollow import O_NOFOLLOW
+from .._layout import unique_token
 
 __all__ = ["touch_entry"]
 
@@ -34,5 +44,25 @@ def touch_entry(location: str) -> bool:
     directory = os.path.dirname(location)
     try:
         return touch(directory)
+    except PermissionError as exc:
+        refused = exc
     except OSError as exc:
         raise cache_error(directory, "freshen (set the modification time of)", exc) from exc
+    touched = _touch_by_creating(directory)
+    if touched is None:
+        raise cache_error(directory, "freshen (set the modification time of)", refused)
+    return touched
+
+
+def _touch_by_creating(directory: str) -> bool | None:
+    """Move *directory*'s time to now by creating a file in it; False if gone, None if refused."""
+    marker = os.path.join(directory, f".fresh-{unique_token()}")
+    try:
+        os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW, 0o600))
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    # Gone only if prune moved the entry meanwhile: deleted with it, or harmless beside the wheel.
+    unlink_quietly(Path(marker))
+    return True

@@ -1,0 +1,76 @@
+"""Reading a pointer that another host has just replaced (sshfs cuts it to the cached size)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+from wheelcache import Source, WheelCache
+from wheelcache._layout import Layout
+from wheelcache._pointers import pointer as pointer_module
+from wheelcache._pointers import settled
+from wheelcache._pointers.pointer import decode
+from wheelfactory import make_wheel
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from netfs.rig import Hosts
+
+pytestmark = [pytest.mark.netfs, pytest.mark.timeout(300)]
+
+
+def test_garbage_collection_reads_a_pointer_the_other_host_lengthened_whole_at_once(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No waiting for the attribute cache: other processes of the host may keep it warm.
+
+    Host A caches the pointer's size; host B replaces it with a longer one;
+    host A's very next read, with no waiting allowed, must parse.
+    """
+    source = Source("k", "rev-1")
+    WheelCache(shared.a / "cache").add(source, make_wheel(tmp_path / "1", "demo", "1.0"))
+    on_a = Layout(shared.a / "cache").pointer_file(source.digest)
+    os.stat(on_a)  # host A now caches the short pointer's size for a second
+    longer = Source("k", "rev-1-and-a-much-longer-freshness-token-than-before")
+    WheelCache(shared.b / "cache").add(longer, make_wheel(tmp_path / "2", "demo", "1.0", seed=2))
+    monkeypatch.setattr(settled, "SETTLE_TRIES", 0)  # only what needs no waiting
+
+    found = settled.read_settled(on_a, network=True, limit=None, strict=True)
+
+    assert found is not None
+    pointer = decode(found[0])
+    assert pointer is not None, f"read cut short: {found[0]!r}"
+    assert pointer.freshness == longer.freshness
+
+
+def test_garbage_collection_takes_a_pointer_retired_while_it_reads_it_as_gone(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host B removes the pointer between host A's open and its fstat (a retirement).
+
+    sshfs answers the open file's fstat by path: ENOENT. For prune's scan that
+    is a pointer removed since the listing, as if removed before the open,
+    not an unreadable one (which would stop the prune).
+    """
+    source = Source("k", "rev-1")
+    WheelCache(shared.a / "cache").add(source, make_wheel(tmp_path, "demo", "1.0"))
+    on_a = Layout(shared.a / "cache").pointer_file(source.digest)
+    on_b = Layout(shared.b / "cache").pointer_file(source.digest)
+
+    class RetiredOnB:
+        """The os module, except that host B removes the pointer just before an fstat."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        def fstat(self, fd: int) -> os.stat_result:
+            if on_b.exists():
+                on_b.unlink()
+            return os.fstat(fd)
+
+    monkeypatch.setattr(pointer_module, "os", RetiredOnB())
+
+    assert settled.read_settled(on_a, network=True, limit=None, strict=True) is None

@@ -179,6 +179,24 @@ def wait_for_file(path: Path, deadline: float = DEADLINE) -> None:
     wait_until(path.exists, f"the creation of {path}", deadline)
 
 
+def run_as_user(code: str, environment: dict[str, str] | None = None) -> str:
+    """Standard output of *code* run by a fresh interpreter, as a user would run it.
+
+    Without coverage: its start-up in every child of a measured run
+    (``patch = ["subprocess"]``) imports modules of its own.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
+    env.update(environment or {})
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=DEADLINE,
+        env=env,
+    ).stdout
+
+
 def run_command(command: list[str], deadline: float = DEADLINE) -> subprocess.CompletedProcess[str]:
     """Run *command* to its end (within *deadline* seconds), no stdin, capturing its text."""
     return subprocess.run(

@@ -9,13 +9,11 @@ build front-ends are loaded only by the operations that use them.
 from __future__ import annotations
 
 import ast
-import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING
 
 import pytest
 
+from procs import run_as_user
 from wheelcache import Source, WheelCache
 from wheelfactory import make_sdist, make_wheel
 
@@ -87,22 +85,9 @@ NOT_ON_THE_COMMANDS_WARM_PATH = [
 
 
 def modules_after(code: str, environment: dict[str, str] | None = None) -> set[str]:
-    """The modules a fresh interpreter has loaded after running *code*.
-
-    The child runs as a user's would: without coverage, whose start-up in every
-    child of a measured run (``patch = ["subprocess"]``) imports modules of its own.
-    """
+    """The modules a fresh interpreter has loaded after running *code* (as a user runs it)."""
     script = f"import sys\n{code}\nprint(sorted(sys.modules))"  # not json: it imports re
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    env.update(environment or {})
-    out = subprocess.run(
-        [sys.executable, "-c", script],
-        check=True,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=env,
-    ).stdout
+    out = run_as_user(script, environment)
     return set(ast.literal_eval(out.splitlines()[-1]))
 
 
@@ -181,6 +166,13 @@ def _command_modules(*argv: str, environment: dict[str, str] | None = None) -> s
     )
 
 
+def _assert_a_lean_warm_hit(loaded: set[str]) -> None:
+    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
+    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
+        NOT_ON_THE_COMMANDS_WARM_PATH
+    )
+
+
 def test_a_warm_build_of_a_project_by_the_command_loads_nothing_heavy(tmp_path: Path) -> None:
     project = tmp_path / "demo"
     project.mkdir()
@@ -190,10 +182,7 @@ def test_a_warm_build_of_a_project_by_the_command_loads_nothing_heavy(tmp_path: 
 
     loaded = _command_modules("--cache-dir", str(cache.root), "build", str(project))
 
-    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
-    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
-        NOT_ON_THE_COMMANDS_WARM_PATH
-    )
+    _assert_a_lean_warm_hit(loaded)
 
 
 def test_a_warm_build_in_the_default_cache_directory_loads_no_platformdirs(
@@ -221,10 +210,7 @@ def test_a_warm_build_of_an_sdist_by_the_command_loads_nothing_heavy(tmp_path: P
 
     loaded = _command_modules("-q", "build", str(sdist), "--cache-dir", str(cache.root))
 
-    assert {"wheelcache._cli.warm", "wheelcache._store.lookup"} <= loaded  # it was a warm hit
-    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_PATH), loaded & set(
-        NOT_ON_THE_COMMANDS_WARM_PATH
-    )
+    _assert_a_lean_warm_hit(loaded)
 
 
 def test_an_unchanged_install_by_the_command_loads_no_copying_or_hashing_code(

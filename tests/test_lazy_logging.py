@@ -8,27 +8,18 @@ through the real logger, from the caller's line.
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 
 import pytest
 
+from procs import run_as_user
 from wheelcache._fs import hashing
 from wheelcache._log import get_logger, hold, release
 
 
 def _child(code: str) -> str:
-    """Run *code* in a fresh interpreter as a user would: without coverage, which imports more."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env=env,
-    ).stdout.strip()
+    return run_as_user(code).strip()
 
 
 def test_a_debug_record_does_not_import_logging() -> None:

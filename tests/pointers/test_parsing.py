@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from procs import run_as_user
 from wheelcache._pointers.parsing import loads
 
 _json_ish = st.text(alphabet='{}[]",:0123456789.eE+-tfnrul NaIy\\x', max_size=30).map(str.encode)
@@ -65,13 +63,4 @@ def test_parsing_a_pointer_imports_neither_json_nor_re() -> None:
         "assert loads(b' {\"k\": [1, 2.5, \"x\"]}\\n') == {'k': [1, 2.5, 'x']}\n"
         "print(sorted({'json', 're'} & set(sys.modules)))"
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COVERAGE_")}  # as a user runs
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-        env=env,
-    )
-    assert done.stdout.strip() == "[]"
+    assert run_as_user(code).strip() == "[]"

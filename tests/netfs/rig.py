@@ -29,6 +29,7 @@ import pytest
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
+    from types import ModuleType
 
 RIG = Path(__file__).resolve().parent / "two_mounts.sh"
 
@@ -125,3 +126,26 @@ def shared_by_users(user_mounts: UserHosts) -> UserHosts:
     os.chown(directory, 0, user_mounts.gid)
     os.chmod(directory, 0o2775)
     return user_mounts._replace(a=user_mounts.a / name, b=user_mounts.b / name, export=directory)
+
+
+def removed_before_fstat(
+    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make *module*'s ``os.fstat`` remove *other_host* first, as another host would.
+
+    The file is removed through the other mount between the module's open and
+    its ``fstat``; sshfs answers that ``fstat`` by path, so it fails with ENOENT.
+    """
+
+    class RemovedOnTheOtherHost:
+        """The os module, except that the other host removes the file just before an fstat."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        def fstat(self, fd: int) -> os.stat_result:
+            if other_host.exists():
+                other_host.unlink()
+            return os.fstat(fd)
+
+    monkeypatch.setattr(module, "os", RemovedOnTheOtherHost())

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
+from netfs.rig import removed_before_fstat
 from ondisk import DAY, age
 from procs import Child, SyncPoints, build_on_every_host, start, wait_for_file, wait_until
 from wheelcache import LockTimeout, Source, WheelCache
+from wheelcache._fs import lease as lease_module
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -209,3 +211,21 @@ def test_prunes_on_two_hosts_in_lease_mode_run_one_at_a_time(shared: Hosts, tmp_
     points.release("prune.locked")
     first.result()
     other.prune()
+
+
+@pytest.mark.netfs
+def test_a_lease_released_by_the_other_host_while_being_read_is_seen_as_released(
+    shared: Hosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host B releases the lease between host A's open and its fstat.
+
+    sshfs answers an open file's fstat by its path: ENOENT. For a waiter that
+    is a lease released since it looked, so it goes on to create one; it must
+    not fail with "cannot read" (seen once in CI, six waiters racing).
+    """
+    _plant_expired_lease(shared.a)
+    on_b = _lease(shared.b)
+
+    removed_before_fstat(lease_module, on_b, monkeypatch)
+
+    assert lease_module._look(_lease(shared.a)) is None

@@ -7,7 +7,10 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from netfs.rig import removed_before_fstat
 from wheelcache import Source, WheelCache
+from wheelcache._gc import retire as retire_module
+from wheelcache._gc.retire import scan_sources
 from wheelcache._layout import Layout
 from wheelcache._pointers import pointer as pointer_module
 from wheelcache._pointers import settled
@@ -60,17 +63,28 @@ def test_garbage_collection_takes_a_pointer_retired_while_it_reads_it_as_gone(
     on_a = Layout(shared.a / "cache").pointer_file(source.digest)
     on_b = Layout(shared.b / "cache").pointer_file(source.digest)
 
-    class RetiredOnB:
-        """The os module, except that host B removes the pointer just before an fstat."""
-
-        def __getattr__(self, name: str) -> object:
-            return getattr(os, name)
-
-        def fstat(self, fd: int) -> os.stat_result:
-            if on_b.exists():
-                on_b.unlink()
-            return os.fstat(fd)
-
-    monkeypatch.setattr(pointer_module, "os", RetiredOnB())
+    removed_before_fstat(pointer_module, on_b, monkeypatch)
 
     assert settled.read_settled(on_a, network=True, limit=None, strict=True) is None
+
+
+def test_prune_leaves_a_source_the_other_host_retired_while_it_retires_it(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host B's prune removes the pointer between host A's open and its fstat in ``retire``.
+
+    Flock excludes nothing across hosts, so two prunes may retire one source at
+    once. For host A that source is already retired: nothing to do, no error
+    (sshfs answers the fstat of the removed file by its path with ENOENT).
+    """
+    source = Source("k", "rev-1")
+    cache = WheelCache(shared.a / "cache")
+    cache.add(source, make_wheel(tmp_path, "demo", "1.0"))
+    layout = Layout(shared.a / "cache")
+    [scanned] = scan_sources(layout)
+    on_b = Layout(shared.b / "cache").pointer_file(source.digest)
+
+    removed_before_fstat(retire_module, on_b, monkeypatch)
+
+    assert retire_module.retire(layout, cache._store, scanned, idle=False) is None
+    assert not layout.pointer_file(source.digest).exists()

@@ -283,12 +283,21 @@ def _look(path: Path) -> _Seen | None:
 
 
 def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
+    """The lease's bytes and status through one descriptor; None when it is gone.
+
+    Gone includes removed between the open and the ``fstat``: a network
+    filesystem (sshfs) may answer an open file's ``fstat`` by its path, and a
+    lease released or taken over by another host meanwhile is as good as one
+    released before the open.
+    """
     try:
         fd = os.open(path, _O_READ)
     except FileNotFoundError:
         return None
     try:
         return os.read(fd, 4096), os.fstat(fd)
+    except FileNotFoundError:
+        return None
     finally:
         os.close(fd)
 

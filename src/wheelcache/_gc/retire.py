@@ -156,8 +156,8 @@ def retire(layout: Layout, store: Store, source: ScannedSource, *, idle: bool) -
         except OSError as exc:
             raise cache_error(source.path, "open", exc) from exc
         try:
-            if _identity(os.fstat(fd)) != source.identity:
-                return None  # used or rewritten since the scan
+            if _identity_now(fd) != source.identity:
+                return None  # used, rewritten or retired by another host since the scan
             if not idle:
                 _freshen_all(store, source)
             _syncpoints.reach("prune.retire-before-unlink")
@@ -170,7 +170,7 @@ def retire(layout: Layout, store: Store, source: ScannedSource, *, idle: bool) -
             # A hit that recorded a use before the unlink changed this file's
             # mtime; one that tries after it finds the pointer gone (link
             # count 0) and freshens what it hands out itself.
-            idle = idle and _identity(os.fstat(fd)) == source.identity
+            idle = idle and _identity_now(fd) == source.identity
         finally:
             os.close(fd)
         if not idle:
@@ -183,6 +183,18 @@ def retire(layout: Layout, store: Store, source: ScannedSource, *, idle: bool) -
 
 def _identity(info: os.stat_result) -> tuple[int, int, int]:
     return (info.st_dev, info.st_ino, info.st_mtime_ns)
+
+
+def _identity_now(fd: int) -> tuple[int, int, int] | None:
+    """The open pointer's identity; None once it is gone.
+
+    A network filesystem (sshfs) may answer an open file's ``fstat`` by its
+    path: ENOENT when another host removed the pointer meanwhile.
+    """
+    try:
+        return _identity(os.fstat(fd))
+    except FileNotFoundError:
+        return None
 
 
 def retire_chosen(

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "O_NOFOLLOW",
+    "allow_owner_write",
     "chmod_nofollow",
     "is_link",
     "link_error",
@@ -149,3 +150,20 @@ def chmod_nofollow(path: str | os.PathLike[str], mode: int) -> bool:
     finally:
         os.close(fd)
     return True
+
+
+def allow_owner_write(path: str | os.PathLike[str]) -> bool:
+    """Give the owner write permission on *path*, keeping every other mode bit.
+
+    For a directory that must move to another parent (the trash, the
+    quarantine). Group write and set-group-ID stay: in a cache shared by a
+    group, another member must still be able to empty it later. Never
+    follows a link; says whether it worked.
+    """
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return False
+    if stat.S_ISLNK(info.st_mode):
+        return False
+    return chmod_nofollow(path, stat.S_IMODE(info.st_mode) | stat.S_IWUSR)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
-from .._fs.nofollow import chmod_nofollow, list_real_dir, refuse_links
+from .._fs.nofollow import allow_owner_write, list_real_dir, refuse_links
 from .._layout import is_digest
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ def move_to_trash(run: TrashRun, entry: Path, name: str) -> Path | None:
         except FileNotFoundError:
             return None
         except PermissionError:
-            if attempt == 0 and _make_writable(entry):
+            if attempt == 0 and allow_owner_write(entry):
                 continue
             logger.warning("cannot move %s to the trash; leaving it", entry, exc_info=True)
             return None
@@ -187,12 +187,6 @@ def move_to_trash(run: TrashRun, entry: Path, name: str) -> Path | None:
             return None
         return destination
     return None
-
-
-def _make_writable(directory: Path) -> bool:
-    return chmod_nofollow(
-        directory, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH
-    )
 
 
 def delete_or_warn(path: Path) -> bool:

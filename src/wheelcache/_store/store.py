@@ -49,7 +49,7 @@ from .._fs.fsutil import (
     unlink_quietly,
 )
 from .._fs.locking import hold
-from .._fs.nofollow import chmod_nofollow, real_ancestors, refuse_links
+from .._fs.nofollow import allow_owner_write, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
 from .freshness import touch_entry
@@ -285,7 +285,7 @@ class Store:
             except PermissionError:
                 # A directory without write permission cannot move to another
                 # parent; it is ours and damaged anyway: make it movable.
-                chmod_nofollow(entry, 0o755)
+                allow_owner_write(entry)
                 os.rename(entry, destination)
         except FileNotFoundError:
             return None

@@ -157,7 +157,7 @@ class _Pulled:
         from wheelcache._wheels.wheelfile import validate_wheel
 
         data = self.wheel.read_bytes()
-        record = record_key(self.source, self.added.sha256)
+        record = record_key(self.source, self.added.sha256, self.added.filename)
         scratch = self.base / "scratch"
 
         def write_and_fsync() -> None:

@@ -60,7 +60,7 @@ def test_a_push_uploads_the_wheel_then_its_record(tmp_path: Path, s3: S3, wheel:
     objects = s3.objects()
     assert wheel_keys(objects) == [f"ci/wheels-v1/{added.sha256}/{added.filename}"]
     (record_key,) = record_keys(objects)
-    assert record_key.endswith(f"/{added.sha256}.json")
+    assert record_key.endswith(f"/{added.filename}/{added.sha256}.rec2")
     record = json.loads(objects[record_key])
     assert (record["key"], record["sha256"], record["size"]) == (
         SDIST.key,
@@ -330,9 +330,9 @@ def test_flush_waits_for_background_pushes_and_says_when_they_are_late(
 def test_a_pull_flushed_to_disk_behind_the_download_is_intact(
     tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from wheelcache._remote import pull
+    from wheelcache._remote import download
 
-    monkeypatch.setattr(pull, "WRITEBACK_BYTES", 1)  # a writeback after every chunk
+    monkeypatch.setattr(download, "WRITEBACK_BYTES", 1)  # a writeback after every chunk
     a = machine(tmp_path, "a", s3.url)
     added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=3_500_000))
     assert a.flush(60)

@@ -17,9 +17,16 @@ from typing import TYPE_CHECKING
 import pytest
 
 from procs import DEADLINE
-from remote.remote_kit import SDIST, machine, record_keys, wheel_keys
+from remote.remote_kit import (
+    SDIST,
+    machine,
+    pull_through,
+    record_keys,
+    to_first_layout,
+    wheel_keys,
+)
 from remote.s3server import FaultProxy, put_object
-from wheelcache._remote import pull
+from wheelcache._remote import download
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -29,7 +36,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.usefixtures("s3")
 
-BIG = 3 * pull.HASH_THREAD_BYTES // 2
+BIG = 3 * download.HASH_THREAD_BYTES // 2
 """Payload bytes of a wheel large enough to be hashed in a thread, in several chunks."""
 
 
@@ -39,7 +46,7 @@ def test_a_large_wheel_hashed_behind_the_download_is_published_intact(
     a = machine(tmp_path, "a", s3.url)
     added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
     assert a.flush(60)
-    assert added.size >= pull.HASH_THREAD_BYTES
+    assert added.size >= download.HASH_THREAD_BYTES
     pulled = machine(tmp_path, "b", s3.url).get(SDIST)
     assert pulled is not None
     assert hashlib.sha256(pulled.path.read_bytes()).hexdigest() == added.sha256
@@ -75,10 +82,11 @@ def _three_records(tmp_path: Path, s3: S3) -> None:
     assert len(record_keys(s3.objects())) == 3
 
 
-def test_the_records_of_a_revision_are_read_at_once(
+def test_the_records_of_the_first_layout_are_read_at_once(
     tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _three_records(tmp_path, s3)
+    assert len(to_first_layout(s3)) == 3  # their names do not say which wheels they name
     # Each record's GET waits in the proxy until all three are in flight:
     # read one after the other, the first would wait until the deadline.
     together = threading.Barrier(3)
@@ -91,13 +99,7 @@ def test_the_records_of_a_revision_are_read_at_once(
             except threading.BrokenBarrierError:
                 alone.append(path)
 
-    proxy = FaultProxy(s3.port, hold_records)
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
-        monkeypatch.setenv("WHEELCACHE_REMOTE_TIMEOUT", str(DEADLINE))
-        pulled = machine(tmp_path, "b", s3.url).get(SDIST)
-    finally:
-        proxy.close()
+    pulled, proxy = pull_through(tmp_path, s3, monkeypatch, hold_records)
     assert pulled is not None
     assert alone == []
     assert (
@@ -109,6 +111,7 @@ def test_a_failure_reading_one_of_several_records_is_a_remote_failure(
     tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     _three_records(tmp_path, s3)
+    to_first_layout(s3)  # all three are read, at once
     first = sorted(key.rsplit("/", 1)[-1] for key in record_keys(s3.objects()))[0]
     proxy = FaultProxy(s3.port, lambda method, path: "500" if path.endswith(first) else None)
     try:

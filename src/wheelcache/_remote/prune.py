@@ -1,8 +1,10 @@
 """Remote garbage collection: old records first, then wheels no record names.
 
 1. One LIST of ``revisions-v1/``: every record last modified more than
-   ``max_age`` ago is deleted. The wheel each remaining record names is in
-   the record's own object name, so no record is read.
+   ``max_age`` ago is deleted. The SHA-256 of the wheel each remaining
+   record names is in the record's own object name (the last segment, in
+   both layouts: ``<sha256>.rec2`` and the first layout's ``<sha256>.json``),
+   so no record is read.
 2. One LIST of ``wheels-v1/``: every wheel that no remaining record names and
    that was last modified more than ``grace`` ago is deleted. A wheel
    uploaded within the grace period stays even before its record exists,
@@ -20,7 +22,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from .records import REVISIONS, WHEELS
+from .records import LEGACY_SUFFIX, RECORD_SUFFIX, REVISIONS, WHEELS
 from .reports import RemotePruneReport
 
 if TYPE_CHECKING:
@@ -50,7 +52,10 @@ def prune_remote(
                 objects.delete(record.key)
             removed_records += 1
         else:
-            named.add(record.key.rsplit("/", 1)[-1][: -len(".json")])
+            last = record.key.rsplit("/", 1)[-1]
+            for suffix in (RECORD_SUFFIX, LEGACY_SUFFIX):
+                if last.endswith(suffix):
+                    named.add(last[: -len(suffix)])
             kept_records += 1
     removed_wheels = kept_wheels = freed = kept_bytes = 0
     for wheel in objects.list(f"{WHEELS}/"):

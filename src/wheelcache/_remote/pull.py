@@ -1,154 +1,119 @@
 """Pull: turn a local miss into a local hit from the remote's records and wheels.
 
-One LIST of the revision's prefix finds its records. They are read several
-at once (a revision with wheels for many platforms costs one round trip for
-its records, not one per record), each is checked against its own name, the
-source and (with a key) its signature, and the wheels they name are ranked
-by the caller's tags. The best is downloaded, streamed into a staging file
-while it is hashed, and published through the normal path
-(:func:`~wheelcache._store.streamed.publish_stream`) only if its size and
-SHA-256 are the ones recorded. A record whose wheel object is missing is a
-miss for that wheel; a wheel whose bytes are wrong is rejected and the next
-one tried.
+One LIST of the revision's prefix finds its records, and their object names
+say which wheels they name (file name and SHA-256): the wheels are ranked by
+the caller's tags from the listing alone, and the best is downloaded with
+its record read alongside (:func:`~wheelcache._remote.download.download`),
+published only once the record is trusted and the bytes are the ones it
+names. A record whose wheel object is missing is a miss for that wheel; a
+wheel whose bytes are wrong, or whose record is not to be trusted, is
+rejected and the next one tried.
+
+Records of the first layout (``<sha256>.json``, no file name in the name)
+are read first, several at once, and checked before they are ranked, as
+before; one whose wheel a record of the current layout also names is not
+read at all.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import queue
-import threading
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 from .._errors import InvalidWheelError
-from .._fs import syncpoints as _syncpoints
-from .._fs.writeback import Writeback
 from .._pointers.pointer import WheelRef
-from .._store.streamed import publish_stream
 from .._tags import ranked_compatible
-from .records import Record, revision_prefix, wheel_key
-from .signing import verify
+from .download import Candidate, download
+from .records import parse_record_key, revision_prefix
+from .signing import trusted_record
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .._source import Source
     from .._store.store import Published, Store
     from .._tags import TagRanks
+    from .download import Rejected
     from .objects import ObjectStore
+    from .records import ListedRecord, Record
 
-__all__ = [
-    "HASH_THREAD_BYTES",
-    "MAX_RECORD_BYTES",
-    "RECORD_READERS",
-    "WRITEBACK_BYTES",
-    "Rejected",
-    "download",
-    "pull",
-    "revision_wheels",
-]
+__all__ = ["MAX_RECORD_BYTES", "RECORD_READERS", "pull", "revision_candidates"]
 
 logger = logging.getLogger("wheelcache.remote")
 
-WRITEBACK_BYTES = 4 << 20
-"""Every this many bytes, a download starts writing what it wrote to disk.
-
-See :mod:`wheelcache._fs.writeback`: the final fsync then has little left.
-"""
-
-HASH_THREAD_BYTES = 2 << 20
-"""A wheel at least this large is hashed in a thread, behind the download and the writes."""
-
 RECORD_READERS = 8
-"""At most this many records of one revision are read at once."""
+"""At most this many records of the first layout are read at once."""
 
 MAX_RECORD_BYTES = 64 * 1024
 """A record is a few hundred bytes; anything much larger is not one."""
 
-Rejected = Callable[[str, str], None]
-"""Told the object key and the problem of every object refused."""
+_NOT_A_RECORD = "not a record of this source's revision"
 
 
-class _WrongBytes(Exception):
-    """The downloaded bytes are not the ones the record names."""
-
-
-class _Hasher:
-    """SHA-256 of the chunks it is given, in a thread of its own if *threaded*.
-
-    The download receives and writes a chunk while the thread hashes the one
-    before (hashlib, socket reads and file writes all release the GIL), so on
-    a machine with a core to spare hashing hides behind the transfer. The
-    chunks are the very ``bytes`` objects written, so what is hashed is what
-    was written. The queue is bounded: at most 16 chunks wait in memory.
-    """
-
-    def __init__(self, *, threaded: bool) -> None:
-        self._digest = hashlib.sha256()
-        self._queue: queue.Queue[bytes | None] | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-        if threaded:
-            self._queue = queue.Queue(maxsize=16)
-            self._thread = threading.Thread(target=self._run, name="wheelcache-hash", daemon=True)
-            self._thread.start()
-
-    def update(self, chunk: bytes) -> None:
-        if self._queue is None:
-            self._digest.update(chunk)
-        else:
-            self._queue.put(chunk)
-
-    def _run(self) -> None:
-        assert self._queue is not None
-        while (chunk := self._queue.get()) is not None:
-            if self._failure is None:  # after a failure, drain so update() never blocks
-                try:
-                    self._digest.update(chunk)
-                except BaseException as exc:  # re-raised by hexdigest()
-                    self._failure = exc
-
-    def close(self) -> None:
-        """Wait for the thread to hash what it was given (idempotent)."""
-        if self._queue is not None and self._thread is not None:
-            self._queue.put(None)
-            self._thread.join()
-            self._thread = None
-
-    def hexdigest(self) -> str:
-        self.close()
-        if self._failure is not None:
-            raise self._failure
-        return self._digest.hexdigest()
-
-
-def revision_wheels(
+def revision_candidates(
     objects: ObjectStore, source: Source, key: bytes | None, reject: Rejected
-) -> Iterator[WheelRef]:
-    """The wheels the remote records for *source*'s current revision, trusted ones only."""
+) -> list[Candidate]:
+    """The wheels the remote's records offer for *source*'s current revision, as listed.
+
+    Records of the current layout are not read here (their names say enough);
+    those of the first layout are, and only trusted ones are kept.
+    """
+    prefix = revision_prefix(source)
+    named: dict[str, ListedRecord] = {}
+    legacy: list[ListedRecord] = []
+    for info in objects.list(prefix):
+        listed = parse_record_key(prefix, info.key)
+        if listed is None:
+            if info.key.endswith((".json", ".rec2")):
+                reject(info.key, _NOT_A_RECORD)
+            continue
+        if info.size > MAX_RECORD_BYTES:
+            reject(info.key, _NOT_A_RECORD)
+        elif listed.filename is None:
+            legacy.append(listed)
+        elif listed.sha256 not in named:
+            named[listed.sha256] = listed
+    candidates = []
+    for listed in named.values():
+        assert listed.filename is not None
+        tags = _tags(listed.filename, listed.key, reject)
+        if tags is not None:
+            ref = WheelRef(listed.sha256, listed.filename, 0, tags)
+            candidates.append(Candidate(ref, listed.key, None))
+    legacy = [listed for listed in legacy if listed.sha256 not in named]
+    candidates += _read_legacy(objects, source, legacy, key, reject)
+    return candidates
+
+
+def _tags(filename: str, record_key: str, reject: Rejected) -> tuple[str, ...] | None:
     from .._wheels.names import parse_wheel_name
 
-    listed = [info for info in objects.list(revision_prefix(source)) if info.key.endswith(".json")]
-    small = [info.key for info in listed if info.size <= MAX_RECORD_BYTES]
-    contents = dict(zip(small, _read_all(objects, small)))
-    for info in listed:
-        data = contents.get(info.key, b"")  # anything larger is not a record
+    try:
+        return tuple(map(str, parse_wheel_name(filename).tags))
+    except InvalidWheelError:
+        reject(record_key, f"{filename!r} is not a wheel file name")
+        return None
+
+
+def _read_legacy(
+    objects: ObjectStore,
+    source: Source,
+    listed: list[ListedRecord],
+    key: bytes | None,
+    reject: Rejected,
+) -> list[Candidate]:
+    """Read and check records of the first layout; the trusted ones as candidates."""
+    candidates = []
+    for item, data in zip(listed, _read_all(objects, [item.key for item in listed])):
         if data is None:
             continue  # pruned since the listing
-        record = Record.decode(data)
-        if record is None or not record.describes(source, info.key):
-            reject(info.key, "not a record of this source's revision")
+        verdict: Record | str = trusted_record(data, source, item.key, key)
+        if isinstance(verdict, str):
+            reject(item.key, verdict)
             continue
-        if not verify(record, key):
-            reject(info.key, "the record's signature is missing or wrong")
-            continue
-        try:
-            tags = parse_wheel_name(record.filename).tags
-        except InvalidWheelError:
-            reject(info.key, f"{record.filename!r} is not a wheel file name")
-            continue
-        yield WheelRef(record.sha256, record.filename, record.size, tuple(map(str, tags)))
+        tags = _tags(verdict.filename, item.key, reject)
+        if tags is not None:
+            ref = WheelRef(verdict.sha256, verdict.filename, verdict.size, tags)
+            candidates.append(Candidate(ref, item.key, verdict))
+    return candidates
 
 
 def _read_all(objects: ObjectStore, keys: list[str]) -> list[bytes | None]:
@@ -171,58 +136,16 @@ def pull(
     reject: Rejected,
 ) -> Published | None:
     """Publish the best compatible wheel the remote has for *source*; None on a miss."""
-    ranked = ranked_compatible(list(revision_wheels(objects, source, key, reject)), ranks)
+    candidates = {c.ref: c for c in revision_candidates(objects, source, key, reject)}
+    ranked = ranked_compatible(list(candidates), ranks)
     if ranked:
         store.layout.ensure_root()  # a remote miss writes nothing locally
+
+    def judge(data: bytes, record_key: str) -> Record | str:
+        return trusted_record(data, source, record_key, key)
+
     for ref in ranked:
-        published = download(objects, store, ref, reject)
+        published = download(objects, store, candidates[ref], judge, reject)
         if published is not None:
             return published
     return None
-
-
-def download(
-    objects: ObjectStore, store: Store, ref: WheelRef, reject: Rejected
-) -> Published | None:
-    """Stream the wheel *ref* names into the local cache; None when it is missing or wrong."""
-    object_key = wheel_key(ref.sha256, ref.filename)
-    chunks = objects.get(object_key)
-    if chunks is None:
-        logger.info("remote record names %s, which is missing: a miss", object_key)
-        return None
-
-    def write(fd: int) -> tuple[str, int]:
-        digest = _Hasher(threaded=ref.size >= HASH_THREAD_BYTES)
-        size = 0
-        writeback = Writeback(fd, WRITEBACK_BYTES)
-        try:
-            for chunk in chunks:
-                size += len(chunk)
-                if size > ref.size:
-                    raise _WrongBytes(f"longer than the {ref.size} bytes recorded")
-                digest.update(chunk)
-                _write_all(fd, memoryview(chunk))
-                writeback.wrote(len(chunk))
-        finally:
-            digest.close()
-            writeback.finish()
-        if size != ref.size:
-            raise _WrongBytes(f"{size} bytes where {ref.size} were recorded")
-        sha256 = digest.hexdigest()
-        if sha256 != ref.sha256:
-            raise _WrongBytes(f"SHA-256 {sha256} where {ref.sha256} was recorded")
-        _syncpoints.reach("remote-pull.downloaded")
-        return ref.sha256, size
-
-    try:
-        return publish_stream(store, ref.filename, write)
-    except _WrongBytes as exc:
-        reject(object_key, str(exc))
-    except InvalidWheelError as exc:
-        reject(object_key, exc.problem)
-    return None
-
-
-def _write_all(fd: int, data: memoryview) -> None:
-    while data:
-        data = data[os.write(fd, data) :]

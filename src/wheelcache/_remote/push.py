@@ -42,5 +42,5 @@ def push_wheels(
             uploaded += objects.put_if_absent(object_key, wheel.path)
         _syncpoints.reach("remote-push.before-record")
         record = sign(Record.make(source, wheel.sha256, wheel.filename, wheel.size), key)
-        objects.put_if_absent(record_key(source, wheel.sha256), record.encode())
+        objects.put_if_absent(record_key(source, wheel.sha256, wheel.filename), record.encode())
     return uploaded

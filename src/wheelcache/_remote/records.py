@@ -3,13 +3,24 @@
 ::
 
     wheels-v1/<sha256>/<filename>.whl
-    revisions-v1/<source digest>/<freshness digest>/<sha256>.json
+    revisions-v1/<source digest>/<freshness digest>/<filename>.whl/<sha256>.rec2
+    revisions-v1/<source digest>/<freshness digest>/<sha256>.json   (written before 0.2)
 
 A record is immutable and small: the source key, freshness and name, the
 wheel's SHA-256, file name and size, and when it was made; optionally an
 HMAC signature (:mod:`wheelcache._remote.signing`). One LIST of a revision's
-prefix finds all its wheels. The wheel's tags come from its file name, so a
-record cannot claim tags its wheel does not have.
+prefix finds all its wheels, and the object name of a record (``.rec2``)
+holds the wheel's file name and SHA-256, so the listing alone says which
+wheels a revision has, their tags, and the object each is in: a pull ranks
+them and starts the wheel's GET while its record is still being read.
+
+Records of the first layout (``<sha256>.json``: the name holds no file
+name) are still read (:func:`parse_record_key`). The new name keeps two
+properties the earlier version relies on: it does not end in ``.json``, so
+an earlier pull skips it without complaint, and its last segment is the
+SHA-256 plus five characters, so an earlier remote prune still reads the
+wheel it names (docs/design.md, section 14.2). The wheel's tags come from
+its file name, so a record cannot claim tags its wheel does not have.
 """
 
 from __future__ import annotations
@@ -27,10 +38,15 @@ if TYPE_CHECKING:
     from .._source import Source
 
 __all__ = [
+    "LEGACY_SUFFIX",
+    "RECORD_SUFFIX",
     "REVISIONS",
     "WHEELS",
+    "ListedRecord",
     "Record",
     "is_portable",
+    "legacy_record_key",
+    "parse_record_key",
     "record_key",
     "remote_identity",
     "revision_prefix",
@@ -39,6 +55,8 @@ __all__ = [
 
 WHEELS = "wheels-v1"
 REVISIONS = "revisions-v1"
+RECORD_SUFFIX = ".rec2"
+LEGACY_SUFFIX = ".json"
 _FORMAT = "wheelcache-remote-record"
 _FRESHNESS_PREFIX = b"wheelcache-freshness-v1\0"
 
@@ -75,9 +93,43 @@ def revision_prefix(source: Source) -> str:
     return f"{REVISIONS}/{digest}/{hashlib.sha256(_FRESHNESS_PREFIX + data).hexdigest()}/"
 
 
-def record_key(source: Source, sha256: str) -> str:
-    """The record naming wheel *sha256* for *source*'s current revision."""
-    return f"{revision_prefix(source)}{sha256}.json"
+def record_key(source: Source, sha256: str, filename: str) -> str:
+    """The record naming wheel *sha256*, called *filename*, for *source*'s current revision."""
+    return f"{revision_prefix(source)}{filename}/{sha256}{RECORD_SUFFIX}"
+
+
+def legacy_record_key(source: Source, sha256: str) -> str:
+    """Where the first layout kept that record: its name holds no file name."""
+    return f"{revision_prefix(source)}{sha256}{LEGACY_SUFFIX}"
+
+
+class ListedRecord(NamedTuple):
+    """A record as a listing shows it, before it is read."""
+
+    key: str
+    sha256: str
+    filename: str | None
+    """The wheel's file name, from the object name; None for the first layout."""
+
+
+def parse_record_key(prefix: str, key: str) -> ListedRecord | None:
+    """What the object name *key* below the revision *prefix* says; None if not a record's.
+
+    The file name is taken as written, and checked as a wheel name by the caller.
+    """
+    if not key.startswith(prefix):
+        return None
+    rest = key[len(prefix) :]
+    if rest.endswith(RECORD_SUFFIX) and rest.count("/") == 1:
+        filename, _, last = rest.partition("/")
+        sha256 = last[: -len(RECORD_SUFFIX)]
+        if is_digest(sha256) and filename.endswith(".whl"):
+            return ListedRecord(key, sha256, filename)
+    elif rest.endswith(LEGACY_SUFFIX) and "/" not in rest:
+        sha256 = rest[: -len(LEGACY_SUFFIX)]
+        if is_digest(sha256):
+            return ListedRecord(key, sha256, None)
+    return None
 
 
 class Record(NamedTuple):
@@ -156,6 +208,7 @@ class Record(NamedTuple):
 
     def describes(self, source: Source, object_key: str) -> bool:
         """True when this record belongs at *object_key* and to *source*'s revision."""
-        return (self.key, self.freshness) == remote_identity(source) and object_key == record_key(
-            source, self.sha256
+        return (self.key, self.freshness) == remote_identity(source) and object_key in (
+            record_key(source, self.sha256, self.filename),
+            legacy_record_key(source, self.sha256),
         )

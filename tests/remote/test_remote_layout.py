@@ -1,0 +1,197 @@
+"""The records' layout: a listing names each wheel, so its GET runs alongside its record's.
+
+A record's object name holds the wheel's file name and SHA-256
+(``<filename>/<sha256>.rec2``). A pull ranks the wheels from the listing and
+starts the wheel's GET while the record is still being read; nothing is
+published until the record is trusted. Records of the first layout
+(``<sha256>.json``), as the previous version wrote them, are still found.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import pytest
+
+from procs import DEADLINE
+from remote.remote_kit import (
+    SDIST,
+    builder,
+    machine,
+    pull_through,
+    record_keys,
+    to_first_layout,
+    wheel_keys,
+)
+from remote.s3server import FaultProxy, put_object
+from wheelcache._remote import objects as objects_module
+from wheelfactory import make_wheel
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
+    from remote.conftest import S3
+
+pytestmark = pytest.mark.usefixtures("s3")
+
+
+def _pushed(tmp_path: Path, s3: S3, payload_size: int = 0) -> str:
+    """Machine A adds a wheel of SDIST and pushes it; its SHA-256."""
+    a = machine(tmp_path, "a", s3.url)
+    added = a.add(SDIST, make_wheel(tmp_path / "w", "demo", "1.0", payload_size=payload_size))
+    assert a.flush(60)
+    return added.sha256
+
+
+def test_a_records_name_says_which_wheel_it_names(tmp_path: Path, s3: S3) -> None:
+    sha256 = _pushed(tmp_path, s3)
+    (key,) = record_keys(s3.objects())
+    filename = wheel_keys(s3.objects())[0].rsplit("/", 1)[-1]
+    assert key.endswith(f"/{filename}/{sha256}.rec2")
+    # What the previous version relies on: it lists only names ending in .json
+    # (so it skips this one quietly), and its remote prune reads the SHA-256 of
+    # the wheel a record names as the last segment less its last five characters.
+    assert not key.endswith(".json")
+    assert key.rsplit("/", 1)[-1][: -len(".json")] == sha256
+
+
+def test_the_wheels_get_starts_before_its_record_is_read(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pushed(tmp_path, s3)
+    # The record's GET waits in the proxy until the wheel's GET has arrived:
+    # were the wheel fetched only after its record, it would wait until the deadline.
+    wheel_asked = threading.Event()
+    record_waited: list[bool] = []
+
+    def hold_the_record(method: str, path: str) -> None:
+        if "/wheels-v1/" in path:
+            wheel_asked.set()
+        elif path.endswith(".rec2"):
+            record_waited.append(wheel_asked.wait(DEADLINE / 4))
+
+    pulled, proxy = pull_through(tmp_path, s3, monkeypatch, hold_the_record)
+    assert pulled is not None
+    assert record_waited == [True]
+    assert len(proxy.requests) == 3  # LIST, the record, the wheel
+
+
+def _record_after_the_wheel(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Make every record read wait until a wheel has been streamed to its end.
+
+    Returns a list that gets True for each record read that did wait for it
+    (False: it gave up at the deadline).
+    """
+    streamed = threading.Event()
+    waited: list[bool] = []
+    get, read = objects_module.ObjectStore.get, objects_module.ObjectStore.read
+
+    def get_then_tell(self: objects_module.ObjectStore, key: str) -> Iterator[bytes] | None:
+        chunks = get(self, key)
+        if chunks is None or "wheels-v1/" not in key:
+            return chunks
+
+        def told() -> Iterator[bytes]:
+            yield from chunks
+            streamed.set()
+
+        return told()
+
+    def read_late(self: objects_module.ObjectStore, key: str) -> bytes | None:
+        if key.endswith(".rec2"):
+            waited.append(streamed.wait(DEADLINE / 4))
+        return read(self, key)
+
+    monkeypatch.setattr(objects_module.ObjectStore, "get", get_then_tell)
+    monkeypatch.setattr(objects_module.ObjectStore, "read", read_late)
+    return waited
+
+
+@pytest.mark.parametrize("damage", ["a tampered signed record", "a corrupt record"])
+def test_a_wheel_whose_record_is_not_trusted_is_never_published_even_if_it_arrives_first(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch, damage: str
+) -> None:
+    if damage == "a tampered signed record":
+        monkeypatch.setenv("WHEELCACHE_REMOTE_KEY", "fleet-secret")
+    _pushed(tmp_path, s3, payload_size=3_000_000)  # several chunks
+    (key,) = record_keys(s3.objects())
+    if damage == "a tampered signed record":
+        record = json.loads(s3.objects()[key])
+        record["name"] = "renamed"
+        put_object(s3.endpoint, s3.bucket, key, json.dumps(record).encode())
+    else:
+        put_object(s3.endpoint, s3.bucket, key, b"{not json")
+    waited = _record_after_the_wheel(monkeypatch)
+    b = machine(tmp_path, "b", s3.url)
+    assert b.get(SDIST) is None
+    assert waited == [True]  # the whole wheel was there before its record
+    assert list(b.wheels()) == []
+    assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+
+
+def test_a_wheel_whose_record_is_trusted_is_published_when_it_arrives_first(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WHEELCACHE_REMOTE_KEY", "fleet-secret")
+    sha256 = _pushed(tmp_path, s3, payload_size=3_000_000)
+    waited = _record_after_the_wheel(monkeypatch)
+    pulled = machine(tmp_path, "b", s3.url).get(SDIST)
+    assert pulled is not None
+    assert pulled.sha256 == sha256
+    assert waited == [True]
+
+
+def test_records_of_the_first_layout_are_still_found(tmp_path: Path, s3: S3) -> None:
+    sha256 = _pushed(tmp_path, s3)
+    assert len(to_first_layout(s3)) == 1
+    build, calls = builder(tmp_path)
+    pulled = machine(tmp_path, "b", s3.url).get_or_build(SDIST, build)
+    assert pulled.sha256 == sha256
+    assert calls == []
+
+
+def test_signed_records_of_the_first_layout_are_still_checked(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("WHEELCACHE_REMOTE_KEY", "fleet-secret")
+    _pushed(tmp_path, s3)
+    (key,) = to_first_layout(s3)
+    assert machine(tmp_path, "b", s3.url).get(SDIST) is not None
+    monkeypatch.setenv("WHEELCACHE_REMOTE_KEY", "not-the-secret")
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert machine(tmp_path, "c", s3.url).get(SDIST) is None
+    rejections = [r.getMessage() for r in caplog.records if "rejected remote" in r.getMessage()]
+    assert len(rejections) == 1
+    assert key.removeprefix("ci/") in rejections[0]
+    assert "signature" in rejections[0]
+
+
+def test_a_first_layout_record_of_a_wheel_a_new_record_names_is_not_read(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pushed(tmp_path, s3)
+    objects = s3.objects()
+    (new,) = record_keys(objects)
+    (old,) = to_first_layout(s3)
+    put_object(s3.endpoint, s3.bucket, new, objects[new])  # both layouts now
+    proxy = FaultProxy(s3.port, lambda method, path: None)
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint)
+        assert machine(tmp_path, "b", s3.url).get(SDIST) is not None
+    finally:
+        proxy.close()
+    paths = [path for _, path in proxy.requests]
+    assert not any(path.endswith(old.rsplit("/", 1)[-1]) for path in paths)
+    assert sum(path.endswith(".rec2") for path in paths) == 1
+
+
+def test_prune_remote_keeps_a_wheel_a_first_layout_record_names(tmp_path: Path, s3: S3) -> None:
+    _pushed(tmp_path, s3)
+    to_first_layout(s3)
+    report = machine(tmp_path, "a", s3.url).prune_remote(grace=0)
+    assert (report.removed_records, report.removed_wheels) == (0, 0)
+    assert len(wheel_keys(s3.objects())) == 1

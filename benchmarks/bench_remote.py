@@ -93,9 +93,14 @@ class _Pulled:
         self.size = ctx.pick(2_000_000, 20_000_000)
         self.wheel = make_wheel(self.base / "w", name, "1.0", data=payload(self.size, seed=seed))
         self.source: Source = Source("sha256:" + f"{seed:x}" * 64, "", name)
+        # The same wheel under a second source whose record is in the first layout
+        # (<sha256>.json, as wheelcache before 0.2 wrote it): read before the wheel.
+        self.old_source: Source = Source("sha256:" + f"{seed + 1:x}" * 64, "", name)
         seeder = WheelCache(self.base / "seed", remote=url)
         self.added: CachedWheel = seeder.add(self.source, self.wheel)
+        seeder.add(self.old_source, self.wheel)
         assert seeder.flush(300)
+        _to_first_layout(ObjectStore(url), self.old_source, self.added)
         self.url = url
         self.key = wheel_key(self.added.sha256, self.added.filename)
         self.landing = self.base / "landing"
@@ -104,22 +109,28 @@ class _Pulled:
         self.objects: ObjectStore = ObjectStore(url)
 
     def forget(self) -> None:
-        """Untimed, before each pull: remove the entry and the pointer, write back dirty pages."""
+        """Untimed, before each pull: remove the entry and the pointers, write back dirty pages."""
         from wheelcache._fs.fsutil import remove_tree
         from wheelcache._layout import Layout
 
         layout = Layout(self.cache.root)
         remove_tree(layout.entry_dir(self.added.sha256))
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(layout.pointer_file(self.source.digest))
+        for source in (self.source, self.old_source):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(layout.pointer_file(source.digest))
         drop_dirty_pages()
 
     def setups(self) -> dict[str, Callable[[], object]]:
         """What runs untimed before each case that ends in an fsync."""
-        return {"pull": self.forget, "durable": drop_dirty_pages, "write+fsync": drop_dirty_pages}
+        return {
+            "pull": self.forget,
+            "pull-old": self.forget,
+            "durable": drop_dirty_pages,
+            "write+fsync": drop_dirty_pages,
+        }
 
-    def pull(self) -> None:
-        hit = self.cache.get(self.source)
+    def pull(self, source: Source | None = None) -> None:
+        hit = self.cache.get(source or self.source)
         assert hit is not None
         assert hit.size == self.added.size
 
@@ -146,6 +157,7 @@ class _Pulled:
     def transfers(self) -> dict[str, Callable[[], object]]:
         return {
             "pull": self.pull,
+            "pull-old": lambda: self.pull(self.old_source),
             "memory": self.get_into_memory,
             "file": lambda: self.get_into_file(fsync=False),
             "durable": lambda: self.get_into_file(fsync=True),
@@ -178,6 +190,7 @@ class _Pulled:
         report = ctx.report
         names = {
             "pull": "pull into the local cache",
+            "pull-old": "pull, record of the first layout (read before the wheel)",
             "memory": "GET into memory (plain GET)",
             "file": "GET into a file",
             "durable": "GET into a file + fsync (floor)",
@@ -201,6 +214,24 @@ class _Pulled:
                 note=note,
             )
         report.ratio(SECTION, f"pull / GET into a file, {label}", times["pull"], times["file"])
+        report.ratio(
+            SECTION,
+            f"pull / pull with a first-layout record, {label}",
+            times["pull"],
+            times["pull-old"],
+            note="the record's GET alongside the wheel's vs before it",
+        )
+
+
+def _to_first_layout(objects: ObjectStore, source: Source, wheel: CachedWheel) -> None:
+    """Move *source*'s record of *wheel* to where wheelcache before 0.2 kept it."""
+    from wheelcache._remote.records import legacy_record_key, record_key
+
+    current = record_key(source, wheel.sha256, wheel.filename)
+    data = objects.read(current)
+    assert data is not None
+    objects.put_if_absent(legacy_record_key(source, wheel.sha256), data)
+    objects.delete(current)
 
 
 def _pull_vs_get(ctx: Context, url: str) -> None:

@@ -1,8 +1,8 @@
 """7. Remote tier: a real S3 API on loopback (moto's server), obstore as the client.
 
 * **pull vs plain GET**: ``get()`` of a 20 MB wheel that only the bucket has,
-  into an existing local cache (list the revision, read its record, stream
-  the wheel into staging while hashing it, fsync, validate, publish, record
+  into an existing local cache (list the revision, read its record while
+  streaming the wheel into staging and hashing it, fsync, validate, publish, record
   in the pointer) against the same object fetched by the same client
   (``_remote.objects.ObjectStore.get``, the pull's own call) three ways:
   into memory and dropped (the issue's "plain GET"), into a file, and into
@@ -18,6 +18,10 @@
   without a network), so each can be set against the GET. The comparison
   is made again through ``_slowlink.SlowLink`` (100 MB/s, 10 ms round trips;
   in a child process of its own, like the server), closer to a real bucket.
+  Both times the same wheel is also pulled under a record of the first layout
+  (``<sha256>.json``, as wheelcache before 0.2 wrote them), which must be read
+  before the wheel's GET can start: the ratio of the two pulls, in the same
+  rounds, is what reading the record alongside the wheel saves.
 * **remote miss**: ``get()`` of a source nothing has, with a remote and
   without; the difference is compared with one round trip (a LIST of an
   empty prefix with the same client). Target: at most one round trip

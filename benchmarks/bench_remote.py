@@ -19,7 +19,7 @@
   is made again through ``_slowlink.SlowLink`` (100 MB/s, 10 ms round trips;
   in a child process of its own, like the server), closer to a real bucket.
   Both times the same wheel is also pulled under a record of the first layout
-  (``<sha256>.json``, as wheelcache before 0.2 wrote them), which must be read
+  (``<sha256>.json``, as earlier versions of wheelcache wrote them), which must be read
   before the wheel's GET can start: the ratio of the two pulls, in the same
   rounds, is what reading the record alongside the wheel saves.
 * **remote miss**: ``get()`` of a source nothing has, with a remote and
@@ -98,7 +98,7 @@ class _Pulled:
         self.wheel = make_wheel(self.base / "w", name, "1.0", data=payload(self.size, seed=seed))
         self.source: Source = Source("sha256:" + f"{seed:x}" * 64, "", name)
         # The same wheel under a second source whose record is in the first layout
-        # (<sha256>.json, as wheelcache before 0.2 wrote it): read before the wheel.
+        # (<sha256>.json, as earlier versions wrote it): read before the wheel.
         self.old_source: Source = Source("sha256:" + f"{seed + 1:x}" * 64, "", name)
         seeder = WheelCache(self.base / "seed", remote=url)
         self.added: CachedWheel = seeder.add(self.source, self.wheel)
@@ -228,7 +228,7 @@ class _Pulled:
 
 
 def _to_first_layout(objects: ObjectStore, source: Source, wheel: CachedWheel) -> None:
-    """Move *source*'s record of *wheel* to where wheelcache before 0.2 kept it."""
+    """Move *source*'s record of *wheel* to where earlier versions of wheelcache kept it."""
     from wheelcache._remote.records import legacy_record_key, record_key
 
     current = record_key(source, wheel.sha256, wheel.filename)

@@ -61,7 +61,7 @@ def record_keys(objects: dict[str, bytes]) -> list[str]:
 
 
 def to_first_layout(s3: S3) -> list[str]:
-    """Move every record to where the first layout (before 0.2) kept it; the new keys.
+    """Move every record to where the first layout (earlier versions) kept it; the new keys.
 
     ``.../<filename>/<sha256>.rec2`` becomes ``.../<sha256>.json``, the same
     bytes: a bucket as the previous version of wheelcache left it.

@@ -4,7 +4,7 @@
 
     wheels-v1/<sha256>/<filename>.whl
     revisions-v1/<source digest>/<freshness digest>/<filename>.whl/<sha256>.rec2
-    revisions-v1/<source digest>/<freshness digest>/<sha256>.json   (written before 0.2)
+    revisions-v1/<source digest>/<freshness digest>/<sha256>.json   (written by earlier versions)
 
 A record is immutable and small: the source key, freshness and name, the
 wheel's SHA-256, file name and size, and when it was made; optionally an

@@ -27,11 +27,12 @@ from remote.remote_kit import (
     wheel_keys,
 )
 from remote.s3server import FaultProxy, put_object
+from wheelcache._remote import download
 from wheelcache._remote import objects as objects_module
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
     from pathlib import Path
 
     from remote.conftest import S3
@@ -80,6 +81,19 @@ def test_the_wheels_get_starts_before_its_record_is_read(
     assert len(proxy.requests) == 3  # LIST, the record, the wheel
 
 
+def _wrap_wheel_streams(
+    monkeypatch: pytest.MonkeyPatch, wrap: Callable[[Iterator[bytes]], Iterator[bytes]]
+) -> None:
+    """Pass the chunks of every wheel object a pull GETs through *wrap*."""
+    get = objects_module.ObjectStore.get
+
+    def get_wrapped(self: objects_module.ObjectStore, key: str) -> Iterator[bytes] | None:
+        chunks = get(self, key)
+        return chunks if chunks is None or "wheels-v1/" not in key else wrap(chunks)
+
+    monkeypatch.setattr(objects_module.ObjectStore, "get", get_wrapped)
+
+
 def _record_after_the_wheel(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Make every record read wait until a wheel has been streamed to its end.
 
@@ -88,25 +102,18 @@ def _record_after_the_wheel(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """
     streamed = threading.Event()
     waited: list[bool] = []
-    get, read = objects_module.ObjectStore.get, objects_module.ObjectStore.read
+    read = objects_module.ObjectStore.read
 
-    def get_then_tell(self: objects_module.ObjectStore, key: str) -> Iterator[bytes] | None:
-        chunks = get(self, key)
-        if chunks is None or "wheels-v1/" not in key:
-            return chunks
-
-        def told() -> Iterator[bytes]:
-            yield from chunks
-            streamed.set()
-
-        return told()
+    def told(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        yield from chunks
+        streamed.set()
 
     def read_late(self: objects_module.ObjectStore, key: str) -> bytes | None:
         if key.endswith(".rec2"):
             waited.append(streamed.wait(DEADLINE / 4))
         return read(self, key)
 
-    monkeypatch.setattr(objects_module.ObjectStore, "get", get_then_tell)
+    _wrap_wheel_streams(monkeypatch, told)
     monkeypatch.setattr(objects_module.ObjectStore, "read", read_late)
     return waited
 
@@ -143,6 +150,39 @@ def test_a_wheel_whose_record_is_trusted_is_published_when_it_arrives_first(
     assert pulled is not None
     assert pulled.sha256 == sha256
     assert waited == [True]
+
+
+def test_a_download_stops_as_soon_as_its_record_is_found_untrusted(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _pushed(tmp_path, s3, payload_size=5_000_000)  # four chunks and more
+    (key,) = record_keys(s3.objects())
+    put_object(s3.endpoint, s3.bucket, key, b"{not json")
+    # After its first chunk, the wheel's stream waits until the record has been read.
+    record_read = threading.Event()
+    streamed: list[int] = []
+    run = download.RecordRead._run
+
+    def after_the_record(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            if streamed:
+                assert record_read.wait(DEADLINE / 4)
+            streamed.append(len(chunk))
+            yield chunk
+
+    def read_and_tell(self: download.RecordRead, objects: objects_module.ObjectStore) -> None:
+        try:
+            run(self, objects)  # done() is true from its end on
+        finally:
+            record_read.set()
+
+    _wrap_wheel_streams(monkeypatch, after_the_record)
+    monkeypatch.setattr(download.RecordRead, "_run", read_and_tell)
+    b = machine(tmp_path, "b", s3.url)
+    assert b.get(SDIST) is None
+    assert list(b.wheels()) == []
+    assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+    assert 1 <= len(streamed) <= 2  # not all it would take to the end
 
 
 def test_records_of_the_first_layout_are_still_found(tmp_path: Path, s3: S3) -> None:

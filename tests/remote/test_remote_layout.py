@@ -202,12 +202,14 @@ def test_signed_records_of_the_first_layout_are_still_checked(
     (key,) = to_first_layout(s3)
     assert machine(tmp_path, "b", s3.url).get(SDIST) is not None
     monkeypatch.setenv("WHEELCACHE_REMOTE_KEY", "not-the-secret")
+    c = machine(tmp_path, "c", s3.url)  # a cache whose root does not exist yet
     with caplog.at_level(logging.WARNING, logger="wheelcache"):
-        assert machine(tmp_path, "c", s3.url).get(SDIST) is None
+        assert c.get(SDIST) is None
     rejections = [r.getMessage() for r in caplog.records if "rejected remote" in r.getMessage()]
     assert len(rejections) == 1
     assert key.removeprefix("ci/") in rejections[0]
     assert "signature" in rejections[0]
+    assert c.remote_status().rejected == 1  # type: ignore[union-attr]
 
 
 def test_a_first_layout_record_of_a_wheel_a_new_record_names_is_not_read(

@@ -32,7 +32,7 @@ def log_rejection(root: Path, object_key: str, problem: str) -> None:
     line = json.dumps({"time": time.time(), "object": object_key, "problem": problem}) + "\n"
     path = rejections_file(root)
     try:
-        path.parent.mkdir(exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         try:
             os.write(fd, line.encode())

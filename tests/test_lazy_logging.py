@@ -58,12 +58,12 @@ def test_held_records_are_kept_back_and_returned(caplog: pytest.LogCaptureFixtur
     caplog.set_level(logging.DEBUG, logger="wheelcache")
     hold()
     try:
-        get_logger().info("kept")
+        get_logger().info("kept %s", "with its arguments")
         get_logger().debug("dropped or logged, never kept")
     finally:
         held = release()
 
-    assert held == [("wheelcache", logging.INFO, "kept")]
+    assert held == [("wheelcache", logging.INFO, "kept %s", ("with its arguments",))]
     assert [r.getMessage() for r in caplog.records] == ["dropped or logged, never kept"]
 
 

@@ -12,7 +12,8 @@ last-resort handler prints them as usual.
 :func:`hold` lets the command's warm path (:mod:`wheelcache._cli.warm`) try a
 lookup before it has set up logging: records of INFO and above are kept back
 instead of logged, and if any was, the command redoes the work on its full
-path, where logging is set up and the records are logged afresh.
+path, where logging is set up and the records are logged afresh (or, once
+the warm path has changed something, it logs them then: :mod:`wheelcache._cli.warm_install`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ __all__ = ["LazyLogger", "get_logger", "hold", "release"]
 
 _DEBUG, _INFO, _WARNING, _ERROR = 10, 20, 30, 40  # logging's levels, without importing it
 
-_held: list[tuple[str, int, str]] | None = None
+_held: list[tuple[str, int, str, tuple[Any, ...]]] | None = None
 
 
 class LazyLogger:
@@ -50,7 +51,7 @@ class LazyLogger:
 
     def _log(self, level: int, msg: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         if _held is not None and level >= _INFO:
-            _held.append((self.name, level, msg))
+            _held.append((self.name, level, msg, args))
             return
         if level < _WARNING and "logging" not in sys.modules:
             return  # unconfigured: below the default threshold
@@ -85,8 +86,8 @@ def hold() -> None:
     _held = []
 
 
-def release() -> list[tuple[str, int, str]]:
-    """Stop holding records; return (logger name, level, message) of those kept back."""
+def release() -> list[tuple[str, int, str, tuple[Any, ...]]]:
+    """Stop holding records; return (logger name, level, message, args) of those kept back."""
     global _held
     held, _held = _held or [], None
     return held

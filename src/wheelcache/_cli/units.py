@@ -3,12 +3,13 @@
 Sizes read and print in decimal units, as pip shows them (``1.5 MB`` is
 1 500 000 bytes); ``KiB``/``MiB``/``GiB``/``TiB`` are accepted for binary
 amounts. The parsers raise :class:`argparse.ArgumentTypeError`, so argparse
-reports a bad value as a usage error.
+reports a bad value as a usage error (imported only then: the reports that
+print sizes and ages are also printed by the warm install path, which has no
+argparse).
 """
 
 from __future__ import annotations
 
-import argparse
 import re
 import time
 
@@ -37,6 +38,8 @@ def parse_duration(text: str) -> float:
     """
     match = _DURATION.fullmatch(text.strip().lower())
     if match is None:
+        import argparse
+
         raise argparse.ArgumentTypeError(
             f"invalid duration {text!r}: use a number and a unit s, m, h, d or w"
             " (e.g. 30m, 12h, 7d)"
@@ -52,6 +55,8 @@ def parse_size(text: str) -> int:
     """
     match = _SIZE.fullmatch(text.strip().lower())
     if match is None or (match[3] and not match[2]):
+        import argparse
+
         raise argparse.ArgumentTypeError(
             f"invalid size {text!r}: use a number and a unit K, M, G or T (e.g. 500M, 5G)"
         )

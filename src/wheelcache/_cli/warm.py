@@ -58,6 +58,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         status = warm_build(request)
         if status is not None:
             return status
+    elif "install" in args:
+        from .warm_install import parse_warm_install, warm_install
+
+        install = parse_warm_install(args)
+        status = None if install is None else warm_install(install)
+        if status is not None:
+            return status
     from .main import main
 
     return main(args)

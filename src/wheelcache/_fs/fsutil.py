@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import logging
 import os
 import stat
 import sys
@@ -36,6 +35,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, TypeVar
 
+from .._log import get_logger
 from .hashing import CHUNK_SIZE, file_sha256
 from .nofollow import chmod_nofollow, list_real_dir
 
@@ -60,7 +60,7 @@ __all__ = [
     "write_file_atomic",
 ]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 
 RETRY_SECONDS = 10.0

@@ -9,13 +9,13 @@ the installer, pypa/installer and the unpacking code load on the first install.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .._errors import CacheError
+from .._log import get_logger
 
 if TYPE_CHECKING:
     from .._layout import Layout
@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from .._wheel import CachedWheel
     from .install import InstallResult
 
-__all__ = ["Installs"]
+__all__ = ["Installs", "direct_url"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 
 class Installs:
@@ -81,7 +81,7 @@ class Installs:
             environment = _scheme.for_directory(target)
         else:
             environment = _scheme.for_interpreter(os.fspath(python or sys.executable))
-        direct_url = _direct_url(Path(origin)) if origin is not None else None
+        url = direct_url(Path(origin)) if origin is not None else None
         self._ensure_root()
         trees = Trees(self._store)
         for attempt in range(2):
@@ -92,7 +92,7 @@ class Installs:
                     environment,
                     link_mode=link_mode,
                     compile_bytecode=compile,
-                    direct_url=direct_url,
+                    direct_url=url,
                 )
             except TreeVanishedError:
                 if attempt:
@@ -101,12 +101,16 @@ class Installs:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _direct_url(origin: Path) -> dict[str, Any]:
-    """What ``direct_url.json`` says about a project directory or archive (PEP 610)."""
+def direct_url(origin: Path, digest: str | None = None) -> dict[str, Any]:
+    """What ``direct_url.json`` says about a project directory or archive (PEP 610).
+
+    *digest* is the archive's SHA-256 when the caller has hashed it already.
+    """
     url = origin.absolute().as_uri()
     if origin.is_dir():
         return {"url": url, "dir_info": {}}
-    from .._fs.fsutil import file_sha256
+    if digest is None:
+        from .._fs.hashing import file_sha256
 
-    digest = file_sha256(origin)
+        digest = file_sha256(origin)
     return {"url": url, "archive_info": {"hash": f"sha256={digest}", "hashes": {"sha256": digest}}}

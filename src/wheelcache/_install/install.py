@@ -33,7 +33,6 @@ aside too, and put back the same way.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from .._errors import CacheError
 from .._fs import syncpoints as _syncpoints
 from .._layout import unique_token
+from .._log import get_logger
 from .legacy import find_legacy
 from .linking import Linker
 from .records import INSTALLER, MARKER, RecordRows, hashed_row
@@ -58,7 +58,7 @@ if TYPE_CHECKING:
 
 __all__ = ["InstallResult", "TreeVanishedError", "install_tree"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
 _WRITTEN_BY_INSTALL = frozenset({"RECORD", "INSTALLER", "REQUESTED", MARKER, "direct_url.json"})
@@ -110,7 +110,7 @@ def install_tree(
         metadata = _read(os.path.join(tree.files, manifest.dist_info, "METADATA"))
     except FileNotFoundError as exc:
         raise TreeVanishedError(f"the unpacked tree {tree.files} vanished") from exc
-    missing = unsatisfied(metadata, target.site_dirs, target.markers)
+    missing = unsatisfied(metadata, target)
     if present == [dist_info] and not legacy and _marker_names(dist_info, manifest.wheel_sha256):
         return InstallResult(
             manifest.name,

@@ -31,14 +31,12 @@ records no file list: like pip, the install refuses
 
 from __future__ import annotations
 
-import logging
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
 from .._errors import CacheError
+from .._log import get_logger
+from .uninstall import canonical_name
 
 if TYPE_CHECKING:
     from .scheme import Target
@@ -46,7 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Legacy", "LegacyInstallError", "find_legacy"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 _PTH = "easy-install.pth"
 
@@ -55,20 +53,37 @@ class LegacyInstallError(CacheError):
     """The environment holds the project installed in a way whose files cannot be known."""
 
 
-@dataclass
 class Legacy:
-    """One pre-wheel installation of the project: what to move aside to remove it."""
+    """One pre-wheel installation of the project: what to move aside to remove it.
 
-    kind: str
-    """``egg-info``, ``egg-link`` or ``egg``."""
-    path: str
-    version: str
-    files: list[str] = field(default_factory=list)
-    """The installation's files, moved one by one."""
-    directories: list[str] = field(default_factory=list)
-    """Its directories (the ``.egg-info``, the ``.egg``, top-level packages), moved whole."""
-    pth_entry: str | None = None
-    """The line of ``easy-install.pth`` (next to *path*) that puts it on ``sys.path``."""
+    A plain class: every install imports this module, most find no such
+    installation, and :mod:`dataclasses` would cost them more than looking.
+    """
+
+    __slots__ = ("directories", "files", "kind", "path", "pth_entry", "version")
+
+    def __init__(
+        self,
+        kind: str,
+        path: str,
+        version: str,
+        files: list[str] | None = None,
+        directories: list[str] | None = None,
+        pth_entry: str | None = None,
+    ) -> None:
+        self.kind = kind
+        """``egg-info``, ``egg-link`` or ``egg``."""
+        self.path = path
+        self.version = version
+        self.files = files or []
+        """The installation's files, moved one by one."""
+        self.directories = directories or []
+        """Its directories (the ``.egg-info``, the ``.egg``, top-level packages), moved whole."""
+        self.pth_entry = pth_entry
+        """The line of ``easy-install.pth`` (next to *path*) that puts it on ``sys.path``."""
+
+    def __repr__(self) -> str:
+        return f"Legacy({self.kind!r}, {self.path!r}, {self.version!r})"
 
     def move_aside(self, stash: Stash) -> None:
         """Move every file of the installation aside, and take its line out of the ``.pth``."""
@@ -81,7 +96,7 @@ class Legacy:
 
 def find_legacy(target: Target, project: str) -> list[Legacy]:
     """Every pre-wheel installation of *project* in *target* (see the module docstring)."""
-    wanted = canonicalize_name(project)
+    wanted = canonical_name(project)
     found = []
     for site in target.site_dirs:
         try:
@@ -92,7 +107,7 @@ def find_legacy(target: Target, project: str) -> list[Legacy]:
             stem, dot, suffix = name.rpartition(".")
             if not dot or suffix not in ("egg-info", "egg-link", "egg"):
                 continue
-            if canonicalize_name(stem.split("-", 1)[0]) != wanted:
+            if canonical_name(stem.split("-", 1)[0]) != wanted:
                 continue
             path = os.path.join(site, name)
             legacy = _describe(path, suffix)
@@ -204,10 +219,10 @@ def _egg_info_in(location: str, name: str) -> str | None:
         candidates = sorted(n for n in os.listdir(location) if n.endswith(".egg-info"))
     except OSError:
         return None
-    wanted = canonicalize_name(name) if name else None
+    wanted = canonical_name(name) if name else None
     for candidate in candidates:
         project = candidate[: -len(".egg-info")].split("-", 1)[0]
-        if wanted is None or canonicalize_name(project) == wanted:
+        if wanted is None or canonical_name(project) == wanted:
             return os.path.join(location, candidate)
     return None
 

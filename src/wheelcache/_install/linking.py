@@ -16,15 +16,15 @@ files are read-only, so editing one cannot change the cache.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 import sys
 
 from .._errors import CacheError
+from .._log import get_logger
 
 __all__ = ["LINK_MODES", "LinkModeError", "Linker"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 LINK_MODES = ("auto", "clone", "hardlink", "copy")
 

@@ -9,24 +9,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .uninstall import dist_infos
+from .uninstall import canonical_name, dist_infos
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Iterable
+
+    from .scheme import Target
 
 __all__ = ["unsatisfied"]
 
 
 def installed_versions(site_dirs: Iterable[str]) -> dict[str, str]:
     """Canonical project name to version, from the ``.dist-info`` names in *site_dirs*."""
-    from packaging.utils import canonicalize_name
-
     found: dict[str, str] = {}
     for _site, name in dist_infos(site_dirs):
         stem = name[: -len(".dist-info")]
         if stem.count("-") == 1:
             project, version = stem.split("-")
-            found.setdefault(canonicalize_name(project), version)
+            found.setdefault(canonical_name(project), version)
     return found
 
 
@@ -52,19 +52,19 @@ def requires_dist(metadata: bytes) -> list[str]:
     return found
 
 
-def unsatisfied(
-    metadata: bytes, site_dirs: Iterable[str], markers: Mapping[str, str]
-) -> tuple[str, ...]:
-    """The ``Requires-Dist`` lines of *metadata* that no installed distribution satisfies."""
+def unsatisfied(metadata: bytes, target: Target) -> tuple[str, ...]:
+    """The ``Requires-Dist`` lines of *metadata* that nothing installed in *target* satisfies.
+
+    The target's marker environment is asked for only when there are some.
+    """
     requires = requires_dist(metadata)
     if not requires:
         return ()
     from packaging.requirements import InvalidRequirement, Requirement
-    from packaging.utils import canonicalize_name
     from packaging.version import InvalidVersion, Version
 
-    installed = installed_versions(site_dirs)
-    environment = {**markers, "extra": ""}
+    installed = installed_versions(target.site_dirs)
+    environment = {**target.markers, "extra": ""}
     missing = []
     for line in requires:
         try:
@@ -73,7 +73,7 @@ def unsatisfied(
             continue
         if requirement.marker is not None and not requirement.marker.evaluate(environment):
             continue
-        version = installed.get(canonicalize_name(requirement.name))
+        version = installed.get(canonical_name(requirement.name))
         try:
             ok = version is not None and requirement.specifier.contains(
                 Version(version), prereleases=True

@@ -13,11 +13,8 @@ interpreter.
 
 from __future__ import annotations
 
-import json
 import os
-import platform
 import sys
-from dataclasses import dataclass
 from typing import Any
 
 from .._errors import InvalidSourceError
@@ -57,9 +54,20 @@ class TargetError(InvalidSourceError):
     """The interpreter or directory to install into cannot be used (bad input: exit status 2)."""
 
 
-@dataclass(frozen=True)
+_FIELDS = ("purelib", "platlib", "scripts", "data", "include", "executable", "description")
+
+
 class Target:
-    """An environment to install into (see the module docstring)."""
+    """An environment to install into (see the module docstring).
+
+    A plain class, not a dataclass (importing :mod:`dataclasses` costs a
+    warm ``wheelcache install`` more than finding what is installed); its
+    fields are set once. The marker environment is worked out on first use
+    when it is the running interpreter's: only a wheel with requirements
+    needs it, and it needs :mod:`platform`.
+    """
+
+    __slots__ = (*_FIELDS, "_markers")
 
     purelib: str
     platlib: str
@@ -69,8 +77,49 @@ class Target:
     """Headers go to ``<include>/<project name>``."""
     executable: str
     """The interpreter scripts run with, and bytecode is compiled by."""
-    markers: dict[str, str]
     description: str
+
+    def __init__(
+        self,
+        *,
+        purelib: str,
+        platlib: str,
+        scripts: str,
+        data: str,
+        include: str,
+        executable: str,
+        markers: dict[str, str] | None,
+        description: str,
+    ) -> None:
+        """*markers* None: the running interpreter's."""
+        self.purelib = purelib
+        self.platlib = platlib
+        self.scripts = scripts
+        self.data = data
+        self.include = include
+        self.executable = executable
+        self.description = description
+        self._markers = markers
+
+    @property
+    def markers(self) -> dict[str, str]:
+        """The marker environment requirements are judged against (PEP 508)."""
+        if self._markers is None:
+            self._markers = _ask(sys.executable)["markers"]
+        return self._markers
+
+    def _key(self) -> tuple[object, ...]:
+        return (*(getattr(self, name) for name in _FIELDS), self.markers)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Target):
+            return NotImplemented
+        return self._key() == other._key()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Target({self.description!r}, executable={self.executable!r})"
 
     def scheme_dir(self, scheme: str, project: str) -> str:
         """The directory of *scheme* (``purelib``, ``headers``...) for *project*."""
@@ -120,7 +169,7 @@ def _venv_of_this_interpreter(python: str) -> str | None:
     config = {k.strip(): v.strip() for k, _, v in (line.partition("=") for line in lines)}
     version = config.get("version") or config.get("version_info")
     base = getattr(sys, "_base_executable", sys.executable)
-    if version != platform.python_version() or sys.implementation.name != "cpython":
+    if version != python_version() or sys.implementation.name != "cpython":
         return None
     try:
         same = os.path.samefile(path, base)
@@ -129,23 +178,33 @@ def _venv_of_this_interpreter(python: str) -> str | None:
     return root if same else None
 
 
+def python_version() -> str:
+    """:func:`platform.python_version` of CPython (the first word of ``sys.version``).
+
+    Without importing :mod:`platform` (and :mod:`re`), which a warm install
+    would not need otherwise.
+    """
+    return sys.version.split(None, 1)[0]
+
+
 def _describe_venv(root: str, python: str) -> dict[str, Any]:
     import sysconfig
 
     names = sysconfig.get_scheme_names()
     scheme = "venv" if "venv" in names else ("nt" if os.name == "nt" else "posix_prefix")
     base = {"base": root, "platbase": root, "installed_base": root, "installed_platbase": root}
-    answer = _ask(sys.executable)
-    answer["paths"] = sysconfig.get_paths(scheme, vars=base)
-    answer["executable"] = os.path.abspath(python)
-    answer["prefix"] = root
-    return answer
+    return {
+        "paths": sysconfig.get_paths(scheme, vars=base),
+        "executable": os.path.abspath(python),
+        "prefix": root,
+        "markers": None,  # the running interpreter's, worked out if needed
+        "short_version": f"{sys.version_info[0]}.{sys.version_info[1]}",
+    }
 
 
 def for_directory(directory: str | os.PathLike[str]) -> Target:
     """A plain directory, like ``pip install --target``: scripts go to ``<directory>/bin``."""
     root = os.path.abspath(directory)
-    here = _ask(sys.executable)
     return Target(
         purelib=root,
         platlib=root,
@@ -153,7 +212,7 @@ def for_directory(directory: str | os.PathLike[str]) -> Target:
         data=root,
         include=os.path.join(root, "include"),
         executable=sys.executable,
-        markers=here["markers"],
+        markers=None,
         description=root,
     )
 
@@ -183,6 +242,8 @@ def _ask(python: str) -> dict[str, Any]:
     if completed.returncode != 0:
         last = (completed.stderr.strip().splitlines() or ["no output"])[-1]
         raise TargetError(python, f"the interpreter failed to describe itself: {last}")
+    import json
+
     try:
         result: dict[str, Any] = json.loads(completed.stdout)
     except ValueError:

@@ -17,12 +17,30 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from packaging.utils import canonicalize_name
-
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["Stash", "dist_infos", "find_installed", "recorded_files"]
+__all__ = ["Stash", "canonical_name", "dist_infos", "find_installed", "recorded_files"]
+
+_SEPARATORS = frozenset("-_.")
+
+
+def canonical_name(name: str) -> str:
+    """*name* normalised as :func:`packaging.utils.canonicalize_name` does (PEP 503).
+
+    Lower case, each run of ``-``, ``_`` and ``.`` one ``-``: written out here
+    because importing :mod:`packaging.utils` (it imports :mod:`packaging.tags`,
+    :mod:`subprocess`, ...) costs an install more than finding what is installed.
+    """
+    if name.isalnum():
+        return name.lower()
+    out: list[str] = []
+    for char in name.lower():
+        if char not in _SEPARATORS:
+            out.append(char)
+        elif not out or out[-1] != "-":
+            out.append("-")
+    return "".join(out)
 
 
 def dist_infos(site_dirs: Iterable[str]) -> Iterator[tuple[str, str]]:
@@ -39,11 +57,11 @@ def dist_infos(site_dirs: Iterable[str]) -> Iterator[tuple[str, str]]:
 
 def find_installed(site_dirs: Iterable[str], project: str) -> list[str]:
     """The ``.dist-info`` directories of *project* (any version) in *site_dirs*."""
-    wanted = canonicalize_name(project)
+    wanted = canonical_name(project)
     return sorted(
         os.path.join(site, name)
         for site, name in dist_infos(site_dirs)
-        if canonicalize_name(name.split("-", 1)[0]) == wanted
+        if canonical_name(name.split("-", 1)[0]) == wanted
     )
 
 

@@ -12,9 +12,9 @@ points). It is written as ``manifest.json`` next to the tree's ``files/``.
 from __future__ import annotations
 
 import base64
-import json
-from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from .._pointers.parsing import loads
 
 __all__ = ["MANIFEST_VERSION", "Manifest", "TreeFile", "decode_manifest", "record_hash"]
 
@@ -45,9 +45,12 @@ class TreeFile(NamedTuple):
     """The path below the scheme's directory (without ``<name>.data/<scheme>/``)."""
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """What an unpacked tree holds (see the module docstring)."""
+class Manifest(NamedTuple):
+    """What an unpacked tree holds (see the module docstring).
+
+    A named tuple too: every install reads one, and :mod:`dataclasses` and
+    :mod:`json` would cost a warm ``wheelcache install`` more than that.
+    """
 
     wheel_sha256: str
     name: str
@@ -78,13 +81,15 @@ class Manifest:
             ],
             "entry_points": [list(e) for e in self.entry_points],
         }
+        import json
+
         return json.dumps(document, separators=(",", ":")).encode()
 
 
 def decode_manifest(data: bytes) -> Manifest | None:
     """Parse ``manifest.json``; None when it is damaged or of another version."""
     try:
-        document: Any = json.loads(data)
+        document: Any = loads(data)
         if document.get("version") != MANIFEST_VERSION:
             return None
         files = tuple(

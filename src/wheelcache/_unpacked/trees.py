@@ -36,7 +36,6 @@ wheel and it was not used within the grace period (docs/design.md, "Trees").
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -44,6 +43,7 @@ from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import make_directories, touch
 from .._fs.nofollow import refuse_links
+from .._log import get_logger
 from .manifest import Manifest, decode_manifest
 
 if TYPE_CHECKING:
@@ -52,9 +52,9 @@ if TYPE_CHECKING:
     from .._store.store import Store
     from .._wheel import CachedWheel
 
-__all__ = ["MANIFEST_NAME", "Tree", "Trees", "read_manifest"]
+__all__ = ["MANIFEST_NAME", "Tree", "Trees", "published_tree", "read_manifest"]
 
-logger = logging.getLogger("wheelcache")
+logger = get_logger()
 
 MANIFEST_NAME = "manifest.json"
 _EXISTS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
@@ -74,7 +74,27 @@ _MEMO: dict[str, Manifest] = {}
 _MEMO_SIZE = 64
 
 
-def read_manifest(tree: Path) -> Manifest | None:
+def published_tree(directory: str, sha256: str) -> Tree | None:
+    """The whole tree of the wheel *sha256* at *directory*, freshened; None if there is none.
+
+    None too for a damaged tree (:meth:`Trees.unpacked` moves it aside) and
+    for one garbage collection took just now. The caller has refused links
+    on the way to it (:func:`~wheelcache._fs.nofollow.refuse_links`).
+    """
+    manifest_path = os.path.join(directory, MANIFEST_NAME)
+    # A tree never changes, so its manifest is parsed once per process; the
+    # touch below still checks, every time, that the tree is in place.
+    manifest = _MEMO.get(directory) or read_manifest(directory)
+    if manifest is None or manifest.wheel_sha256 != sha256 or not touch(manifest_path):
+        _MEMO.pop(directory, None)
+        return None
+    if len(_MEMO) >= _MEMO_SIZE:
+        _MEMO.clear()
+    _MEMO[directory] = manifest
+    return Tree(os.path.join(directory, "files"), manifest, created=False)
+
+
+def read_manifest(tree: str | Path) -> Manifest | None:
     """The manifest of the tree at *tree*; None when it is missing or damaged."""
     try:
         with open(os.path.join(tree, MANIFEST_NAME), "rb") as handle:
@@ -111,22 +131,12 @@ class Trees:
         raise cache_error(directory, "publish", OSError(errno.EBUSY, "it keeps changing"))
 
     def _published(self, directory: Path, sha256: str) -> Tree | None:
-        manifest_path = os.path.join(directory, MANIFEST_NAME)
-        # A tree never changes, so its manifest is parsed once per process; the
-        # touch below still checks, every time, that the tree is in place.
-        manifest = _MEMO.get(os.fspath(directory)) or read_manifest(directory)
-        if manifest is None or manifest.wheel_sha256 != sha256:
-            _MEMO.pop(os.fspath(directory), None)
-            if os.path.lexists(directory):
+        tree = published_tree(os.fspath(directory), sha256)
+        if tree is None and os.path.lexists(directory):
+            manifest = read_manifest(directory)
+            if manifest is None or manifest.wheel_sha256 != sha256:
                 self.store.quarantine(directory, reason="damaged tree found while installing")
-            return None
-        if not touch(manifest_path):
-            _MEMO.pop(os.fspath(directory), None)
-            return None  # garbage collection took it just now
-        if len(_MEMO) >= _MEMO_SIZE:
-            _MEMO.clear()
-        _MEMO[os.fspath(directory)] = manifest
-        return Tree(os.path.join(directory, "files"), manifest, created=False)
+        return tree
 
     def _publish(self, wheel: CachedWheel, directory: Path) -> Tree | None:
         with self.store.workspace("unpack") as workspace:

@@ -1,0 +1,354 @@
+"""The command's warm path for ``wheelcache install``: sources already cached, trees unpacked.
+
+When the arguments are a plain install --
+``[--cache-dir DIR] [-q] install SOURCE... [--python PYTHON | --target DIR]
+[--link-mode MODE] [--no-isolation]``, each option at most once, the SOURCEs
+one run of arguments, nothing else -- and every SOURCE's wheel is in the
+cache with its unpacked tree, :func:`warm_install` installs them as
+``wheelcache install`` does and prints what it prints. It skips what the
+full command spends most of its time importing: argparse, logging, the
+:class:`~wheelcache.WheelCache` facade with its store, locks and remote tier,
+and :mod:`packaging`. The install itself is the library's
+(:func:`~wheelcache._install.install.install_tree`, the same call
+:meth:`WheelCache.install <wheelcache.WheelCache.install>` makes).
+
+Nothing is installed until every SOURCE has been found. Until then anything
+else -- other arguments, ``--json``, ``-v``, ``--compile``, a remote, a
+wheel that is not cached or has no tree yet (a build or an unpacking), a
+record the library logs at INFO or above, an error of any kind -- goes to
+the full command, which redoes the work from the start. Once installing has
+begun, the work is not redone: a record the library logs is replayed through
+the full command's logging set-up, an error is reported as the full command
+reports it, and a tree that vanished meanwhile (garbage collection) is
+installed through :meth:`WheelCache.install <wheelcache.WheelCache.install>`,
+which unpacks it again. tests/cli/test_cli_warm_install.py checks that both
+paths print the same.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from .warm import WarmBuild, _hit, _root, _writable
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from typing import Any
+
+    from .._install.install import InstallResult
+    from .._install.scheme import Target
+    from .._unpacked.trees import Tree
+
+__all__ = ["WarmInstall", "parse_warm_install", "warm_install"]
+
+_LINK_MODES = ("auto", "clone", "hardlink", "copy")
+_VALUED = ("--cache-dir", "--python", "--target", "--link-mode")
+
+
+class WarmInstall:
+    """A plain ``wheelcache install``: what it installs, where, how, and ``-q``."""
+
+    __slots__ = ("cache_dir", "link_mode", "python", "quiet", "sources", "target")
+
+    def __init__(
+        self,
+        cache_dir: str | None,
+        sources: Sequence[str],
+        *,
+        python: str | None = None,
+        target: str | None = None,
+        link_mode: str = "auto",
+        quiet: bool = False,
+    ) -> None:
+        self.cache_dir = cache_dir
+        self.sources = tuple(sources)
+        self.python = python
+        self.target = target
+        self.link_mode = link_mode
+        self.quiet = quiet
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.cache_dir, self.sources, self.python, self.target, self.link_mode, self.quiet)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, WarmInstall):
+            return NotImplemented
+        return self._key() == other._key()
+
+    def __repr__(self) -> str:
+        return f"WarmInstall{self._key()!r}"
+
+
+def parse_warm_install(args: Sequence[str]) -> WarmInstall | None:
+    """The plain install *args* ask for, or None when the full parser must read them.
+
+    ``--cache-dir`` and ``-q``/``--quiet`` go before or after ``install``;
+    ``--python``, ``--target``, ``--link-mode`` (``--option VALUE`` or
+    ``--option=VALUE``) and ``--no-isolation`` after it. Each at most once,
+    not both ``--python`` and ``--target``, a known link mode; the SOURCEs
+    one unbroken run. A value or SOURCE that is empty or starts with ``-``
+    is left to argparse, as is every other option or abbreviation.
+    """
+    values: dict[str, str] = {}
+    sources: list[str] = []
+    quiet = isolation_flag = command = False
+    run_ended = False  # the SOURCEs' run was interrupted by an option
+    position = 0
+    while position < len(args):
+        arg = args[position]
+        position += 1
+        option, equals, value = arg.partition("=")
+        if option in _VALUED and (command or option == "--cache-dir"):
+            if not equals:
+                if position == len(args):
+                    return None
+                value = args[position]
+                position += 1
+            if option in values or not value or value.startswith("-"):
+                return None
+            values[option] = value
+            run_ended = bool(sources)
+        elif arg in ("-q", "--quiet") and not quiet:
+            quiet = True
+            run_ended = bool(sources)
+        elif arg == "--no-isolation" and command and not isolation_flag:
+            isolation_flag = True
+            run_ended = bool(sources)
+        elif arg == "install" and not command:
+            command = True
+        elif command and not run_ended and arg and not arg.startswith("-"):
+            sources.append(arg)
+        else:
+            return None
+    link_mode = values.get("--link-mode", "auto")
+    if not sources or link_mode not in _LINK_MODES:
+        return None
+    if "--python" in values and "--target" in values:
+        return None
+    return WarmInstall(
+        values.get("--cache-dir"),
+        sources,
+        python=values.get("--python"),
+        target=values.get("--target"),
+        link_mode=link_mode,
+        quiet=quiet,
+    )
+
+
+def warm_install(request: WarmInstall) -> int | None:
+    """Install as ``wheelcache install`` does and return its status; None: run the full command."""
+    from .._log import hold, release
+
+    hold()
+    try:
+        found = _find(request)
+    except KeyboardInterrupt as exc:
+        release()
+        return _reported(exc, request, [])
+    except Exception:  # the full command meets it again, and says what it is
+        found = None
+    if release() or found is None or not _writable(sys.stdout, "installed\n"):
+        return None
+    environment, planned = found
+    hold()  # from here on the work is done once: what the library logs is replayed
+    try:
+        for source, tree, direct_url in planned:
+            result = _install(request, environment, source, tree, direct_url)
+            if result.unsatisfied:
+                from .._log import get_logger
+
+                get_logger().warning(
+                    "%s %s requires %s, not installed (dependencies are not installed)",
+                    result.name,
+                    result.version,
+                    ", ".join(result.unsatisfied),
+                )
+            from .reports import install_line
+
+            sys.stdout.write(install_line(result) + "\n")
+    except BrokenPipeError:
+        _replay(release(), request)
+        from .main import _discard_stdout
+
+        _discard_stdout()
+        return 1
+    except (Exception, KeyboardInterrupt) as exc:
+        return _reported(exc, request, release())
+    _replay(release(), request)
+    return 0
+
+
+def _find(
+    request: WarmInstall,
+) -> tuple[_Environment, list[tuple[str, Tree, dict[str, Any]]]] | None:
+    """The environment, and each SOURCE's tree and ``direct_url.json``; None unless all found."""
+    root = _root(request.cache_dir)
+    if (
+        root is None
+        or os.environ.get("WHEELCACHE_REMOTE")
+        or os.environ.get("WHEELCACHE_LOCK_MODE", "") not in ("", "flock", "lease")
+        or not os.path.isdir(root)
+    ):
+        return None  # a remote, a lock mode it refuses, no cache: the full command's to judge
+    import importlib.util
+
+    if importlib.util.find_spec("installer") is None:
+        return None  # WheelCache.install says which extra to install
+    environment = _environment(request)
+    if environment is None:
+        return None
+    planned = []
+    for given in request.sources:
+        found = _tree(root, given, request)
+        if found is None:
+            return None
+        planned.append(found)
+    return environment, planned
+
+
+class _Environment:
+    """Where ``cmd_install`` installs: its *python* and *target* arguments, and the Target."""
+
+    __slots__ = ("python", "scheme", "target")
+
+    def __init__(self, python: str | None, target: str | None, scheme: Target) -> None:
+        self.python = python
+        self.target = target
+        self.scheme = scheme
+
+
+def _environment(request: WarmInstall) -> _Environment | None:
+    """The environment ``cmd_install`` would install into; None: let it say what is wrong."""
+    from .._install import scheme
+
+    if request.target is not None:
+        from pathlib import Path
+
+        target = str(Path(request.target).absolute())
+        return _Environment(None, target, scheme.for_directory(target))
+    python = request.python
+    if python is None:
+        venv = os.environ.get("VIRTUAL_ENV")
+        if not venv or os.name == "nt":
+            return None
+        python = os.path.join(venv, "bin", "python")
+        if not os.path.exists(python):
+            return None
+    return _Environment(python, None, scheme.for_interpreter(python))
+
+
+def _tree(root: str, given: str, request: WarmInstall) -> tuple[str, Tree, dict[str, Any]] | None:
+    """SOURCE's cached wheel's published tree and ``direct_url.json``, or None."""
+    from pathlib import Path
+
+    from .._fs.nofollow import refuse_links
+    from .._paths import LAYOUT_VERSION
+    from .._unpacked.trees import MANIFEST_NAME, published_tree
+
+    path = Path(given).absolute()  # as cmd_install has it
+    digest = None
+    if path.name.endswith(".whl") and not path.is_dir():
+        from .._fs.hashing import file_sha256
+
+        digest = file_sha256(path)
+        sha256 = digest if _entry_freshened(root, digest) else None
+    else:
+        hit = _hit(WarmBuild(request.cache_dir, given, request.quiet))
+        sha256 = None if hit is None else os.path.basename(os.path.dirname(hit[0]))
+    if sha256 is None:
+        return None  # not cached: the full command adds or builds it
+    directory = Path(root, f"trees-v{LAYOUT_VERSION}", sha256[:2], sha256)
+    refuse_links(Path(root), directory / MANIFEST_NAME)
+    tree = published_tree(str(directory), sha256)
+    if tree is None:
+        return None  # not unpacked yet, or damaged: the full command unpacks it
+    from .._install.api import direct_url
+
+    return str(path), tree, direct_url(path, digest)
+
+
+def _entry_freshened(root: str, sha256: str) -> bool:
+    """Whether the cache holds the wheel *sha256*, freshened as ``WheelCache.find`` does."""
+    from .._fs.nofollow import list_real_dir, real_ancestors
+    from .._paths import Paths
+    from .._store.freshness import touch_entry
+
+    paths = Paths(root)
+    location = paths.entry_file_str(sha256, "x")
+    try:
+        names = [item.name for item in list_real_dir(os.path.dirname(location))]
+    except OSError:
+        return False
+    wheels = [name for name in names if name.endswith(".whl")]
+    if len(wheels) != 1:
+        return False
+    location = paths.entry_file_str(sha256, wheels[0])
+    try:
+        info = os.lstat(location)
+    except OSError:
+        return False
+    if info.st_mode & 0o170000 != 0o100000 or not real_ancestors(location, 3):
+        return False  # not a regular file, or a link on the way: WheelCache.find judges
+    return touch_entry(location)
+
+
+def _install(
+    request: WarmInstall,
+    environment: _Environment,
+    source: str,
+    tree: Tree,
+    direct_url: dict[str, Any],
+) -> InstallResult:
+    """Install one tree, as :meth:`WheelCache.install` does (which also unpacks it again)."""
+    from .._install.install import TreeVanishedError, install_tree
+
+    try:
+        return install_tree(
+            tree,
+            environment.scheme,
+            link_mode=request.link_mode,
+            compile_bytecode=False,
+            direct_url=direct_url,
+        )
+    except TreeVanishedError:
+        from .._cache import WheelCache
+
+        cache = WheelCache(request.cache_dir)
+        wheel = cache.find(tree.manifest.wheel_sha256)
+        if wheel is None:
+            raise
+        return cache.install(
+            wheel,
+            python=environment.python,
+            target=environment.target,
+            link_mode=request.link_mode,
+            origin=source,
+        )
+
+
+def _replay(records: list[tuple[str, int, str, tuple[object, ...]]], request: WarmInstall) -> None:
+    """Log *records* kept back while installing, through the full command's logging."""
+    if not records:
+        return
+    import logging
+
+    from .main import _logging_to
+
+    with _logging_to(sys.stderr, -1 if request.quiet else 0):
+        for name, level, message, args in records:
+            logging.getLogger(name).log(level, message, *args)
+
+
+def _reported(
+    exc: BaseException,
+    request: WarmInstall,
+    records: list[tuple[str, int, str, tuple[object, ...]]],
+) -> int:
+    """Report *exc* as the full command does (after what was logged); return its exit status."""
+    from .console import Console
+    from .main import _report
+
+    _replay(records, request)
+    return _report(exc, Console(sys.stdout, sys.stderr, -1 if request.quiet else 0))

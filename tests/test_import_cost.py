@@ -9,6 +9,7 @@ build front-ends are loaded only by the operations that use them.
 from __future__ import annotations
 
 import ast
+import hashlib
 from typing import TYPE_CHECKING
 
 import pytest
@@ -231,3 +232,76 @@ def test_an_unchanged_install_by_the_command_loads_no_copying_or_hashing_code(
         "wheelcache._cli.maintenance_reports", "wheelcache._build.builder",
     }  # fmt: skip
     assert loaded.isdisjoint(heavy), loaded & heavy
+
+
+# What the ``wheelcache install`` command must not import to install cached wheels whose trees
+# are unpacked (its warm path): its target is 1.5x uv's time for the whole process (section 9).
+NOT_ON_THE_COMMANDS_WARM_INSTALL_PATH = [
+    "argparse",
+    "logging",
+    "packaging",
+    "installer",  # POSIX launchers are written by wheelcache._install.scripts
+    "email.parser",
+    "zipfile",
+    "platform",  # only for the marker environment of a wheel with requirements
+    "platformdirs",
+    "subprocess",
+    "build",
+    "obstore",
+    "wheelcache._cache",
+    "wheelcache._cli.main",
+    "wheelcache._cli.parser",
+    "wheelcache._cli.commands",
+    "wheelcache._store.store",
+    "wheelcache._fs.locking",
+    "wheelcache._wheels.names",
+    "wheelcache._unpacked.unpack",
+    "wheelcache._build.from_path",
+    "wheelcache._remote.config",
+]
+
+
+def _scripted_wheel(directory: Path) -> Path:
+    """A wheel with a console script and no ``.data`` (the benchmark's kind)."""
+    entry_points = b"[console_scripts]\ndemo = demo:main\n"
+    return make_wheel(directory, files={"demo-1.0.dist-info/entry_points.txt": entry_points})
+
+
+def test_a_warm_install_by_the_command_loads_nothing_heavy(tmp_path: Path) -> None:
+    pytest.importorskip("installer")
+    from installkit import make_venv
+
+    wheel = _scripted_wheel(tmp_path)
+    cache = WheelCache(tmp_path / "cache")
+    cache.install(cache.add(Source.from_archive(wheel), wheel), target=tmp_path / "unpacks-it")
+    venv = make_venv(tmp_path / "venv")  # not a copy: --without-pip is not needed either
+    argv = ["--cache-dir", str(cache.root), "install", str(wheel), "--python", str(venv.python)]
+
+    loaded = _command_modules(*argv)
+
+    assert (venv.root / "bin" / "demo").exists()  # it installed
+    assert {"wheelcache._cli.warm_install", "wheelcache._install.install"} <= loaded  # warm
+    assert loaded.isdisjoint(NOT_ON_THE_COMMANDS_WARM_INSTALL_PATH), loaded & set(
+        NOT_ON_THE_COMMANDS_WARM_INSTALL_PATH
+    )
+
+
+def test_installing_a_wheel_without_data_scripts_does_not_import_pypa_installer(
+    tmp_path: Path,
+) -> None:
+    pytest.importorskip("installer")
+    wheel = _scripted_wheel(tmp_path)
+    cache = WheelCache(tmp_path / "cache")
+    cache.install(cache.add(Source.from_archive(wheel), wheel), target=tmp_path / "unpacks-it")
+
+    digest = hashlib.sha256(wheel.read_bytes()).hexdigest()
+
+    loaded = modules_after(
+        "from wheelcache import WheelCache\n"
+        f"wheel = WheelCache({str(cache.root)!r}).find({digest!r})\n"
+        f"result = WheelCache({str(cache.root)!r}).install(wheel, target={str(tmp_path / 't')!r})\n"
+        "assert result.action == 'installed', result"
+    )
+
+    assert "wheelcache._install.install" in loaded  # the measurement works
+    assert not {m for m in loaded if m == "installer" or m.startswith("installer.")}

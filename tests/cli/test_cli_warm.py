@@ -21,7 +21,7 @@ import pytest
 import wheelcache._store.lookup
 from procs import CONSOLE_SCRIPT, run_command
 from wheelcache import Source, WheelCache
-from wheelcache._cli import warm
+from wheelcache._cli import warm, warm_lookup
 from wheelcache._cli.main import main as full_main
 from wheelcache._cli.warm import WarmBuild, parse_warm_build
 from wheelfactory import make_sdist, make_wheel
@@ -268,13 +268,13 @@ def test_the_default_cache_directory_is_platformdirs_answer_without_importing_it
     else:
         monkeypatch.setenv("XDG_CACHE_HOME", xdg)
 
-    assert (warm._xdg_cache_root() is not None) is (quick and sys.platform == "linux")
+    assert (warm_lookup.xdg_cache_root() is not None) is (quick and sys.platform == "linux")
     try:
         expected = str(default_root())
     except RuntimeError:  # platformdirs refuses a home it cannot resolve
         assert not quick
         return
-    assert warm._root(None) == expected
+    assert warm_lookup.cache_root(None) == expected
 
 
 def test_a_lock_mode_the_full_command_refuses_is_refused_on_a_hit_too(

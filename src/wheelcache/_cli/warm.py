@@ -12,14 +12,15 @@ or commands, ``--help``, ``-v``, ``--json``, a remote, a miss, a record the
 library logs at INFO or above, an error of any kind -- goes to the full
 command (:func:`wheelcache._cli.main.main`), which redoes the work from the
 start, so every message, exit status and side effect is the full command's.
-tests/cli/test_cli_warm.py checks that both paths print the same.
+tests/cli/test_cli_warm.py checks that both paths print the same. A plain
+``install`` has its own warm path (:mod:`wheelcache._cli.warm_install`).
 """
 
 from __future__ import annotations
 
-import os
 import sys
-from stat import S_ISDIR, S_ISREG
+
+from .warm_lookup import hit, writable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def warm_build(request: WarmBuild) -> int | None:
 
     hold()
     try:
-        found = _hit(request)
+        found = hit(request.cache_dir, request.source)
     except KeyboardInterrupt as exc:
         release()
         return _reported(exc, request)
@@ -126,7 +127,7 @@ def warm_build(request: WarmBuild) -> int | None:
         return None
     location, filename = found
     err_line = "" if request.quiet else f"{_PROG}: hit: {filename}\n"
-    if not (_writable(sys.stdout, location) and _writable(sys.stderr, err_line)):
+    if not (writable(sys.stdout, location) and writable(sys.stderr, err_line)):
         return None  # also without a stdout or stderr at all: the full command's error
     try:
         sys.stderr.write(err_line)
@@ -141,102 +142,9 @@ def warm_build(request: WarmBuild) -> int | None:
     return 0
 
 
-def _hit(request: WarmBuild) -> tuple[str, str] | None:
-    """The hit's wheel path and file name, or None for anything but a plain hit."""
-    root = _root(request.cache_dir)
-    if (
-        root is None
-        or os.environ.get("WHEELCACHE_REMOTE")
-        or os.environ.get("WHEELCACHE_LOCK_MODE", "") not in ("", "flock", "lease")
-    ):
-        return None  # a remote, or a lock mode it refuses: for the full command to judge
-    try:
-        if not S_ISDIR(os.stat(root).st_mode):
-            return None  # WheelCache() refuses it, with its message
-        # Path(SOURCE).absolute(): joined, not normalised ("link/.." is physical).
-        path = os.path.join(os.getcwd(), request.source)
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    from .._paths import Paths
-    from .._source import PROJECT_FILES, SDIST_SUFFIXES, Source
-    from .._store.lookup import Finder
-    from .._tags import ranks_for
-
-    paths = Paths(root)
-    if S_ISDIR(mode):  # Source.from_tree, less the project name a hit does not need
-        if not any(os.path.isfile(os.path.join(path, name)) for name in PROJECT_FILES):
-            return None
-        from .._tree.fingerprint import fingerprint_tree
-        from .._tree.statcache import StatCache
-
-        tree = os.path.realpath(path)
-        source = Source(tree, fingerprint_tree(tree, None, StatCache(paths)))
-    elif S_ISREG(mode) and os.path.basename(path).lower().endswith(SDIST_SUFFIXES):
-        from .._fs.hashing import file_sha256
-
-        source = Source(f"sha256:{file_sha256(path)}")  # Source.from_archive's key
-    else:
-        return None
-    found = Finder(paths, None).find(source.key, source.freshness, source.digest, ranks_for(None))
-    return None if found is None else (found[0], found[1].filename)
-
-
-def _root(cache_dir: str | None) -> str | None:
-    """The cache root ``WheelCache(cache_dir)`` would use, as a string; None: ask it."""
-    chosen = cache_dir or os.environ.get("WHEELCACHE_DIR")
-    if not chosen:
-        quick = _xdg_cache_root()
-        if quick is not None:
-            return quick
-        from .._layout import default_root  # platformdirs: pathlib, typing, ...
-
-        return str(default_root())
-    expanded = os.path.expanduser(chosen)
-    if expanded.startswith("~"):
-        return None  # no such user: Path.expanduser raises, and the full command says so
-    return os.path.abspath(expanded)
-
-
-def _writable(stream: object, text: str) -> bool:
-    """Whether *text* can be written to *stream* without an encoding error."""
-    if stream is None:
-        return False
-    encoding = getattr(stream, "encoding", None) or "utf-8"
-    try:
-        text.encode(encoding, getattr(stream, "errors", None) or "strict")
-    except (UnicodeError, LookupError):
-        return False
-    return True
-
-
 def _reported(exc: BaseException, request: WarmBuild) -> int:
     """Report *exc* as the full command does; return its exit status."""
     from .console import Console
     from .main import _report
 
     return _report(exc, Console(sys.stdout, sys.stderr, -1 if request.quiet else 0))
-
-
-def _xdg_cache_root() -> str | None:
-    """``platformdirs.user_cache_path("wheelcache")`` where its versions all agree; else None.
-
-    On Linux with an absolute ``$HOME`` and ``$XDG_CACHE_HOME`` either unset,
-    empty or an absolute path, every platformdirs release this package
-    accepts gives the XDG Base Directory answer (``$XDG_CACHE_HOME``, else
-    ``~/.cache``, plus the application name); importing platformdirs would
-    cost a warm build about twice ``python -c pass``. Anything else — a
-    relative or padded value, another platform — is platformdirs' to judge
-    (``tests/cli/test_cli_warm.py`` compares both on each case).
-    """
-    if sys.platform != "linux":
-        return None
-    configured = os.environ.get("XDG_CACHE_HOME", "")
-    if configured:
-        if not configured.startswith("/") or configured != configured.strip():
-            return None
-        return os.path.abspath(os.path.join(configured, "wheelcache"))
-    home = os.environ.get("HOME", "")
-    if not home.startswith("/"):
-        return None
-    return os.path.abspath(os.path.join(home, ".cache", "wheelcache"))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .warm import WarmBuild, _hit, _root, _writable
+from .warm_lookup import hit, warm_root, writable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -149,7 +149,7 @@ def warm_install(request: WarmInstall) -> int | None:
         return _reported(exc, request, [])
     except Exception:  # the full command meets it again, and says what it is
         found = None
-    if release() or found is None or not _writable(sys.stdout, "installed\n"):
+    if release() or found is None or not writable(sys.stdout, "installed\n"):
         return None
     environment, planned = found
     hold()  # from here on the work is done once: what the library logs is replayed
@@ -184,14 +184,9 @@ def _find(
     request: WarmInstall,
 ) -> tuple[_Environment, list[tuple[str, Tree, dict[str, Any]]]] | None:
     """The environment, and each SOURCE's tree and ``direct_url.json``; None unless all found."""
-    root = _root(request.cache_dir)
-    if (
-        root is None
-        or os.environ.get("WHEELCACHE_REMOTE")
-        or os.environ.get("WHEELCACHE_LOCK_MODE", "") not in ("", "flock", "lease")
-        or not os.path.isdir(root)
-    ):
-        return None  # a remote, a lock mode it refuses, no cache: the full command's to judge
+    root = warm_root(request.cache_dir)
+    if root is None:
+        return None
     import importlib.util
 
     if importlib.util.find_spec("installer") is None:
@@ -255,8 +250,8 @@ def _tree(root: str, given: str, request: WarmInstall) -> tuple[str, Tree, dict[
         digest = file_sha256(path)
         sha256 = digest if _entry_freshened(root, digest) else None
     else:
-        hit = _hit(WarmBuild(request.cache_dir, given, request.quiet))
-        sha256 = None if hit is None else os.path.basename(os.path.dirname(hit[0]))
+        found = hit(request.cache_dir, given)
+        sha256 = None if found is None else os.path.basename(os.path.dirname(found[0]))
     if sha256 is None:
         return None  # not cached: the full command adds or builds it
     directory = Path(root, f"trees-v{LAYOUT_VERSION}", sha256[:2], sha256)

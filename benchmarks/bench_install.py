@@ -8,7 +8,8 @@ the cases run interleaved so ratios are taken round by round. Cases:
 * ``first install``: the same with the tree removed first (unpack + publish
   the tree + link);
 * ``pip``: ``pip install --no-deps <wheel>`` (in a subprocess, as users run it);
-* ``wheelcache install``: the command, end to end (interpreter start included);
+* ``wheelcache install``: the command, end to end (interpreter start included, its
+  modules' ``.pyc`` files written by the first round, which is not counted);
 * ``uv``: ``uv pip install --no-deps <wheel>`` with a warm uv cache;
 * floors: hard-linking the same 500 files from a precomputed list into a
   fresh directory, and ``zipfile.extractall`` of the wheel.
@@ -92,6 +93,10 @@ def run(ctx: Context) -> None:
     have_uv = os.path.exists(uv)
     env = dict(ctx.env, UV_CACHE_DIR=os.fspath(base / "uv-cache"), WHEELCACHE_DIR=str(cache.root))
     env.pop("VIRTUAL_ENV", None)
+    # .pyc files must be written (by the dropped first round) and used, as for a user's
+    # install: with PYTHONDONTWRITEBYTECODE set, the editable wheelcache's modules were
+    # compiled from source on every run of the command (section 5 does the same).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     if have_uv:  # warm uv's cache
         warm = make_venv(base / "uv-warm", template)

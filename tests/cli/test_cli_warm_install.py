@@ -269,6 +269,18 @@ def test_a_configured_remote_sends_the_install_to_the_full_command(
     assert warm_run.path == "[full]"
 
 
+def test_a_cache_without_its_tag_is_left_to_the_full_command_which_writes_it(
+    wheel: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    (cache_dir / "CACHEDIR.TAG").unlink()
+
+    warm_run, full_run = both(["install", str(wheel), "--target", "{where}"], targets(tmp_path))
+
+    assert warm_run.path == "[full]"
+    assert warm_run.answer == full_run.answer
+    assert (cache_dir / "CACHEDIR.TAG").is_file()
+
+
 def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the_output(
     wheel: Path,
     tmp_path: Path,

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sys
 
-from .warm_lookup import hit, warm_root, writable
+from .warm_lookup import has_wheel, hit, warm_root, writable
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -185,8 +185,11 @@ def _find(
 ) -> tuple[_Environment, list[tuple[str, Tree, dict[str, Any]]]] | None:
     """The environment, and each SOURCE's tree and ``direct_url.json``; None unless all found."""
     root = warm_root(request.cache_dir)
-    if root is None:
-        return None
+    if root is None or not all(
+        os.path.isfile(os.path.join(root, name))
+        for name in ("CACHEDIR.TAG", "wheelcache-layout.json")
+    ):
+        return None  # WheelCache.install writes them first (Layout.ensure_root)
     import importlib.util
 
     if importlib.util.find_spec("installer") is None:
@@ -248,7 +251,7 @@ def _tree(root: str, given: str, request: WarmInstall) -> tuple[str, Tree, dict[
         from .._fs.hashing import file_sha256
 
         digest = file_sha256(path)
-        sha256 = digest if _entry_freshened(root, digest) else None
+        sha256 = digest if has_wheel(root, digest) else None
     else:
         found = hit(request.cache_dir, given)
         sha256 = None if found is None else os.path.basename(os.path.dirname(found[0]))
@@ -262,31 +265,6 @@ def _tree(root: str, given: str, request: WarmInstall) -> tuple[str, Tree, dict[
     from .._install.api import direct_url
 
     return str(path), tree, direct_url(path, digest)
-
-
-def _entry_freshened(root: str, sha256: str) -> bool:
-    """Whether the cache holds the wheel *sha256*, freshened as ``WheelCache.find`` does."""
-    from .._fs.nofollow import list_real_dir, real_ancestors
-    from .._paths import Paths
-    from .._store.freshness import touch_entry
-
-    paths = Paths(root)
-    location = paths.entry_file_str(sha256, "x")
-    try:
-        names = [item.name for item in list_real_dir(os.path.dirname(location))]
-    except OSError:
-        return False
-    wheels = [name for name in names if name.endswith(".whl")]
-    if len(wheels) != 1:
-        return False
-    location = paths.entry_file_str(sha256, wheels[0])
-    try:
-        info = os.lstat(location)
-    except OSError:
-        return False
-    if info.st_mode & 0o170000 != 0o100000 or not real_ancestors(location, 3):
-        return False  # not a regular file, or a link on the way: WheelCache.find judges
-    return touch_entry(location)
 
 
 def _install(

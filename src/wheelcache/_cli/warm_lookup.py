@@ -2,8 +2,9 @@
 
 :func:`cache_root` is the root ``WheelCache(cache_dir)`` would use, worked out
 without platformdirs where its answer is known; :func:`hit` looks a project
-directory or sdist up as ``wheelcache build`` does on a hit, without the
-:class:`~wheelcache.WheelCache` facade. :mod:`wheelcache._cli.warm` (``build``)
+directory or sdist up as ``wheelcache build`` does on a hit, and
+:func:`has_wheel` a wheel by its SHA-256 as ``WheelCache.find`` does, without
+the :class:`~wheelcache.WheelCache` facade. :mod:`wheelcache._cli.warm` (``build``)
 and :mod:`wheelcache._cli.warm_install` (``install``) use them; see those for
 what falls through to the full command.
 """
@@ -14,7 +15,7 @@ import os
 import sys
 from stat import S_ISDIR, S_ISREG
 
-__all__ = ["cache_root", "hit", "warm_root", "writable", "xdg_cache_root"]
+__all__ = ["cache_root", "has_wheel", "hit", "warm_root", "writable", "xdg_cache_root"]
 
 
 def warm_root(cache_dir: str | None) -> str | None:
@@ -69,6 +70,35 @@ def hit(cache_dir: str | None, given: str) -> tuple[str, str] | None:
         return None
     found = Finder(paths, None).find(source.key, source.freshness, source.digest, ranks_for(None))
     return None if found is None else (found[0], found[1].filename)
+
+
+def has_wheel(root: str, sha256: str) -> bool:
+    """Whether the cache at *root* holds the wheel *sha256*; freshened as ``WheelCache.find`` does.
+
+    The lookup of ``wheelcache install WHEEL``; the entry's wheel name is not
+    parsed (the store published it under a valid one).
+    """
+    from .._fs.nofollow import list_real_dir, real_ancestors
+    from .._paths import Paths
+    from .._store.freshness import touch_entry
+
+    paths = Paths(root)
+    location = paths.entry_file_str(sha256, "x")
+    try:
+        names = [item.name for item in list_real_dir(os.path.dirname(location))]
+    except OSError:
+        return False
+    wheels = [name for name in names if name.endswith(".whl")]
+    if len(wheels) != 1:
+        return False
+    location = paths.entry_file_str(sha256, wheels[0])
+    try:
+        info = os.lstat(location)
+    except OSError:
+        return False
+    if not S_ISREG(info.st_mode) or not real_ancestors(location, 3):
+        return False  # not a regular file, or a link on the way: WheelCache.find judges
+    return touch_entry(location)
 
 
 def cache_root(cache_dir: str | None) -> str | None:

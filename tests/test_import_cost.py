@@ -244,6 +244,8 @@ NOT_ON_THE_COMMANDS_WARM_INSTALL_PATH = [
     "email.parser",
     "zipfile",
     "platform",  # only for the marker environment of a wheel with requirements
+    "dataclasses",  # WheelCache.install's InstallResult is one; install_tree's result is not
+    "inspect",
     "platformdirs",
     "subprocess",
     "build",

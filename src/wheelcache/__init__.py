@@ -35,7 +35,7 @@ if _TYPE_CHECKING:
         VerifyReport,
     )
     from ._gc.stats import CacheStats
-    from ._install.install import InstallResult
+    from ._install.result import InstallResult
     from ._remote.reports import PushReport, RemotePruneReport
     from ._remote.tier import RemoteStatus
     from ._wheel import CachedWheel
@@ -80,7 +80,7 @@ _LAZY = {
     "PruneReport": "_gc.reports",
     "VerifyReport": "_gc.reports",
     "CacheStats": "_gc.stats",
-    "InstallResult": "_install.install",
+    "InstallResult": "_install.result",
     "PushReport": "_remote.reports",
     "RemotePruneReport": "_remote.reports",
     "RemoteStatus": "_remote.tier",

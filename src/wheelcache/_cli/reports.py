@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from .._gc.stats import CacheStats
-    from .._install.install import InstallResult
+    from .._install.install import Installed
+    from .._install.result import InstallResult
     from .._wheel import CachedWheel
 
 __all__ = [
@@ -171,7 +172,7 @@ def info_lines(stats: CacheStats) -> list[str]:
     return render_table(["", ""], rows)[1:]
 
 
-def install_line(result: InstallResult) -> str:
+def install_line(result: InstallResult | Installed) -> str:
     """``wheelcache install``: ``installed demo 1.0 (hardlink, 3 ms)`` or ``unchanged demo 1.0``."""
     if result.action == "unchanged":
         return f"unchanged {result.name} {result.version}"

@@ -37,7 +37,8 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from .._install.install import InstallResult
+    from .._install.install import Installed
+    from .._install.result import InstallResult
     from .._install.scheme import Target
     from .._unpacked.trees import Tree
 
@@ -273,7 +274,7 @@ def _install(
     source: str,
     tree: Tree,
     direct_url: dict[str, Any],
-) -> InstallResult:
+) -> Installed | InstallResult:
     """Install one tree, as :meth:`WheelCache.install` does (which also unpacks it again)."""
     from .._install.install import TreeVanishedError, install_tree
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from .._layout import Layout
     from .._store.store import Store
     from .._wheel import CachedWheel
-    from .install import InstallResult
+    from .result import InstallResult
 
 __all__ = ["Installs", "direct_url"]
 
@@ -72,6 +72,7 @@ class Installs:
         from .._unpacked.trees import Trees
         from . import scheme as _scheme
         from .install import TreeVanishedError, install_tree
+        from .result import InstallResult
 
         if python is not None and target is not None:
             raise ValueError("give python or target, not both")
@@ -87,13 +88,14 @@ class Installs:
         for attempt in range(2):
             tree = trees.unpacked(wheel)
             try:
-                return install_tree(
+                installed = install_tree(
                     tree,
                     environment,
                     link_mode=link_mode,
                     compile_bytecode=compile,
                     direct_url=url,
                 )
+                return InstallResult(*installed)
             except TreeVanishedError:
                 if attempt:
                     raise

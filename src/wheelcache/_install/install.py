@@ -35,7 +35,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .._errors import CacheError
@@ -56,7 +55,7 @@ if TYPE_CHECKING:
     from .._unpacked.trees import Tree
     from .scheme import Target
 
-__all__ = ["InstallResult", "TreeVanishedError", "install_tree"]
+__all__ = ["Installed", "TreeVanishedError", "install_tree"]
 
 logger = get_logger()
 
@@ -64,25 +63,23 @@ _WRITE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0
 _WRITTEN_BY_INSTALL = frozenset({"RECORD", "INSTALLER", "REQUESTED", MARKER, "direct_url.json"})
 
 
-@dataclass(frozen=True)
-class InstallResult:
-    """What installing one wheel did."""
+class Installed(NamedTuple):
+    """What installing one wheel did: the fields of :class:`~.result.InstallResult`, in order.
+
+    :meth:`WheelCache.install <wheelcache.WheelCache.install>` returns them as
+    that public dataclass; the command's warm path prints them as they are,
+    because importing :mod:`dataclasses` would cost it more than writing RECORD.
+    """
 
     name: str
     version: str
     action: str
-    """``installed``, or ``unchanged`` when the environment already held this exact wheel."""
     link_mode: str | None
-    """How files were placed: ``clone``, ``hardlink`` or ``copy`` (None when unchanged)."""
     files: int
-    """Files placed (linked, copied or written)."""
     seconds: float
     dist_info: str
-    """The installed ``.dist-info`` directory."""
     replaced: tuple[str, ...] = ()
-    """Versions of the project that were uninstalled first."""
     unsatisfied: tuple[str, ...] = ()
-    """``Requires-Dist`` requirements the environment does not satisfy (nothing is resolved)."""
     wheel_sha256: str = ""
 
 
@@ -97,7 +94,7 @@ def install_tree(
     link_mode: str,
     compile_bytecode: bool,
     direct_url: dict[str, Any] | None,
-) -> InstallResult:
+) -> Installed:
     """Install *tree* into *target* (see the module docstring)."""
     started = time.perf_counter()
     manifest = tree.manifest
@@ -112,7 +109,7 @@ def install_tree(
         raise TreeVanishedError(f"the unpacked tree {tree.files} vanished") from exc
     missing = unsatisfied(metadata, target)
     if present == [dist_info] and not legacy and _marker_names(dist_info, manifest.wheel_sha256):
-        return InstallResult(
+        return Installed(
             manifest.name,
             manifest.version,
             "unchanged",
@@ -167,7 +164,7 @@ def install_tree(
     stash.discard(keep=_stops(target))
     seconds = time.perf_counter() - started
     logger.debug("installed %s %s by %s", manifest.name, manifest.version, linker.mode)
-    return InstallResult(
+    return Installed(
         manifest.name,
         manifest.version,
         "installed",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from .._cache import WheelCache
-    from .._install.install import InstallResult
+    from .._install.result import InstallResult
     from .._wheel import CachedWheel
 
 __all__ = ["ProjectVenv", "make_project_venv"]

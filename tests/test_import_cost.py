@@ -21,6 +21,8 @@ from wheelfactory import make_sdist, make_wheel
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from installkit import Venv
+
 NOT_ON_THE_LOOKUP_PATH = [
     "build",
     "filelock",
@@ -269,14 +271,11 @@ def _scripted_wheel(directory: Path) -> Path:
     return make_wheel(directory, files={"demo-1.0.dist-info/entry_points.txt": entry_points})
 
 
-def test_a_warm_install_by_the_command_loads_nothing_heavy(tmp_path: Path) -> None:
+def test_a_warm_install_by_the_command_loads_nothing_heavy(tmp_path: Path, venv: Venv) -> None:
     pytest.importorskip("installer")
-    from installkit import make_venv
-
     wheel = _scripted_wheel(tmp_path)
     cache = WheelCache(tmp_path / "cache")
     cache.install(cache.add(Source.from_archive(wheel), wheel), target=tmp_path / "unpacks-it")
-    venv = make_venv(tmp_path / "venv")  # not a copy: --without-pip is not needed either
     argv = ["--cache-dir", str(cache.root), "install", str(wheel), "--python", str(venv.python)]
 
     loaded = _command_modules(*argv)

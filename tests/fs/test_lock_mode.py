@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ondisk import DAY, age
+from usertools import as_other_user, shared_directory
 from wheelcache import CacheError, LockTimeout, Source, WheelCache
 from wheelcache._fs import lease
 from wheelcache._fs.lockmode import InvalidLockModeError
@@ -103,6 +104,19 @@ def test_a_lease_its_owner_died_before_writing_is_taken_over_once_expired(tmp_pa
     age(path, DAY)
     with lease.hold(path, timeout=30, purpose="testing"):
         assert json.loads(path.read_text())["pid"] == os.getpid()
+
+
+def test_a_lease_this_user_may_not_create_is_an_error_not_a_wait() -> None:
+    """A create refused with no file there is tried a few times (sshfs: a lost race), then fails."""
+
+    def take(path: Path) -> None:
+        with lease.hold(path, timeout=5, purpose="testing"):
+            pytest.fail("held a lease in a directory this user may not write")
+
+    with shared_directory() as directory:  # root's, 0o755
+        with pytest.raises(CacheError, match=r"cannot create .*demo\.lease: Permission denied"):
+            as_other_user(lambda: take(directory / "demo.lease"))
+        assert list(directory.iterdir()) == []
 
 
 def test_the_command_refuses_an_unknown_lock_mode_with_the_message(

@@ -16,6 +16,7 @@ torture suite's stress run can spread its workers over the two hosts too.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import pwd
 import shutil
@@ -149,3 +150,36 @@ def removed_before_fstat(
             return os.fstat(fd)
 
     monkeypatch.setattr(module, "os", RemovedOnTheOtherHost())
+
+
+def created_and_removed_during_create(
+    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Make *module*'s next exclusive ``os.open`` lose a race the other host then ends.
+
+    The other host creates the file (through its mount) just before this
+    host's create reaches the server, and removes it again before this host
+    looks: sshfs refuses the create with EPERM (SFTP has no "exists" status;
+    two mounts racing creates see it in about a third of their races), and
+    the file is gone by the time this host asks whether it exists. The race
+    happens inside one system call, so the refusal is played here; the
+    other host's create and removal, and every later call, are real.
+    """
+
+    class LostTheRace:
+        """The os module, except that the next exclusive open loses a race to the other host."""
+
+        raced = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        def open(self, path: os.PathLike[str], flags: int, mode: int = 0o777) -> int:
+            if flags & os.O_EXCL and not self.raced:
+                self.raced = True
+                os.close(os.open(other_host, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+                os.unlink(other_host)
+                raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))
+            return os.open(path, flags, mode)
+
+    monkeypatch.setattr(module, "os", LostTheRace())

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import pytest
 
-from netfs.rig import removed_before_fstat
+from netfs.rig import created_and_removed_during_create, removed_before_fstat
 from ondisk import DAY, age
 from procs import Child, SyncPoints, build_on_every_host, start, wait_for_file, wait_until
 from wheelcache import LockTimeout, Source, WheelCache
@@ -229,3 +229,24 @@ def test_a_lease_released_by_the_other_host_while_being_read_is_seen_as_released
     removed_before_fstat(lease_module, on_b, monkeypatch)
 
     assert lease_module._look(_lease(shared.a)) is None
+
+
+@pytest.mark.netfs
+def test_a_create_refused_for_a_file_the_other_host_already_removed_is_tried_again(
+    shared: Hosts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host B creates and removes a lease (or a takeover marker) around host A's create.
+
+    sshfs refuses A's create with EPERM, and when A looks the file is gone:
+    not "exists", and not a refusal either. Six waiters racing for an expired
+    lease do this with the takeover marker, which the winner removes at once.
+    A tries again and holds the lease.
+    """
+    (shared.a / "locks").mkdir()
+    created_and_removed_during_create(lease_module, _lease(shared.b), monkeypatch)
+
+    fd = lease_module._create(_lease(shared.a), b"{}")
+
+    assert fd is not None
+    os.close(fd)
+    assert _lease(shared.b).read_bytes() == b"{}"

@@ -61,6 +61,9 @@ POLL_SECONDS = 0.05
 _MARKERS = 8
 """Takeover markers tried per expired lease (each one only after the previous one expired)."""
 
+_REFUSALS = 3
+"""``EPERM`` creates with no file there before one counts as a refusal (see ``_create``)."""
+
 _O_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _O_READ = os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -221,20 +224,31 @@ def _remove_if(path: Path, key: str, why: str, *, must_be_expired: bool) -> bool
 
 
 def _create(path: Path, record: bytes) -> int | None:
-    """Create *path* holding *record*; None if it exists. The descriptor is returned open."""
-    try:
+    """Create *path* holding *record*; None if it exists. The descriptor is returned open.
+
+    SFTP has no "exists" status for a racing exclusive create: sshfs says
+    ``EPERM``, "exists" if the file is there. If not, its creator on another
+    host may have removed it already (a takeover's marker, a lease released):
+    try again; only :data:`_REFUSALS` refusals with nothing there are one.
+    """
+    for _attempt in range(_REFUSALS):
         try:
-            fd = os.open(path, _O_CREATE, 0o666)
-        except FileNotFoundError:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, _O_CREATE, 0o666)
-    except FileExistsError:
-        return None
-    except OSError as exc:
-        # SFTP has no "exists" status for a racing exclusive create: sshfs says EPERM.
-        if exc.errno in (errno.EPERM, errno.EACCES) and os.path.lexists(path):
+            try:
+                fd = os.open(path, _O_CREATE, 0o666)
+            except FileNotFoundError:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(path, _O_CREATE, 0o666)
+            break
+        except FileExistsError:
             return None
-        raise cache_error(path, "create", exc) from exc
+        except OSError as exc:
+            if exc.errno not in (errno.EPERM, errno.EACCES):
+                raise cache_error(path, "create", exc) from exc
+            if os.path.lexists(path):
+                return None
+            refused = exc
+    else:
+        raise cache_error(path, "create", refused)
     try:
         os.write(fd, record)
     except OSError as exc:

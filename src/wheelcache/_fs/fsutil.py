@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_SIZE",
+    "EXISTS_ERRNOS",
+    "MAY_EXIST_ERRNOS",
     "RETRY_SECONDS",
     "backoff",
     "digest_directories",
@@ -61,6 +63,14 @@ __all__ = [
 ]
 
 logger = get_logger()
+
+EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
+"""How a local filesystem refuses a rename onto an existing, non-empty directory."""
+
+MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
+"""How other filesystems refuse it: SFTP (sshfs) answers EPERM, some NFS and SMB
+servers EACCES or EBUSY. Each may also be a real permission problem, so "the
+target may exist" is judged by looking (docs/design.md §13)."""
 
 
 RETRY_SECONDS = 10.0

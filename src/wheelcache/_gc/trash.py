@@ -12,7 +12,6 @@ deletes the rest.
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import stat
@@ -21,7 +20,15 @@ from typing import TYPE_CHECKING
 
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
-from .._fs.fsutil import fsync_dir, remove_tree, retry_transient, tree_size, unlink_quietly
+from .._fs.fsutil import (
+    EXISTS_ERRNOS,
+    MAY_EXIST_ERRNOS,
+    fsync_dir,
+    remove_tree,
+    retry_transient,
+    tree_size,
+    unlink_quietly,
+)
 from .._fs.nofollow import allow_owner_write, list_real_dir, refuse_links
 from .._layout import is_digest
 
@@ -41,10 +48,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger("wheelcache")
-
-_EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
-_MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
-"""How network filesystems refuse a rename onto a non-empty directory (``_store.store``)."""
 
 
 def _wheel_state(entry: Path) -> tuple[float, int] | None:
@@ -210,8 +213,8 @@ def restore(trashed: Path, entry: Path) -> bool:
         entry.parent.mkdir(parents=True, exist_ok=True)
         retry_transient(lambda: os.rename(trashed, entry))
     except OSError as exc:
-        filled = exc.errno in _MAY_EXIST_ERRNOS and os.path.lexists(entry)
-        if exc.errno in _EXISTS_ERRNOS or filled:
+        filled = exc.errno in MAY_EXIST_ERRNOS and os.path.lexists(entry)
+        if exc.errno in EXISTS_ERRNOS or filled:
             return False  # re-published meanwhile: the identical copy in place wins
         raise cache_error(entry, "restore", exc) from exc
     try:

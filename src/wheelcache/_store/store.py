@@ -40,6 +40,8 @@ from typing import TYPE_CHECKING, NamedTuple
 from .._errors import InvalidWheelError, cache_error
 from .._fs import syncpoints as _syncpoints
 from .._fs.fsutil import (
+    EXISTS_ERRNOS,
+    MAY_EXIST_ERRNOS,
     RETRY_SECONDS,
     backoff,
     digest_directories,
@@ -64,14 +66,6 @@ if TYPE_CHECKING:
 __all__ = ["Published", "Store"]
 
 logger = logging.getLogger("wheelcache")
-
-_EXISTS_ERRNOS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
-# How other filesystems refuse a rename onto an existing, non-empty directory:
-# SFTP (sshfs) answers EPERM, some NFS and SMB servers EACCES or EBUSY. Each
-# may also be a real permission problem, so "the target may exist" is judged
-# by looking, and only retried for a bounded time when the target looks absent
-# (a network filesystem's attribute cache can lag the server).
-_MAY_EXIST_ERRNOS = frozenset({errno.EPERM, errno.EACCES, errno.EBUSY})
 
 MAX_RENAME_ATTEMPTS = 50
 """How often a publisher tries to rename its entry into place before giving up.
@@ -250,9 +244,11 @@ class Store:
             if state == "damaged":
                 self.quarantine(target, reason="damaged entry found while publishing")
                 continue
-            if state == "absent" and error.errno in _EXISTS_ERRNOS:
+            if state == "absent" and error.errno in EXISTS_ERRNOS:
                 continue  # it vanished between the rename and our look
-            retry = is_transient(error) or error.errno in _MAY_EXIST_ERRNOS
+            # Judged above by looking; while the target looks absent (a network
+            # filesystem's attribute cache can lag the server) retried, bounded.
+            retry = is_transient(error) or error.errno in MAY_EXIST_ERRNOS
             if retry and time.monotonic() < deadline:
                 time.sleep(next(delays))
                 continue

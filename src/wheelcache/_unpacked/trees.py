@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from .._errors import cache_error
 from .._fs import syncpoints as _syncpoints
-from .._fs.fsutil import make_directories, touch
+from .._fs.fsutil import EXISTS_ERRNOS, MAY_EXIST_ERRNOS, make_directories, touch
 from .._fs.nofollow import refuse_links
 from .._log import get_logger
 from .manifest import Manifest, decode_manifest
@@ -57,7 +57,6 @@ __all__ = ["MANIFEST_NAME", "Tree", "Trees", "published_tree", "read_manifest"]
 logger = get_logger()
 
 MANIFEST_NAME = "manifest.json"
-_EXISTS = frozenset({errno.EEXIST, errno.ENOTEMPTY})
 
 
 class Tree(NamedTuple):
@@ -154,8 +153,12 @@ class Trees:
             try:
                 _rename_into_place(stage, directory)
             except OSError as exc:
-                if exc.errno in _EXISTS:
-                    return None  # published by another process meanwhile: use that one
+                # Published by another process meanwhile: use that one. Over
+                # SFTP the rename onto it fails with EPERM, so look.
+                if exc.errno in EXISTS_ERRNOS or (
+                    exc.errno in MAY_EXIST_ERRNOS and os.path.lexists(directory)
+                ):
+                    return None
                 raise cache_error(directory, "publish", exc) from exc
         logger.debug("unpacked %s into %s", wheel.filename, directory)
         return Tree(os.path.join(directory, "files"), manifest, created=True)

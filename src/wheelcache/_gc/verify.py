@@ -66,10 +66,11 @@ def verify(
     checked = 0
     checked_bytes = 0
     entries = list(store.entries())
+    network = is_network_filesystem(os.fspath(layout.wheels))
     for done, (sha256, entry) in enumerate(entries, 1):
         if progress is not None and done % 64 == 0:
             progress("verify", done, len(entries))
-        outcome = _check_entry(sha256, entry)
+        outcome = _check_entry(sha256, entry, network=network)
         if outcome is None:
             continue  # pruned meanwhile
         problem, size = outcome
@@ -151,7 +152,7 @@ Identity = tuple[int, int]
 """A directory's (device, inode)."""
 
 
-def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
+def _check_entry(sha256: str, entry: Path, *, network: bool) -> tuple[str | None, int] | None:
     """(problem or None, bytes hashed) for one entry; None if it vanished.
 
     A listing is not a look at one instant: verify may open an entry's
@@ -160,14 +161,20 @@ def _check_entry(sha256: str, entry: Path) -> tuple[str | None, int] | None:
     only if the directory judged is still the one at the entry's place
     afterwards; if it is not, what is there now (nothing, or a copy published
     again) is judged instead. While the directory is open its inode cannot be
-    reused, so "still the one" is exact.
+    reused, so "still the one" is exact, except on a network filesystem
+    (sshfs numbers inodes by path, and answers a stat from its attribute
+    cache): there a problem counts only if a second look finds it too.
     """
+    seen = None
     for _look in range(_LOOKS):
         try:
             with _opened(entry) as (directory, identity):
                 outcome = _judge(sha256, directory)
-                if outcome[0] is None or _identity(entry) == identity:
+                if outcome[0] is None or (
+                    _identity(entry) == identity and (not network or outcome == seen)
+                ):
                     return outcome
+                seen = outcome
         except FileNotFoundError:
             return None
         except PermissionError:

@@ -9,11 +9,12 @@ import pytest
 
 from netfs.rig import removed_before_fstat
 from wheelcache import Source, WheelCache
+from wheelcache._fs.fsutil import touch
 from wheelcache._gc import retire as retire_module
 from wheelcache._gc.retire import scan_sources
 from wheelcache._layout import Layout
 from wheelcache._pointers import pointer as pointer_module
-from wheelcache._pointers import settled
+from wheelcache._pointers import revision, settled
 from wheelcache._pointers.pointer import decode
 from wheelfactory import make_wheel
 
@@ -88,3 +89,32 @@ def test_prune_leaves_a_source_the_other_host_retired_while_it_retires_it(
 
     assert retire_module.retire(layout, cache._store, scanned, idle=False) is None
     assert not layout.pointer_file(source.digest).exists()
+
+
+def test_adding_again_what_a_pointer_names_while_the_other_host_retires_it_keeps_a_pointer(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host A adds a wheel its pointer already names; host B's prune retires that pointer meanwhile.
+
+    Across hosts the pointer lock excludes nothing, so B's retirement can
+    fall between A's read of the pointer and A's marking it used. A's add
+    must still leave the source pointing at the wheel: a repeated add whose
+    pointer is gone writes it anew.
+    """
+    source = Source("k", "rev-1")
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    cache = WheelCache(shared.a / "cache")
+    cache.add(source, wheel)
+    on_b = Layout(shared.b / "cache").pointer_file(source.digest)
+
+    def retired_on_b_first(path: str | os.PathLike[str]) -> bool:
+        on_b.unlink(missing_ok=True)
+        return touch(path)
+
+    monkeypatch.setattr(revision, "touch", retired_on_b_first)
+
+    added = cache.add(source, wheel)
+
+    hit = WheelCache(shared.b / "cache").get(source)
+    assert hit is not None
+    assert hit.sha256 == added.sha256

@@ -135,11 +135,14 @@ def _replace(
         name = source.name or old.name
         filename = source.filename or old.filename
         if set(wheels) == set(old.wheels) and (old.name, old.filename) == (name, filename):
+            # A repeated add is a use, not a change. Write the same pointer anew
+            # where SFTP lets only the owner set a time, or where a prune on
+            # another host (the lock excludes nothing across hosts) retired it.
             try:
-                touch(pointer_path)  # a repeated add is a use, not a change
-                return
+                if touch(pointer_path):
+                    return
             except PermissionError:
-                pass  # SFTP lets only the owner set a time: write the same pointer anew
+                pass
     else:
         wheels = tuple(refs)
         name, filename = source.name, source.filename

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import TYPE_CHECKING
 
 import pytest
 
 from netfs.rig import removed_before_fstat
+from ondisk import DAY, HOUR, age
 from wheelcache import Source, WheelCache
 from wheelcache._fs.fsutil import touch
 from wheelcache._gc import retire as retire_module
@@ -118,3 +120,42 @@ def test_adding_again_what_a_pointer_names_while_the_other_host_retires_it_keeps
     hit = WheelCache(shared.b / "cache").get(source)
     assert hit is not None
     assert hit.sha256 == added.sha256
+
+
+def test_prune_keeps_what_a_pointer_names_that_the_other_host_is_replacing_while_it_is_open(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host A replaces a pointer one of its processes has open while host B's prune lists them.
+
+    sshfs on host A first renames the open pointer to ``.fuse_hidden*``, then
+    renames the new one in (NFS silly-renames it the same way): for that
+    instant host B sees no pointer. Measured: a process on host B reading the
+    pointer while host A replaced it 300 times under an open reader missed
+    it 60 times in 689 reads. B's prune, whose first look falls in that
+    instant, must still keep the old entry the pointer names.
+    """
+    source = Source("k", "rev-1")
+    added = WheelCache(shared.a / "cache").add(source, make_wheel(tmp_path, "demo", "1.0"))
+    age(added.path, DAY)
+    age(added.path.parent, DAY)
+    on_a = Layout(shared.a / "cache").pointer_file(source.digest)
+    hidden = on_a.with_name(".fuse_hidden0000002a00000001")
+    on_a.rename(hidden)  # the first of sshfs's two steps on host A
+
+    class RenamedInMeanwhile:
+        """The time module, except that host A renames the pointer in while prune waits."""
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(time, name)
+
+        def sleep(self, seconds: float) -> None:
+            if hidden.exists():
+                hidden.rename(on_a)  # the second step
+            time.sleep(seconds)
+
+    monkeypatch.setattr(retire_module, "time", RenamedInMeanwhile(), raising=False)
+
+    report = WheelCache(shared.b / "cache").prune(grace=HOUR)
+
+    assert report.removed_entries == 0
+    assert added.path.exists()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -69,15 +70,37 @@ def _unscannable(path: str | os.PathLike[str], exc: OSError) -> CacheError:
     )
 
 
+HIDDEN_SECONDS = 0.1
+"""How long after its first look prune looks for pointers again, on a network filesystem.
+
+Replacing a file that a process of the same host has open first moves the
+old file to a hidden name (sshfs: ``.fuse_hidden*``, NFS: ``.nfs*``), then
+renames the new one in: for that instant other hosts see no pointer at all.
+Both steps are one round trip each; to be missed, a pointer would have to be
+caught in that instant at both looks (docs/design.md §13).
+"""
+
+
 def scan_sources(layout: Layout) -> list[ScannedSource]:
     """Every pointer file and what it names; raises if any cannot be read."""
+    network = is_network_filesystem(os.fspath(layout.pointers))
+    sources = _scan(layout, network, frozenset())
+    if network:
+        time.sleep(HIDDEN_SECONDS)
+        sources += _scan(layout, network, frozenset(s.path for s in sources))
+    return sources
+
+
+def _scan(layout: Layout, network: bool, seen: frozenset[Path]) -> list[ScannedSource]:
+    """The pointers that are not in *seen*, read."""
 
     def unscannable(path: str, exc: OSError) -> None:
         raise _unscannable(path, exc) from exc
 
     sources = []
-    network = is_network_filesystem(os.fspath(layout.pointers))
     for digest, path in layout.pointer_files(on_error=unscannable):
+        if Path(path) in seen:
+            continue
         try:
             found = retry_transient(
                 lambda: read_settled(path, network=network, limit=None, strict=True)  # noqa: B023

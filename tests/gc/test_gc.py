@@ -719,7 +719,7 @@ def test_verify_reports_a_pointer_it_cannot_read(
         return None if Path(str(path)) == pointer else real_read_bytes(str(path))
 
     monkeypatch.setattr(wheelcache._gc.verify, "read_bytes", unreadable)
-    monkeypatch.setattr(wheelcache._gc.verify, "read_settled", unreadable)
+    monkeypatch.setattr(wheelcache._gc.verify, "read_present", unreadable)
 
     report = cache.verify()
     assert report.unreadable_pointers == (pointer,)

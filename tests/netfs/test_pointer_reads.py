@@ -159,3 +159,46 @@ def test_prune_keeps_what_a_pointer_names_that_the_other_host_is_replacing_while
 
     assert report.removed_entries == 0
     assert added.path.exists()
+
+
+def test_verify_reports_no_pointer_unreadable_that_was_missing_for_an_instant(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host A's verify opens a pointer just while host B replaces it under an open reader.
+
+    The open fails (sshfs on host B has moved the old file to a hidden name),
+    and by the time verify asks whether the file exists, the new one is in
+    place. A pointer that was missing for an instant is not unreadable: the
+    two-host stress soak saw verify report one so.
+    """
+    source = Source("k", "rev-1")
+    cache = WheelCache(shared.a / "cache")
+    cache.add(source, make_wheel(tmp_path, "demo", "1.0"))
+    on_a = os.fspath(Layout(shared.a / "cache").pointer_file(source.digest))
+    on_b = Layout(shared.b / "cache").pointer_file(source.digest)
+    hidden = on_b.with_name(".fuse_hidden0000002a00000001")
+
+    class ReplacedOnBMeanwhile:
+        """The os module, except that B's replace spans A's first open of the pointer."""
+
+        replaced = False
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(os, name)
+
+        def open(self, path: str, flags: int, mode: int = 0o777) -> int:
+            if os.fspath(path) != on_a or self.replaced:
+                return os.open(path, flags, mode)
+            self.replaced = True
+            on_b.rename(hidden)
+            try:
+                return os.open(path, flags, mode)
+            finally:
+                hidden.rename(on_b)
+
+    monkeypatch.setattr(pointer_module, "os", ReplacedOnBMeanwhile())
+
+    report = cache.verify()
+
+    assert report.unreadable_pointers == ()
+    assert report.sound, report

@@ -28,7 +28,7 @@ from .._layout import unique_token
 from .._pointers.any_version import is_newer_format
 from .._pointers.pointer import decode, read_bytes
 from .._pointers.revision import POINTER_LOCK_PURPOSE, drop_wheels
-from .._pointers.settled import read_settled
+from .._pointers.settled import read_present
 from .._store.store import Store
 from .._wheels.names import parse_wheel_name
 from .links import find_links, move_links_aside
@@ -279,7 +279,7 @@ def _verify_pointers(
             info = os.stat(source)
         except OSError:
             continue  # removed since the listing
-        found = read_settled(source, network=network)
+        found = read_present(source, network=network)
         data = found[0] if found is not None else None
         pointer = decode(data) if data is not None else None
         if pointer is None:

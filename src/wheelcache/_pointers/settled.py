@@ -16,17 +16,14 @@ it already has (the reply carries them), and reads at once.
 
 from __future__ import annotations
 
+import os
 import stat
 import time
-from typing import TYPE_CHECKING
 
 from .._fs.nofollow import chmod_nofollow
 from .pointer import MAX_POINTER_BYTES, _parse, read_bytes
 
-if TYPE_CHECKING:
-    import os
-
-__all__ = ["SETTLE_SECONDS", "SETTLE_TRIES", "read_settled"]
+__all__ = ["SETTLE_SECONDS", "SETTLE_TRIES", "read_present", "read_settled"]
 
 SETTLE_SECONDS = 1.1
 """Longer than FUSE's default attribute timeout (1 s); NFS revalidates on open."""
@@ -50,6 +47,25 @@ def read_settled(
             break
         time.sleep(SETTLE_SECONDS)
         found = read_bytes(path, limit=limit, strict=strict)
+    return found
+
+
+def read_present(
+    path: str | os.PathLike[str], *, network: bool
+) -> tuple[bytes, os.stat_result] | None:
+    """:func:`read_settled`, read again while it read nothing but a file is there.
+
+    On a network filesystem a pointer that another host replaces while one
+    of its processes has it open is missing for an instant (its old file is
+    moved to a hidden name first): the read fails, and a look just after
+    finds the new one. A file that cannot be read for good is still read
+    only :data:`SETTLE_TRIES` more times, with no waiting.
+    """
+    found = read_settled(path, network=network)
+    for _attempt in range(SETTLE_TRIES):
+        if found is not None or not os.path.lexists(path):
+            break
+        found = read_settled(path, network=network)
     return found
 
 

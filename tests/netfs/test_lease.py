@@ -250,3 +250,30 @@ def test_a_create_refused_for_a_file_the_other_host_already_removed_is_tried_aga
     assert fd is not None
     os.close(fd)
     assert _lease(shared.b).read_bytes() == b"{}"
+
+
+def test_a_lease_that_exists_to_create_but_is_gone_to_read_is_polled_until_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where "exists" and "gone" keep disagreeing (an attribute cache), the wait polls and ends.
+
+    It retries at once after one "gone", then at the poll interval, and still
+    gives up at the timeout; it used to spin without ever checking it.
+    """
+    looks: list[Path] = []
+
+    def gone(path: Path) -> None:
+        looks.append(path)
+        if len(looks) > 1000:
+            raise AssertionError("spinning")
+
+    monkeypatch.setattr(lease_module, "_create", lambda path, record: None)
+    monkeypatch.setattr(lease_module, "_look", gone)
+    timeout = 0.3
+    with (
+        pytest.raises(LockTimeout),
+        lease_module.hold(tmp_path / "demo.build.lease", timeout=timeout, purpose="testing"),
+    ):
+        pass
+    # At most two looks per poll interval slept, whatever the machine's load.
+    assert 1 < len(looks) <= 2 * (timeout / lease_module.POLL_SECONDS + 2)

@@ -127,24 +127,32 @@ def _acquire(path: Path, token: str, timeout: float | None, purpose: str) -> int
     ).encode()
     started = time.monotonic()
     judge_at = started  # before this moment the lease seen last cannot have expired
-    waiting = False
+    waiting = hurried = False
     while True:
         fd = _create(path, record)
         if fd is not None:
             return fd
         now = time.monotonic()
+        gone = False  # released or taken over meanwhile: create it now
         if now >= judge_at:
             seen = _look(path)
             if seen is None:
-                continue  # released meanwhile: create it now
-            age = _age(path, seen)
-            if age > seen.expires_after:
-                _syncpoints.reach("lease.expired")
-                if _take_over(path, seen, record):
-                    continue  # removed: create it now
-            judge_at = now + max(seen.expires_after - age, POLL_SECONDS)
+                gone = True
+            else:
+                age = _age(path, seen)
+                if age > seen.expires_after:
+                    _syncpoints.reach("lease.expired")
+                    gone = _take_over(path, seen, record)
+                if not gone:
+                    judge_at = now + max(seen.expires_after - age, POLL_SECONDS)
         if timeout is not None and now - started >= timeout:
             raise LockTimeout(path, purpose, now - started)
+        if gone and not hurried:
+            # At once, but once in a row: where "exists" and "gone" keep
+            # disagreeing (an attribute cache), the loop polls, not spins.
+            hurried = True
+            continue
+        hurried = False
         if not waiting:
             logger.info("waiting for another process to finish %s (lease %s)", purpose, path)
             waiting = True

@@ -130,24 +130,27 @@ def shared_by_users(user_mounts: UserHosts) -> UserHosts:
 
 
 def removed_before_fstat(
-    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch
+    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch, call: str = "fstat"
 ) -> None:
-    """Make *module*'s ``os.fstat`` remove *other_host* first, as another host would.
+    """Make *module*'s ``os.fstat`` (or ``os.<call>``) remove *other_host* first.
 
-    The file is removed through the other mount between the module's open and
-    its ``fstat``; sshfs answers that ``fstat`` by path, so it fails with ENOENT.
+    The file is removed through the other mount, as another host would,
+    between the module's open and its ``fstat``: sshfs answers that ``fstat``
+    by path, so it fails with ENOENT. With ``call="unlink"``, the module's own
+    removal finds the file gone.
     """
+    real = getattr(os, call)
+
+    def removing_first(*args: object, **kwargs: object) -> object:
+        if other_host.exists():
+            other_host.unlink()
+        return real(*args, **kwargs)
 
     class RemovedOnTheOtherHost:
-        """The os module, except that the other host removes the file just before an fstat."""
+        """The os module, except that the other host removes the file just before one call."""
 
         def __getattr__(self, name: str) -> object:
-            return getattr(os, name)
-
-        def fstat(self, fd: int) -> os.stat_result:
-            if other_host.exists():
-                other_host.unlink()
-            return os.fstat(fd)
+            return removing_first if name == call else getattr(os, name)
 
     monkeypatch.setattr(module, "os", RemovedOnTheOtherHost())
 

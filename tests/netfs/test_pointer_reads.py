@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from wheelcache._gc.retire import scan_sources
 from wheelcache._layout import Layout
 from wheelcache._pointers import pointer as pointer_module
 from wheelcache._pointers import revision, settled
+from wheelcache._pointers import revision as revision_module
 from wheelcache._pointers.pointer import decode
 from wheelfactory import make_wheel
 
@@ -202,3 +204,24 @@ def test_verify_reports_no_pointer_unreadable_that_was_missing_for_an_instant(
 
     assert report.unreadable_pointers == ()
     assert report.sound, report
+
+
+def test_verify_repair_leaves_a_pointer_the_other_host_retired_while_it_mended_it(
+    shared: Hosts, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Host B's prune retires the pointer just before host A's repair deletes it.
+
+    Flock excludes nothing across hosts, so the pointer lock does not keep the
+    retirement out. The pointer is gone either way: nothing to mend, no error.
+    """
+    source = Source("k", "rev-1")
+    cache = WheelCache(shared.a / "cache")
+    added = cache.add(source, make_wheel(tmp_path, "demo", "1.0"))
+    layout = Layout(shared.a / "cache")
+    on_a = layout.pointer_file(source.digest)
+    on_b = Layout(shared.b / "cache").pointer_file(source.digest)
+    shutil.rmtree(added.path.parent)  # the entry is missing: the repair deletes the pointer
+    removed_before_fstat(revision_module, on_b, monkeypatch, "unlink")
+
+    assert not revision_module.drop_wheels(layout, on_a, drop=frozenset({added.sha256}))
+    assert not on_a.exists()

@@ -202,6 +202,10 @@ def drop_wheels(
                 )
             else:
                 os.unlink(pointer_path)
+        except FileNotFoundError:
+            # Retired meanwhile by a prune on another host (the pointer lock
+            # is a flock: it excludes nothing across hosts): nothing to mend.
+            return False
         except OSError as exc:
             raise cache_error(pointer_path, "rewrite", exc) from exc
         logger.info("removed %d missing or corrupt wheels from %s", len(drop), pointer_path)

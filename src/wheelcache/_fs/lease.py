@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from .._errors import CacheError, LockTimeout, cache_error
 from . import heartbeat
 from . import syncpoints as _syncpoints
+from .fsclock import seconds_since
 from .fsutil import retry_transient
 from .nofollow import O_NOFOLLOW, link_error
 
@@ -325,30 +326,8 @@ def _read(path: Path) -> tuple[bytes, os.stat_result] | None:
 
 
 def _age(path: Path, seen: _Seen) -> float:
-    """Seconds since *seen* was last renewed, on the clock of *path*'s filesystem.
-
-    The clock is the mtime of :data:`CLOCK_NAME` in the same directory, set to
-    "now" by the filesystem (the server's clock on NFS) just before.
-    """
-    clock = path.with_name(CLOCK_NAME)
-    try:
-        now = retry_transient(lambda: _touched(clock))
-    except OSError as exc:
-        raise cache_error(clock, "touch", exc) from exc
-    return now - seen.mtime
-
-
-def _touched(clock: Path) -> float:
-    """Set *clock*'s mtime to now (creating it) and return it."""
-    fd = os.open(clock, os.O_RDWR | os.O_CREAT | _O_READ, 0o666)
-    try:
-        if os.utime in os.supports_fd:
-            os.utime(fd)
-        else:  # pragma: no cover - Windows: the clock was just opened, not followed
-            os.utime(clock)
-        return os.fstat(fd).st_mtime
-    finally:
-        os.close(fd)
+    """Seconds since *seen* was last renewed, on the clock of *path*'s filesystem."""
+    return seconds_since(seen.mtime, path.with_name(CLOCK_NAME))
 
 
 def _unlink(path: Path) -> None:

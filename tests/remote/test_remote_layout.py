@@ -237,3 +237,32 @@ def test_prune_remote_keeps_a_wheel_a_first_layout_record_names(tmp_path: Path, 
     report = machine(tmp_path, "a", s3.url).prune_remote(grace=0)
     assert (report.removed_records, report.removed_wheels) == (0, 0)
     assert len(wheel_keys(s3.objects())) == 1
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param(b"[" * 60_000, id="nested past json's recursion limit"),
+        pytest.param(b"huge created", id="a time past float's range"),
+        pytest.param(b"NaN created", id="a time that is not a number"),
+    ],
+)
+def test_a_hostile_record_is_a_rejection_and_a_miss_never_an_error(
+    tmp_path: Path, s3: S3, hostile: bytes
+) -> None:
+    """Anyone who may write to the bucket may write anything: a record must not crash a get."""
+    _pushed(tmp_path, s3)
+    (key,) = record_keys(s3.objects())
+    if hostile.endswith(b"created"):
+        record = json.loads(s3.objects()[key])
+        text = json.dumps(record).replace(
+            f'"created": {json.dumps(record["created"])}',
+            '"created": ' + ("1" + "0" * 400 if hostile.startswith(b"huge") else "NaN"),
+        )
+        assert text != json.dumps(record)
+        hostile = text.encode()
+    put_object(s3.endpoint, s3.bucket, key, hostile)
+    b = machine(tmp_path, "b", s3.url)
+    assert b.get(SDIST) is None
+    assert list(b.wheels()) == []
+    assert b.remote_status().rejected == 1  # type: ignore[union-attr]

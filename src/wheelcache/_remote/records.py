@@ -200,9 +200,14 @@ class Record(NamedTuple):
                 and "\\" not in record.filename
                 and type(record.size) is int
                 and record.size > 0
+                and record.created == record.created  # not NaN
+                and abs(record.created) != float("inf")
                 and isinstance(record.signature, (str, type(None)))
             )
-        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        except (ValueError, KeyError, TypeError, ArithmeticError, RecursionError):
+            # Anyone who may write to the bucket may write anything at all:
+            # json's nesting limit and float's range are just more ways to be
+            # malformed (UnicodeDecodeError is a ValueError).
             return None
         return record if wellformed else None
 

@@ -266,3 +266,30 @@ def test_a_hostile_record_is_a_rejection_and_a_miss_never_an_error(
     assert b.get(SDIST) is None
     assert list(b.wheels()) == []
     assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+
+
+def _forge_a_name_for(s3: S3, real_key: str, first_layout: bool) -> str:
+    """An empty object named like a record of the same wheel under another file name."""
+    sha256 = real_key.rpartition("/")[2].partition(".")[0]
+    revision = real_key.rpartition("/")[0]
+    if not first_layout:
+        revision = revision.rpartition("/")[0]
+    forged = f"{revision}/aaa-0-py3-none-any.whl/{sha256}.rec2"  # listed before demo-1.0-…
+    put_object(s3.endpoint, s3.bucket, forged, b"")
+    return forged
+
+
+@pytest.mark.parametrize("layout", ["current", "first"])
+def test_a_record_name_that_lies_does_not_hide_the_true_record_of_its_wheel(
+    tmp_path: Path, s3: S3, layout: str
+) -> None:
+    """A forged name for the same SHA-256 costs a wasted try and a rejection; the wheel is found."""
+    sha256 = _pushed(tmp_path, s3)
+    (real,) = to_first_layout(s3) if layout == "first" else record_keys(s3.objects())
+    forged = _forge_a_name_for(s3, real, first_layout=layout == "first")
+    assert sorted(record_keys(s3.objects())) == sorted([real, forged])
+    build, calls = builder(tmp_path)
+    b = machine(tmp_path, "b", s3.url)
+
+    assert b.get_or_build(SDIST, build).sha256 == sha256
+    assert calls == []

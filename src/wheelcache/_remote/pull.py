@@ -28,6 +28,8 @@ from .records import parse_record_key, revision_prefix
 from .signing import trusted_record
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from .._source import Source
     from .._store.store import Published, Store
     from .._tags import TagRanks
@@ -50,14 +52,17 @@ _NOT_A_RECORD = "not a record of this source's revision"
 
 def revision_candidates(
     objects: ObjectStore, source: Source, key: bytes | None, reject: Rejected
-) -> list[Candidate]:
+) -> tuple[list[Candidate], list[ListedRecord]]:
     """The wheels the remote's records offer for *source*'s current revision, as listed.
 
     Records of the current layout are not read here (their names say enough);
-    those of the first layout are, and only trusted ones are kept.
+    those of the first layout are, and only trusted ones are kept, except
+    those naming a wheel a current record's name also names: they come back
+    unread, second, as the fallback should every candidate fail (a name that
+    lies must not hide a true record: it costs a wasted download, no more).
     """
     prefix = revision_prefix(source)
-    named: dict[str, ListedRecord] = {}
+    named: dict[tuple[str, str], ListedRecord] = {}
     legacy: list[ListedRecord] = []
     for info in objects.list(prefix):
         listed = parse_record_key(prefix, info.key)
@@ -69,8 +74,8 @@ def revision_candidates(
             reject(info.key, _NOT_A_RECORD)
         elif listed.filename is None:
             legacy.append(listed)
-        elif listed.sha256 not in named:
-            named[listed.sha256] = listed
+        else:
+            named.setdefault((listed.sha256, listed.filename), listed)
     candidates = []
     for listed in named.values():
         assert listed.filename is not None
@@ -78,9 +83,11 @@ def revision_candidates(
         if tags is not None:
             ref = WheelRef(listed.sha256, listed.filename, 0, tags)
             candidates.append(Candidate(ref, listed.key, None))
-    legacy = [listed for listed in legacy if listed.sha256 not in named]
+    shadowing = {sha256 for sha256, _ in named}
+    shadowed = [listed for listed in legacy if listed.sha256 in shadowing]
+    legacy = [listed for listed in legacy if listed.sha256 not in shadowing]
     candidates += _read_legacy(objects, source, legacy, key, reject)
-    return candidates
+    return candidates, shadowed
 
 
 def _tags(filename: str, record_key: str, reject: Rejected) -> tuple[str, ...] | None:
@@ -136,16 +143,23 @@ def pull(
     reject: Rejected,
 ) -> Published | None:
     """Publish the best compatible wheel the remote has for *source*; None on a miss."""
-    candidates = {c.ref: c for c in revision_candidates(objects, source, key, reject)}
-    ranked = ranked_compatible(list(candidates), ranks)
-    if ranked:
-        store.layout.ensure_root()  # a remote miss writes nothing locally
+    listed, shadowed = revision_candidates(objects, source, key, reject)
 
     def judge(data: bytes, record_key: str) -> Record | str:
         return trusted_record(data, source, record_key, key)
 
-    for ref in ranked:
-        published = download(objects, store, candidates[ref], judge, reject)
-        if published is not None:
-            return published
+    def rounds() -> Iterator[list[Candidate]]:
+        yield listed
+        if shadowed:  # read only once every listed candidate has failed
+            yield _read_legacy(objects, source, shadowed, key, reject)
+
+    for candidates in rounds():
+        by_ref = {c.ref: c for c in candidates}
+        ranked = ranked_compatible(list(by_ref), ranks)
+        if ranked:
+            store.layout.ensure_root()  # a remote miss writes nothing locally
+        for ref in ranked:
+            published = download(objects, store, by_ref[ref], judge, reject)
+            if published is not None:
+                return published
     return None

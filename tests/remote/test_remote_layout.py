@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING
 
 import pytest
@@ -293,3 +294,46 @@ def test_a_record_name_that_lies_does_not_hide_the_true_record_of_its_wheel(
 
     assert b.get_or_build(SDIST, build).sha256 == sha256
     assert calls == []
+
+
+def test_a_download_takes_at_most_unchecked_bytes_before_its_record_is_known(
+    tmp_path: Path, s3: S3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record slow to arrive: the download waits for it once UNCHECKED_BYTES have come."""
+    monkeypatch.setattr(download, "UNCHECKED_BYTES", 1 << 20)
+    sha256 = _pushed(tmp_path, s3, payload_size=8_000_000)  # several chunks
+    streamed: list[int] = []
+    ended, asked = threading.Event(), threading.Event()
+    at_ask: list[int] = []
+
+    def counted(chunks: Iterator[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
+            streamed.append(len(chunk))
+            yield chunk
+        ended.set()
+
+    read, result = objects_module.ObjectStore.read, download.RecordRead.result
+
+    def read_late(self: objects_module.ObjectStore, key: str) -> bytes | None:
+        if key.endswith(".rec2"):  # until the download waits for it, or has it all
+            deadline = time.monotonic() + DEADLINE / 4
+            while not (asked.is_set() or ended.is_set()) and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return read(self, key)
+
+    def result_told(self: download.RecordRead) -> bytes | None:
+        at_ask.append(sum(streamed))
+        asked.set()
+        return result(self)
+
+    _wrap_wheel_streams(monkeypatch, counted)
+    monkeypatch.setattr(objects_module.ObjectStore, "read", read_late)
+    monkeypatch.setattr(download.RecordRead, "result", result_told)
+
+    pulled = machine(tmp_path, "b", s3.url).get(SDIST)
+
+    assert pulled is not None
+    assert pulled.sha256 == sha256
+    assert at_ask, "the record was never asked for"
+    # Written: the limit and one chunk more; received: one more chunk, not yet written.
+    assert at_ask[0] <= (1 << 20) + 2 * max(streamed) < sum(streamed), (at_ask, streamed)

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HASH_THREAD_BYTES",
+    "UNCHECKED_BYTES",
     "WRITEBACK_BYTES",
     "Candidate",
     "RecordRead",
@@ -55,6 +56,15 @@ See :mod:`wheelcache._fs.writeback`: the final fsync then has little left.
 
 HASH_THREAD_BYTES = 2 << 20
 """Past this many bytes, a download is hashed in a thread, behind the transfer and the writes."""
+
+UNCHECKED_BYTES = 8 << 20
+"""At most this many bytes are taken before the wheel's record is known and trusted.
+
+The record's GET starts first and is small, so it is normally known within the
+first chunks; past this a download waits for it, so that a wheel object with
+no true record cannot fill the staging area for as long as its record's read
+may take.
+"""
 
 Rejected = Callable[[str, str], None]
 """Told the object key and the problem of every object refused."""
@@ -136,6 +146,9 @@ def download(
 ) -> Published | None:
     """Stream the wheel *candidate* names into the local cache; None when missing or refused."""
     ref = candidate.ref
+    # The record's read is a daemon thread: where the download ends early
+    # (no wheel object, an error), it ends on its own within the client's
+    # timeouts, and its result, which touches nothing local, is dropped.
     pending = None if candidate.record is not None else RecordRead(objects, candidate.record_key)
     object_key = wheel_key(ref.sha256, ref.filename)
     chunks = objects.get(object_key)
@@ -150,7 +163,11 @@ def download(
         writeback = Writeback(fd, WRITEBACK_BYTES)
         try:
             for chunk in chunks:
-                if record is None and pending is not None and pending.done():
+                if (
+                    record is None
+                    and pending is not None
+                    and (pending.done() or size >= UNCHECKED_BYTES)
+                ):
                     record = _settle(pending, judge)  # an untrusted record stops it here
                 size += len(chunk)
                 if record is not None and size > record.size:

@@ -156,9 +156,9 @@ def removed_before_fstat(
 
 
 def created_and_removed_during_create(
-    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch
+    module: ModuleType, other_host: Path, monkeypatch: pytest.MonkeyPatch, times: int = 1
 ) -> None:
-    """Make *module*'s next exclusive ``os.open`` lose a race the other host then ends.
+    """Make *module*'s next *times* exclusive ``os.open`` calls lose a race the other host ends.
 
     The other host creates the file (through its mount) just before this
     host's create reaches the server, and removes it again before this host
@@ -172,14 +172,14 @@ def created_and_removed_during_create(
     class LostTheRace:
         """The os module, except that the next exclusive open loses a race to the other host."""
 
-        raced = False
+        races = times
 
         def __getattr__(self, name: str) -> object:
             return getattr(os, name)
 
         def open(self, path: os.PathLike[str], flags: int, mode: int = 0o777) -> int:
-            if flags & os.O_EXCL and not self.raced:
-                self.raced = True
+            if flags & os.O_EXCL and self.races:
+                self.races -= 1
                 os.close(os.open(other_host, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
                 os.unlink(other_host)
                 raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), os.fspath(path))

@@ -232,8 +232,9 @@ def test_a_lease_released_by_the_other_host_while_being_read_is_seen_as_released
 
 
 @pytest.mark.netfs
+@pytest.mark.parametrize("races", [1, 3], ids=["once", "three times in a row"])
 def test_a_create_refused_for_a_file_the_other_host_already_removed_is_tried_again(
-    shared: Hosts, monkeypatch: pytest.MonkeyPatch
+    shared: Hosts, monkeypatch: pytest.MonkeyPatch, races: int
 ) -> None:
     """Host B creates and removes a lease (or a takeover marker) around host A's create.
 
@@ -243,7 +244,7 @@ def test_a_create_refused_for_a_file_the_other_host_already_removed_is_tried_aga
     A tries again and holds the lease.
     """
     (shared.a / "locks").mkdir()
-    created_and_removed_during_create(lease_module, _lease(shared.b), monkeypatch)
+    created_and_removed_during_create(lease_module, _lease(shared.b), monkeypatch, races)
 
     fd = lease_module._create(_lease(shared.a), b"{}")
 

@@ -62,8 +62,12 @@ POLL_SECONDS = 0.05
 _MARKERS = 8
 """Takeover markers tried per expired lease (each one only after the previous one expired)."""
 
-_REFUSALS = 3
-"""``EPERM`` creates with no file there before one counts as a refusal (see ``_create``)."""
+_REFUSALS = 5
+"""``EPERM`` creates with no file there before one counts as a refusal (see ``_create``).
+
+Tried :data:`POLL_SECONDS` apart, so that racing waiters' short-lived
+takeover markers are gone in between; a true refusal costs 0.2 s.
+"""
 
 _O_CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 _O_READ = os.O_RDONLY | O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
@@ -240,7 +244,9 @@ def _create(path: Path, record: bytes) -> int | None:
     host may have removed it already (a takeover's marker, a lease released):
     try again; only :data:`_REFUSALS` refusals with nothing there are one.
     """
-    for _attempt in range(_REFUSALS):
+    for attempt in range(_REFUSALS):
+        if attempt:
+            time.sleep(POLL_SECONDS)
         try:
             try:
                 fd = os.open(path, _O_CREATE, 0o666)

@@ -301,10 +301,11 @@ def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the
 
     status = warm.run(["install", str(wheel), "--target", str(tmp_path / "t")])
 
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert removed
     assert (status, re.sub(r"\d+ ms", "N ms", out)) == (0, "installed demo 1.0 (hardlink, N ms)\n")
     assert (tmp_path / "t" / "demo" / "__init__.py").exists()
+    assert err == ""
 
 
 @pytest.mark.parametrize(

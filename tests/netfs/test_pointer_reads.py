@@ -155,7 +155,7 @@ def test_prune_keeps_what_a_pointer_names_that_the_other_host_is_replacing_while
                 hidden.rename(on_a)  # the second step
             time.sleep(seconds)
 
-    monkeypatch.setattr(retire_module, "time", RenamedInMeanwhile(), raising=False)
+    monkeypatch.setattr(retire_module, "time", RenamedInMeanwhile())
 
     report = WheelCache(shared.b / "cache").prune(grace=HOUR)
 

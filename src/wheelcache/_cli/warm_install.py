@@ -288,18 +288,21 @@ def _install(
         )
     except TreeVanishedError:
         from .._cache import WheelCache
+        from .main import _logging_to
 
-        cache = WheelCache(request.cache_dir)
-        wheel = cache.find(tree.manifest.wheel_sha256)
-        if wheel is None:
-            raise
-        return cache.install(
-            wheel,
-            python=environment.python,
-            target=environment.target,
-            link_mode=request.link_mode,
-            origin=source,
-        )
+        # The library logs as usual on this rare path: through the command's logging.
+        with _logging_to(sys.stderr, -1 if request.quiet else 0):
+            cache = WheelCache(request.cache_dir)
+            wheel = cache.find(tree.manifest.wheel_sha256)
+            if wheel is None:
+                raise
+            return cache.install(
+                wheel,
+                python=environment.python,
+                target=environment.target,
+                link_mode=request.link_mode,
+                origin=source,
+            )
 
 
 def _replay(records: list[tuple[str, int, str, tuple[object, ...]]], request: WarmInstall) -> None:

@@ -131,6 +131,8 @@ def _terminal_columns() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``wheelcache`` command."""
+    from .._install.linking import LINK_MODES  # os, sys, errno: nothing more
+
     parser = argparse.ArgumentParser(
         prog=PROG,
         formatter_class=_HelpFormatter,
@@ -180,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument(
         "--link-mode",
-        choices=("auto", "clone", "hardlink", "copy"),
+        choices=LINK_MODES,
         default="auto",
         help="how files are placed (default: auto, a reflink clone, else a hard link, else a copy)",
     )

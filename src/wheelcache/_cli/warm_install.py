@@ -30,6 +30,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .._install.linking import LINK_MODES
 from .warm_lookup import has_wheel, hit, warm_root, writable
 
 TYPE_CHECKING = False
@@ -44,7 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["WarmInstall", "parse_warm_install", "warm_install"]
 
-_LINK_MODES = ("auto", "clone", "hardlink", "copy")
 _VALUED = ("--cache-dir", "--python", "--target", "--link-mode")
 
 
@@ -124,7 +124,7 @@ def parse_warm_install(args: Sequence[str]) -> WarmInstall | None:
         else:
             return None
     link_mode = values.get("--link-mode", "auto")
-    if not sources or link_mode not in _LINK_MODES:
+    if not sources or link_mode not in LINK_MODES:
         return None
     if "--python" in values and "--target" in values:
         return None

@@ -78,27 +78,10 @@ def has_wheel(root: str, sha256: str) -> bool:
     The lookup of ``wheelcache install WHEEL``; the entry's wheel name is not
     parsed (the store published it under a valid one).
     """
-    from .._fs.nofollow import list_real_dir, real_ancestors
     from .._paths import Paths
-    from .._store.freshness import touch_entry
+    from .._store.freshness import freshen_entry
 
-    paths = Paths(root)
-    location = paths.entry_file_str(sha256, "x")
-    try:
-        names = [item.name for item in list_real_dir(os.path.dirname(location))]
-    except OSError:
-        return False
-    wheels = [name for name in names if name.endswith(".whl")]
-    if len(wheels) != 1:
-        return False
-    location = paths.entry_file_str(sha256, wheels[0])
-    try:
-        info = os.lstat(location)
-    except OSError:
-        return False
-    if not S_ISREG(info.st_mode) or not real_ancestors(location, 3):
-        return False  # not a regular file, or a link on the way: WheelCache.find judges
-    return touch_entry(location)
+    return freshen_entry(Paths(root), sha256)
 
 
 def cache_root(cache_dir: str | None) -> str | None:

@@ -18,14 +18,43 @@ looks into an entry counts only its ``.whl`` file.
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .._errors import cache_error
 from .._fs.fsutil import touch, unlink_quietly
-from .._fs.nofollow import O_NOFOLLOW
+from .._fs.nofollow import O_NOFOLLOW, list_real_dir, real_ancestors
 from .._layout import unique_token
 
-__all__ = ["touch_entry"]
+if TYPE_CHECKING:
+    from .._paths import Paths
+
+__all__ = ["freshen_entry", "touch_entry"]
+
+
+def freshen_entry(paths: Paths, sha256: str, filename: str | None = None) -> bool:
+    """Freshen the entry *sha256* below *paths*; False when it is missing or a link.
+
+    *filename* is its wheel's name; without it the entry is listed for its one
+    ``.whl``. A link at the wheel or at any directory up to the bucket makes
+    the entry missing: never followed for a write (docs/design.md §2).
+    Raises as :func:`touch_entry` does.
+    """
+    if filename is None:
+        entry = os.path.dirname(paths.entry_file_str(sha256, ""))
+        wheels = [item.name for item in list_real_dir(entry) if item.name.endswith(".whl")]
+        if len(wheels) != 1:
+            return False
+        filename = wheels[0]
+    location = paths.entry_file_str(sha256, filename)
+    try:
+        info = os.lstat(location)
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or not real_ancestors(location, 3):
+        return False
+    return touch_entry(location)
 
 
 def touch_entry(location: str) -> bool:

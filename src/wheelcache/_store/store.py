@@ -54,7 +54,7 @@ from .._fs.locking import hold
 from .._fs.nofollow import allow_owner_write, real_ancestors, refuse_links
 from .._layout import Layout, unique_token
 from .._pointers.pointer import WheelRef
-from .freshness import touch_entry
+from .freshness import freshen_entry, touch_entry
 from .judge import exists, judge_existing, precheck, wheel_filename
 
 if TYPE_CHECKING:
@@ -314,14 +314,7 @@ class Store:
         :class:`CacheError` naming the path and the permission when neither
         the wheel nor its directory may be touched.
         """
-        if filename is None:
-            filename = self.wheel_filename(sha256)
-            if filename is None:
-                return False
-        location = self.layout.entry_file_str(sha256, filename)
-        if self.entry_stat(sha256, filename) is None or not real_ancestors(location, 3):
-            return False  # missing, or a link: never followed for a write
-        return touch_entry(location)
+        return freshen_entry(self.layout, sha256, filename)
 
     def wheel_filename(self, sha256: str) -> str | None:
         """The name of the wheel inside an entry, or None if there is none."""

@@ -27,6 +27,7 @@ from remote.remote_kit import (
 )
 from remote.s3server import FaultProxy, put_object
 from wheelcache._remote import download
+from wheelcache._remote.records import Record, record_key, wheel_key
 from wheelfactory import make_wheel
 
 if TYPE_CHECKING:
@@ -71,6 +72,52 @@ def test_a_large_wheel_with_one_byte_changed_near_its_end_is_rejected_by_its_dig
     ]
     assert len(rejections) == 1
     assert f"where {added.sha256} was recorded" in rejections[0]  # the digest, not validation
+
+
+def _plant(s3: S3, data: bytes, filename: str = "demo-1.0-py3-none-any.whl") -> str:
+    """*data* as a wheel object of SDIST's revision, under an honest record; its SHA-256."""
+    sha256 = hashlib.sha256(data).hexdigest()
+    record = Record.make(SDIST, sha256, filename, len(data))
+    prefix = s3.url.split("/", 3)[3]  # the bucket's keys carry the remote URL's prefix
+    put_object(s3.endpoint, s3.bucket, f"{prefix}/{wheel_key(sha256, filename)}", data)
+    record_at = f"{prefix}/{record_key(SDIST, sha256, filename)}"
+    put_object(s3.endpoint, s3.bucket, record_at, record.encode())
+    return sha256
+
+
+def _rejections(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "rejected remote object" in r.getMessage()]
+
+
+def test_a_pulled_file_is_refused_when_it_is_no_wheel_though_its_record_vouches_for_its_bytes(
+    tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pull skips the members' CRCs (the digest covers them), never the wheel's shape."""
+    not_a_wheel = make_wheel(tmp_path / "w", "demo", "1.0", files={"../evil.py": b"import os\n"})
+    _plant(s3, not_a_wheel.read_bytes())
+    b = machine(tmp_path, "b", s3.url)
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert b.get(SDIST) is None
+    assert list(b.wheels()) == []
+    (rejection,) = _rejections(caplog)
+    assert "has an unsafe path" in rejection
+    assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+
+
+def test_a_pulled_file_that_is_not_what_its_record_names_is_refused_for_that_first(
+    tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Validation runs alongside the hash; wrong bytes explain an invalid wheel: they are named."""
+    a = machine(tmp_path, "a", s3.url)
+    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
+    assert a.flush(60)
+    (key,) = wheel_keys(s3.objects())
+    put_object(s3.endpoint, s3.bucket, key, added.path.read_bytes()[:-5000])  # no zip directory
+    b = machine(tmp_path, "b", s3.url)
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert b.get(SDIST) is None
+    (rejection,) = _rejections(caplog)
+    assert f"{added.size - 5000} bytes where {added.size} were recorded" in rejection
 
 
 def _three_records(tmp_path: Path, s3: S3) -> None:

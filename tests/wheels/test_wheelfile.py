@@ -228,6 +228,29 @@ def test_member_failing_its_crc_is_rejected(tmp_path: pathlib.Path, payload_size
     assert rejection(path).problem == f"member {member!r} fails its CRC check (its data is corrupt)"
 
 
+def test_without_crc_checks_only_metadata_and_wheel_are_read(tmp_path: pathlib.Path) -> None:
+    """check_crcs=False (bytes whose SHA-256 vouches for them): a damaged payload
+    member passes, a damaged METADATA or WHEEL does not, and neither does a bad shape."""
+    payload = make_wheel(tmp_path / "payload", payload_size=3 * CHUNK_SIZE + 5)
+    corrupt_crc(payload, "demo/payload.bin")
+    rejection(payload)  # by default every member is read
+    assert validate_wheel(payload, check_crcs=False).name == "demo"
+
+    for required in ("METADATA", "WHEEL"):
+        damaged = make_wheel(tmp_path / required, payload_size=1000)
+        member = corrupt_crc(damaged, f"demo-1.0.dist-info/{required}")
+        with pytest.raises(InvalidWheelError) as caught:
+            validate_wheel(damaged, check_crcs=False)
+        assert caught.value.problem == (
+            f"member {member!r} fails its CRC check (its data is corrupt)"
+        )
+
+    unsafe = make_wheel(tmp_path / "unsafe", files={"../evil.py": b"import os\n"})
+    with pytest.raises(InvalidWheelError) as caught:
+        validate_wheel(unsafe, check_crcs=False)
+    assert "has an unsafe path" in caught.value.problem
+
+
 def test_member_with_unreadable_compressed_data_is_rejected(tmp_path: pathlib.Path) -> None:
     path = make_wheel(tmp_path, files={"demo/text.py": b"x = 1\n" * 1000})
     data = bytearray(path.read_bytes())

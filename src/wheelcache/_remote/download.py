@@ -14,7 +14,10 @@ The bytes are hashed while written (:class:`~.hashing.StreamHasher`), handed
 to the disk as they go (:class:`~wheelcache._fs.writeback.Writeback`), and
 published through the normal path
 (:func:`~wheelcache._store.streamed.publish_stream`) only if their size and
-SHA-256 are the ones recorded.
+SHA-256 are the ones recorded. The hash may still be catching up with the
+last chunks when the last byte is written: the file is validated and
+fsynced meanwhile, and ``settle`` waits for it after both. The members' CRCs
+are left to that SHA-256 (docs/design.md §14.2).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from .records import Record, wheel_key
 if TYPE_CHECKING:
     from .._pointers.pointer import WheelRef
     from .._store.store import Published, Store
+    from .._store.streamed import Settle
     from .objects import ObjectStore
 
 __all__ = [
@@ -156,7 +160,7 @@ def download(
         logger.info("remote record names %s, which is missing: a miss", object_key)
         return None
 
-    def write(fd: int) -> tuple[str, int]:
+    def write(fd: int) -> Settle:
         record = candidate.record
         digest = StreamHasher(HASH_THREAD_BYTES)
         size = 0
@@ -176,21 +180,29 @@ def download(
                 _write_all(fd, memoryview(chunk))
                 writeback.wrote(len(chunk))
         finally:
-            digest.close()
+            digest.end()  # the hash may still be catching up: settle() waits for it
             writeback.finish()
-        if record is None:
-            assert pending is not None
-            record = _settle(pending, judge)  # never publish before the record is trusted
-        if size != record.size:
-            raise _WrongBytes(f"{size} bytes where {record.size} were recorded")
-        sha256 = digest.hexdigest()
-        if sha256 != record.sha256:
-            raise _WrongBytes(f"SHA-256 {sha256} where {record.sha256} was recorded")
-        _syncpoints.reach("remote-pull.downloaded")
-        return record.sha256, size
+
+        def settle() -> tuple[str, int]:
+            trusted = record
+            if trusted is None:
+                assert pending is not None
+                trusted = _settle(pending, judge)  # never publish before the record is trusted
+            if size != trusted.size:
+                raise _WrongBytes(f"{size} bytes where {trusted.size} were recorded")
+            sha256 = digest.hexdigest()
+            if sha256 != trusted.sha256:
+                raise _WrongBytes(f"SHA-256 {sha256} where {trusted.sha256} was recorded")
+            _syncpoints.reach("remote-pull.downloaded")
+            return trusted.sha256, size
+
+        return settle
 
     try:
-        return publish_stream(store, ref.filename, write)
+        # The members' CRCs are not checked again: settle() compares the bytes'
+        # SHA-256 with the record's, which names a wheel its pusher validated
+        # in full when it published it (docs/design.md §14).
+        return publish_stream(store, ref.filename, write, check_crcs=False)
     except _WrongBytes as exc:
         reject(object_key, str(exc))
     except _Untrusted as exc:

@@ -29,6 +29,7 @@ class StreamHasher:
         self._queue: queue.Queue[bytes | None] | None = None
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._ended = False
 
     def update(self, chunk: bytes) -> None:
         if self._queue is None:
@@ -50,10 +51,16 @@ class StreamHasher:
                 except BaseException as exc:  # re-raised by hexdigest()
                     self._failure = exc
 
+    def end(self) -> None:
+        """No more chunks: the thread finishes what it was given on its own (idempotent)."""
+        if self._queue is not None and not self._ended:
+            self._ended = True
+            self._queue.put(None)
+
     def close(self) -> None:
         """Wait for the thread to hash what it was given (idempotent)."""
-        if self._queue is not None and self._thread is not None:
-            self._queue.put(None)
+        self.end()
+        if self._thread is not None:
             self._thread.join()
             self._thread = None
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from remote.conftest import S3
+    from wheelcache import CachedWheel
 
 pytestmark = pytest.mark.usefixtures("s3")
 
@@ -41,12 +42,32 @@ BIG = 3 * download.HASH_THREAD_BYTES // 2
 """Payload bytes of a wheel large enough to be hashed in a thread, in several chunks."""
 
 
-def test_a_large_wheel_hashed_behind_the_download_is_published_intact(
-    tmp_path: Path, s3: S3
-) -> None:
+def _pushed_big(tmp_path: Path, s3: S3) -> CachedWheel:
+    """Machine A adds a wheel of BIG payload bytes to SDIST and pushes it."""
     a = machine(tmp_path, "a", s3.url)
     added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
     assert a.flush(60)
+    return added
+
+
+def _pulled_by_b_refused(tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture) -> str:
+    """Machine B's get() of SDIST: a miss, nothing published, one rejection; its message."""
+    b = machine(tmp_path, "b", s3.url)
+    with caplog.at_level(logging.WARNING, logger="wheelcache"):
+        assert b.get(SDIST) is None
+    assert list(b.wheels()) == []
+    rejections = [
+        r.getMessage() for r in caplog.records if "rejected remote object" in r.getMessage()
+    ]
+    assert len(rejections) == 1
+    assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+    return rejections[0]
+
+
+def test_a_large_wheel_hashed_behind_the_download_is_published_intact(
+    tmp_path: Path, s3: S3
+) -> None:
+    added = _pushed_big(tmp_path, s3)
     assert added.size >= download.HASH_THREAD_BYTES
     pulled = machine(tmp_path, "b", s3.url).get(SDIST)
     assert pulled is not None
@@ -56,22 +77,13 @@ def test_a_large_wheel_hashed_behind_the_download_is_published_intact(
 def test_a_large_wheel_with_one_byte_changed_near_its_end_is_rejected_by_its_digest(
     tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
 ) -> None:
-    a = machine(tmp_path, "a", s3.url)
-    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
-    assert a.flush(60)
+    added = _pushed_big(tmp_path, s3)
     (key,) = wheel_keys(s3.objects())
     data = bytearray(added.path.read_bytes())
     data[-200_000] ^= 0xFF  # in the last chunk the download receives
     put_object(s3.endpoint, s3.bucket, key, bytes(data))
-    b = machine(tmp_path, "b", s3.url)
-    with caplog.at_level(logging.WARNING, logger="wheelcache"):
-        assert b.get(SDIST) is None
-    assert list(b.wheels()) == []
-    rejections = [
-        r.getMessage() for r in caplog.records if "rejected remote object" in r.getMessage()
-    ]
-    assert len(rejections) == 1
-    assert f"where {added.sha256} was recorded" in rejections[0]  # the digest, not validation
+    rejection = _pulled_by_b_refused(tmp_path, s3, caplog)
+    assert f"where {added.sha256} was recorded" in rejection  # the digest, not validation
 
 
 def _plant(s3: S3, data: bytes, filename: str = "demo-1.0-py3-none-any.whl") -> str:
@@ -85,38 +97,23 @@ def _plant(s3: S3, data: bytes, filename: str = "demo-1.0-py3-none-any.whl") -> 
     return sha256
 
 
-def _rejections(caplog: pytest.LogCaptureFixture) -> list[str]:
-    return [r.getMessage() for r in caplog.records if "rejected remote object" in r.getMessage()]
-
-
 def test_a_pulled_file_is_refused_when_it_is_no_wheel_though_its_record_vouches_for_its_bytes(
     tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A pull skips the members' CRCs (the digest covers them), never the wheel's shape."""
     not_a_wheel = make_wheel(tmp_path / "w", "demo", "1.0", files={"../evil.py": b"import os\n"})
     _plant(s3, not_a_wheel.read_bytes())
-    b = machine(tmp_path, "b", s3.url)
-    with caplog.at_level(logging.WARNING, logger="wheelcache"):
-        assert b.get(SDIST) is None
-    assert list(b.wheels()) == []
-    (rejection,) = _rejections(caplog)
-    assert "has an unsafe path" in rejection
-    assert b.remote_status().rejected == 1  # type: ignore[union-attr]
+    assert "has an unsafe path" in _pulled_by_b_refused(tmp_path, s3, caplog)
 
 
 def test_a_pulled_file_that_is_not_what_its_record_names_is_refused_for_that_first(
     tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Validation runs alongside the hash; wrong bytes explain an invalid wheel: they are named."""
-    a = machine(tmp_path, "a", s3.url)
-    added = a.add(SDIST, make_wheel(tmp_path / "big", "demo", "1.0", payload_size=BIG))
-    assert a.flush(60)
+    added = _pushed_big(tmp_path, s3)
     (key,) = wheel_keys(s3.objects())
     put_object(s3.endpoint, s3.bucket, key, added.path.read_bytes()[:-5000])  # no zip directory
-    b = machine(tmp_path, "b", s3.url)
-    with caplog.at_level(logging.WARNING, logger="wheelcache"):
-        assert b.get(SDIST) is None
-    (rejection,) = _rejections(caplog)
+    rejection = _pulled_by_b_refused(tmp_path, s3, caplog)
     assert f"{added.size - 5000} bytes where {added.size} were recorded" in rejection
 
 

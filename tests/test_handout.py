@@ -36,14 +36,14 @@ def test_lookup_that_raced_a_pointer_replace_freshens_what_it_hands_out(
     old_rev = Source("src", "rev-1")
     first = cache.add(old_rev, wheel_with_seed(tmp_path, 1))
     writer = WheelCache(cache.root)
-    real_ranked = _tags.ranked_compatible
+    real_ranked = _tags.ranked_remembered
 
     def replace_then_rank(*args: Any, **kwargs: Any) -> Any:
         writer.add(Source("src", "rev-2"), wheel_with_seed(tmp_path, 2))
         age(first.path, 30 * 60)
         return real_ranked(*args, **kwargs)
 
-    monkeypatch.setattr(wheelcache._store.lookup, "ranked_compatible", replace_then_rank)
+    monkeypatch.setattr(wheelcache._store.lookup, "ranked_remembered", replace_then_rank)
     handed_out = cache.get(old_rev)
 
     assert handed_out == first

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from packaging.tags import Tag, sys_tags
 
+from wheelcache import _tags
 from wheelcache._pointers.pointer import WheelRef
-from wheelcache._tags import default_ranks, rank_tags, ranked_compatible, ranks_for
+from wheelcache._tags import (
+    default_ranks,
+    rank_tags,
+    ranked_compatible,
+    ranked_remembered,
+    ranks_for,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    import pytest
+
+    from wheelcache._tags import TagRanks
 
 
 def ref(name: str, *tags: str) -> WheelRef:
@@ -115,3 +131,33 @@ def test_many_wheels_rank_by_best_tag_then_latest() -> None:
         "new-generic",
         "old-generic",
     ]
+
+
+def test_a_ranking_is_remembered_for_the_same_wheels_and_ranks_only(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A repeated hit on a source with several wheels does not rank them again,
+    and never answers other wheels or other ranks with a remembered ranking."""
+    calls: list[int] = []
+
+    def counted(wheels: Sequence[WheelRef], ranks: TagRanks) -> list[WheelRef]:
+        calls.append(len(wheels))
+        return ranked_compatible(wheels, ranks)
+
+    monkeypatch.setattr(_tags, "ranked_compatible", counted)
+    py3_first = rank_tags([Tag("py3", "none", "any"), Tag("cp311", "cp311", "linux_x86_64")])
+    cp311_first = rank_tags([Tag("cp311", "cp311", "linux_x86_64"), Tag("py3", "none", "any")])
+    wheels = (ref("generic", "py3-none-any"), ref("specific", "cp311-cp311-linux_x86_64"))
+
+    first = ranked_remembered(wheels, py3_first)
+    assert [w.filename for w in first] == ["generic", "specific"]
+    assert ranked_remembered(wheels, py3_first) is first
+    assert calls == [2]  # ranked once
+    assert [w.filename for w in ranked_remembered(wheels, cp311_first)] == ["specific", "generic"]
+    equal_wheels = tuple(wheels)[::-1][::-1]  # equal, but another object
+    assert equal_wheels is not wheels
+    assert [w.filename for w in ranked_remembered(equal_wheels, py3_first)] == [
+        "generic",
+        "specific",
+    ]
+    assert calls == [2, 2, 2]

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     R = TypeVar("R", bound=WheelRef)
 
-__all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible"]
+__all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible", "ranked_remembered"]
 
 TagRanks = Mapping[str, int]
 """Tag string -> preference (0 is best)."""
@@ -111,7 +111,9 @@ def ranked_compatible(wheels: Sequence[R], ranks: TagRanks) -> list[R]:
             if tag in ranks:
                 return [wheels[0]]
         return []
-    rank_of = ranks.get
+    # The default ranking is needed from here on: its own dict's get is a
+    # C call, where the lazy Mapping's takes three Python calls per tag.
+    rank_of = (default_ranks() if ranks is _DEFAULT_RANKS else ranks).get
     scored = []
     for index, wheel in enumerate(wheels):
         best = None
@@ -123,3 +125,29 @@ def ranked_compatible(wheels: Sequence[R], ranks: TagRanks) -> list[R]:
             scored.append((best, -index, wheel))
     scored.sort(key=_by_rank_then_latest)
     return [wheel for _, _, wheel in scored]
+
+
+_REMEMBERED_RANKINGS = 256
+_remembered: dict[int, tuple[Sequence[WheelRef], TagRanks, Sequence[WheelRef]]] = {}
+
+
+def ranked_remembered(wheels: Sequence[R], ranks: TagRanks) -> Sequence[R]:
+    """:func:`ranked_compatible`, remembered for the very same *wheels* and *ranks* objects.
+
+    A pointer read again with the same bytes is the same object
+    (:func:`wheelcache._pointers.pointer.decode` remembers them), and so are
+    the default ranks and a repeated explicit ranking (:func:`ranks_for`): a
+    repeated hit on a source with several wheels then skips the ranking. The
+    objects are kept with the result, so their ids cannot be reused while
+    remembered; the result is a tuple, which no caller can change.
+    """
+    if len(wheels) < 2:
+        return ranked_compatible(wheels, ranks)
+    slot = _remembered.get(id(wheels))
+    if slot is not None and slot[0] is wheels and slot[1] is ranks:
+        return slot[2]  # type: ignore[return-value]  # stored for these very wheels
+    ranked = tuple(ranked_compatible(wheels, ranks))
+    if len(_remembered) >= _REMEMBERED_RANKINGS:
+        _remembered.clear()
+    _remembered[id(wheels)] = (wheels, ranks, ranked)
+    return ranked

@@ -21,7 +21,7 @@ from .._fs import syncpoints as _syncpoints
 from .._log import get_logger
 from .._pointers.any_version import USE_INTERVAL
 from .._pointers.pointer import open_pointer, read_open_pointer, replaced
-from .._tags import ranked_compatible
+from .._tags import ranked_remembered
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ class Finder:
             pointer = read_open_pointer(fd)
             if pointer is None or pointer.key != key or pointer.freshness != freshness:
                 return None
-            for ref in ranked_compatible(pointer.wheels, ranks):
+            for ref in ranked_remembered(pointer.wheels, ranks):
                 location = self._paths.entry_file_str(ref.sha256, ref.filename)
                 try:
                     entry = os.lstat(location)

@@ -167,3 +167,53 @@ def test_a_failure_reading_one_of_several_records_is_a_remote_failure(
         proxy.close()
     assert list(b.wheels()) == []
     assert any("is unavailable" in r.getMessage() for r in caplog.records)
+
+
+def _garble_member(data: bytes, name: str) -> bytes:
+    """*data* (a wheel) with the compressed bytes of member *name* made undecodable."""
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        member = archive.getinfo(name)
+    start = member.header_offset + 30 + len(member.filename) + len(member.extra)
+    garbled = bytearray(data)
+    garbled[start : start + member.compress_size] = b"\xff" * member.compress_size
+    return bytes(garbled)
+
+
+def test_a_pulled_wheel_whose_member_cannot_be_inflated_fails_its_install_with_a_cache_error(
+    tmp_path: Path, s3: S3
+) -> None:
+    """design.md §14.2: a pull leaves the members' CRCs to the SHA-256, and a bucket
+    writer who is not wheelcache can name bytes that never passed them; such a member
+    then "fails later, where the wheel is unpacked or installed". That failure must be
+    the library's own (InvalidWheelError, a CacheError), never a bare zlib.error."""
+    pytest.importorskip("installer")
+    from wheelcache import CacheError
+
+    wheel = make_wheel(tmp_path / "w", "demo", "1.0", files={"demo/text.py": b"x = 1\n" * 1000})
+    _plant(s3, _garble_member(wheel.read_bytes(), "demo/text.py"))
+    b = machine(tmp_path, "b", s3.url)
+    pulled = b.get(SDIST)
+    assert pulled is not None  # published: the shape is right, the CRCs were left alone
+    with pytest.raises(CacheError):
+        b.install(pulled, target=tmp_path / "target")
+
+
+def test_a_pull_refused_mid_stream_leaves_no_hash_thread_behind(
+    tmp_path: Path, s3: S3, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The download raises past the recorded size, after the hash thread started and
+    without settle() ever being called: the thread still ends on its own."""
+    import time
+
+    added = _pushed_big(tmp_path, s3)
+    (key,) = wheel_keys(s3.objects())
+    put_object(s3.endpoint, s3.bucket, key, added.path.read_bytes() + b"\0" * (1 << 20))
+    rejection = _pulled_by_b_refused(tmp_path, s3, caplog)
+    assert f"longer than the {added.size} bytes recorded" in rejection
+    deadline = time.monotonic() + DEADLINE
+    while any(t.name == "wheelcache-hash" for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a hash thread outlived its refused download"
+        time.sleep(0.01)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 from .._errors import InvalidWheelError, cache_error
 from .._fs.fsutil import CHUNK_SIZE
-from .._wheels.wheelfile import unsafe_path_reason
+from .._wheels.wheelfile import ZIP_ERRORS, unsafe_path_reason
 from .manifest import Manifest, TreeFile, record_hash
 
 if TYPE_CHECKING:
@@ -73,7 +73,7 @@ def unpack_wheel(wheel: Path, sha256: str, destination: Path) -> Manifest:
             executable = bool((member.external_attr >> 16) & 0o111)
             try:
                 digest, size = _extract(archive, member, target, executable)
-            except (OSError, zipfile.BadZipFile, ValueError) as exc:
+            except ZIP_ERRORS as exc:  # a pulled wheel's members were not inflated (§14.2)
                 problems.append(f"member {name!r} cannot be unpacked ({exc})")
                 continue
             written[name] = (record_hash(digest), size, executable)

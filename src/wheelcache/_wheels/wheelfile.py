@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INFLATE_ALLOWANCE",
     "MAX_INFLATE_RATIO",
+    "ZIP_ERRORS",
     "WheelInfo",
     "parse_wheel_name",
     "read_chunks",
@@ -61,7 +62,7 @@ INFLATE_ALLOWANCE = 256 << 20
 # corrupt deflate stream (zlib.error), data that ends early (EOFError), an I/O
 # failure (OSError), a compression method this Python lacks
 # (NotImplementedError) and nonsensical offsets or sizes (ValueError).
-_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
+ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
 _LOCAL_FILE_HEADER = b"PK\x03\x04"
 _ENCRYPTED_FLAG = 0x1
 _DRIVE = re.compile(r"[A-Za-z]:")
@@ -168,7 +169,7 @@ def _check_archive(
         return ["the file is empty"]
     try:
         archive = zipfile.ZipFile(stream)
-    except _ZIP_ERRORS as exc:
+    except ZIP_ERRORS as exc:
         return [_not_a_zip_problem(stream, exc)]
     with archive:
         members = archive.infolist()
@@ -274,7 +275,7 @@ def _read_members(
                     read = data.read1 if isinstance(data, io.BufferedIOBase) else data.read
                     while read(CHUNK_SIZE):
                         pass
-        except _ZIP_ERRORS as exc:
+        except ZIP_ERRORS as exc:
             if isinstance(exc, zipfile.BadZipFile) and "CRC" in str(exc):
                 problems.append(f"member {name!r} fails its CRC check (its data is corrupt)")
             else:

@@ -13,10 +13,12 @@ the warm path imports is pinned by tests/test_import_cost.py.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,7 +27,7 @@ import pytest
 
 import wheelcache._install.install
 from installkit import make_venv, rich_wheel
-from procs import run_command
+from procs import DEADLINE, SyncPoints, run_command
 from wheelcache import Source, WheelCache
 from wheelcache._cli import warm
 from wheelcache._cli.warm_install import WarmInstall, parse_warm_install
@@ -33,7 +35,7 @@ from wheelcache._fs.fsutil import remove_tree
 from wheelfactory import make_sdist, make_wheel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     from installkit import Venv
     from wheelcache._unpacked.trees import Tree
@@ -308,6 +310,61 @@ def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the
     assert err == ""
 
 
+@pytest.mark.parametrize("kind", ["wheel", "project"])
+def test_a_source_whose_tree_and_wheel_went_after_it_was_found_is_installed_as_by_the_full_command(
+    kind: str, wheel: Path, demo_project: Path, tmp_path: Path, cache_dir: Path
+) -> None:
+    """``wheelcache clean`` between finding and linking: the wheel is added or built again.
+
+    The warm run pauses once its install has begun (``install.recorded``)
+    while ``wheelcache clean`` empties the cache; the full run starts from an
+    emptied cache. Both print and install the same.
+    """
+    source = str(wheel) if kind == "wheel" else str(demo_project)
+    argv = ["install", source, "--target", "{where}", "--no-isolation"]
+    if kind == "project":
+        warming = [*argv[:2], "--no-isolation", "--target", str(tmp_path / "unpacks-it")]
+        assert run_command([sys.executable, "-m", "wheelcache", *warming]).returncode == 0
+    points = SyncPoints(tmp_path / "sync")
+    points.arm("install.recorded")
+    where = targets(tmp_path)
+    given = [a.replace("{where}", str(where("warm"))) for a in argv]
+    with _started([sys.executable, "-c", CONSOLE_SCRIPT, *given], points.env) as warm_child:
+        points.wait_reached("install.recorded")
+        assert run_command([sys.executable, "-m", "wheelcache", "clean"]).returncode == 0
+        points.release("install.recorded")
+        out, err = warm_child.communicate(timeout=DEADLINE)
+    warm_run = Run(warm_child.returncode, out, err, where("warm"))
+    assert run_command([sys.executable, "-m", "wheelcache", "clean"]).returncode == 0
+    given = [a.replace("{where}", str(where("full"))) for a in argv]
+    done = run_command([sys.executable, "-c", FULL_COMMAND, *given])
+    full_run = Run(done.returncode, done.stdout, done.stderr, where("full"))
+
+    assert warm_run.path == "[warm]"
+    assert warm_run.answer == full_run.answer
+    assert warm_run.answer[:2] == (0, "installed demo 1.0 (hardlink, N ms)\n")
+    assert warm_run.installed == full_run.installed
+
+
+@contextlib.contextmanager
+def _started(command: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[str]]:
+    """*command* running with *env* added, killed and reaped on the way out if still running."""
+    child = subprocess.Popen(
+        command,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield child
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate(timeout=DEADLINE)
+
+
 @pytest.mark.parametrize(
     ("argv", "expected"),
     [
@@ -320,7 +377,7 @@ def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the
         ),
         (
             ["install", "--target=t", "x", "--no-isolation", "--cache-dir=c"],
-            WarmInstall("c", ["x"], target="t"),
+            WarmInstall("c", ["x"], target="t", isolation=False),
         ),
         (["install", "x", "--quiet"], WarmInstall(None, ["x"], quiet=True)),
         (["install"], None),

@@ -23,7 +23,6 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from .._cache import WheelCache
-    from .._wheel import CachedWheel
     from .console import Console, ProgressLine
     from .reports import ListedWheel
 
@@ -70,29 +69,6 @@ def _show(
         console.lines(to_lines(report))
 
 
-def _wheel_through_cache(
-    cache: WheelCache, path: Path, *, isolation: bool
-) -> tuple[CachedWheel, dict[str, Any], bool]:
-    """The cached wheel of *path* (a ``.whl``, a project or an sdist), built on a miss.
-
-    A ``.whl`` is looked up by its SHA-256 and added when missing; anything
-    else goes the way of ``wheelcache build``. Returns the wheel, the JSON
-    description of its source, and whether it was built.
-    """
-    from .._build.from_path import build_from_path
-    from .._source import Source
-
-    if path.name.endswith(".whl") and not path.is_dir():
-        source = Source.from_archive(path)
-        found = cache.find(source.key.removeprefix("sha256:"))
-        if found is None:
-            found = cache.add(Source(source.key, "", None), path)
-        return found, {"kind": "wheel", "path": str(path), "key": source.key}, False
-    built = build_from_path(cache, path, isolation=isolation)
-    source_doc = {"kind": built.kind, "path": str(path), "key": built.source.key}
-    return built.wheel, source_doc, built.built
-
-
 def cmd_build(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache build``: print the cached wheel's path, building it on a miss."""
     from .._build.from_path import build_from_path
@@ -117,6 +93,7 @@ def cmd_build(args: argparse.Namespace, console: Console) -> int:
 
 def cmd_install(args: argparse.Namespace, console: Console) -> int:
     """``wheelcache install``: install each SOURCE into one environment, by linking."""
+    from .installing import install_source
     from .reports import install_json, install_line
 
     python, target = _environment(args)
@@ -124,14 +101,13 @@ def cmd_install(args: argparse.Namespace, console: Console) -> int:
     documents = []
     for given in args.sources:
         path = Path(given).absolute()
-        wheel, source, built = _wheel_through_cache(cache, path, isolation=not args.no_isolation)
-        result = cache.install(
-            wheel,
-            python=python,
-            target=target,
+        result, wheel, source, built = install_source(
+            cache,
+            path,
+            (python, target),
             link_mode=args.link_mode,
-            compile=args.compile,
-            origin=path,
+            compile_bytecode=args.compile,
+            isolation=not args.no_isolation,
         )
         if result.unsatisfied:
             logger.warning(

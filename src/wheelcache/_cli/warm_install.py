@@ -19,10 +19,11 @@ record the library logs at INFO or above, an error of any kind -- goes to
 the full command, which redoes the work from the start. Once installing has
 begun, the work is not redone: a record the library logs is replayed through
 the full command's logging set-up, an error is reported as the full command
-reports it, and a tree that vanished meanwhile (garbage collection) is
-installed through :meth:`WheelCache.install <wheelcache.WheelCache.install>`,
-which unpacks it again. tests/cli/test_cli_warm_install.py checks that both
-paths print the same.
+reports it, and a SOURCE whose tree vanished meanwhile (garbage collection)
+is installed as the full command installs it
+(:mod:`~wheelcache._cli.warm_vanished`): its wheel through the cache, added
+or built again if it went too, then unpacked again.
+tests/cli/test_cli_warm_install.py checks that both paths print the same.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ _VALUED = ("--cache-dir", "--python", "--target", "--link-mode")
 
 
 class WarmInstall:
-    """A plain ``wheelcache install``: what it installs, where, how, and ``-q``."""
+    """A plain ``wheelcache install``: what it installs, where, how, ``-q`` and isolation."""
 
-    __slots__ = ("cache_dir", "link_mode", "python", "quiet", "sources", "target")
+    __slots__ = ("cache_dir", "isolation", "link_mode", "python", "quiet", "sources", "target")
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class WarmInstall:
         target: str | None = None,
         link_mode: str = "auto",
         quiet: bool = False,
+        isolation: bool = True,
     ) -> None:
         self.cache_dir = cache_dir
         self.sources = tuple(sources)
@@ -69,9 +71,11 @@ class WarmInstall:
         self.target = target
         self.link_mode = link_mode
         self.quiet = quiet
+        self.isolation = isolation
 
     def _key(self) -> tuple[object, ...]:
-        return (self.cache_dir, self.sources, self.python, self.target, self.link_mode, self.quiet)
+        mine = (self.cache_dir, self.sources, self.python, self.target, self.link_mode)
+        return (*mine, self.quiet, self.isolation)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, WarmInstall):
@@ -135,6 +139,7 @@ def parse_warm_install(args: Sequence[str]) -> WarmInstall | None:
         target=values.get("--target"),
         link_mode=link_mode,
         quiet=quiet,
+        isolation=not isolation_flag,
     )
 
 
@@ -275,7 +280,7 @@ def _install(
     tree: Tree,
     direct_url: dict[str, Any],
 ) -> Installed | InstallResult:
-    """Install one tree, as :meth:`WheelCache.install` does (which also unpacks it again)."""
+    """Install one tree, as :meth:`WheelCache.install` does; as the full command if it vanished."""
     from .._install.install import TreeVanishedError, install_tree
 
     try:
@@ -287,22 +292,16 @@ def _install(
             direct_url=direct_url,
         )
     except TreeVanishedError:
-        from .._cache import WheelCache
-        from .main import _logging_to
+        from .warm_vanished import install_as_the_full_command
 
-        # The library logs as usual on this rare path: through the command's logging.
-        with _logging_to(sys.stderr, -1 if request.quiet else 0):
-            cache = WheelCache(request.cache_dir)
-            wheel = cache.find(tree.manifest.wheel_sha256)
-            if wheel is None:
-                raise
-            return cache.install(
-                wheel,
-                python=environment.python,
-                target=environment.target,
-                link_mode=request.link_mode,
-                origin=source,
-            )
+        return install_as_the_full_command(
+            source,
+            (environment.python, environment.target),
+            cache_dir=request.cache_dir,
+            link_mode=request.link_mode,
+            quiet=request.quiet,
+            isolation=request.isolation,
+        )
 
 
 def _replay(records: list[tuple[str, int, str, tuple[object, ...]]], request: WarmInstall) -> None:

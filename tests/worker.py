@@ -16,7 +16,8 @@ Operations:
                  ready_file, waits for go_file, then reads the whole file and
                  returns its sha256
 ``prune``        root, grace                          -> the PruneReport as a dict
-``verify``       root                                 -> {"corrupt", "problems", "checked"}
+``verify``       root[, repair]                       -> {"corrupt", "problems", "checked",
+                 "tree_problems", "quarantined"}
 ``clean``        root
 ``prune_with``   root, grace, max_size, max_age, dry_run[, log_file] -> the PruneReport
 ``lookup_loop``  root, key, freshness, sha256, stop_file -> {"hits", "misses", "errors"}
@@ -195,11 +196,13 @@ def perform(op: dict[str, object]) -> dict[str, object]:
         report = cache.prune(grace=float(op.get("grace", 0.0)))  # type: ignore[arg-type]
         return dataclasses.asdict(report)
     if kind == "verify":
-        verified = cache.verify()
+        verified = cache.verify(repair=bool(op.get("repair", False)))
         return {
             "corrupt": len(verified.corrupt),
             "problems": [f"{c.path}: {c.problem}" for c in verified.corrupt],
             "checked": verified.entries_checked,
+            "tree_problems": [f"{c.path}: {c.problem}" for c in verified.corrupt_trees],
+            "quarantined": [str(path) for path in verified.quarantined],
         }
     if kind == "clean":
         cache.clean()

@@ -21,6 +21,7 @@ import wheelcache._wheel
 from ondisk import DAY, HOUR, age, named, pointer_path, sha256_of
 from wheelcache import CachedWheel, Source, WheelCache
 from wheelcache._layout import Layout
+from wheelcache._unpacked.trees import Trees, read_manifest
 from wheelfactory import make_wheel, wheel_with_seed
 
 if TYPE_CHECKING:
@@ -333,6 +334,45 @@ def test_no_entry_directory_without_exactly_one_complete_wheel_is_ever_visible_a
     verified = verifier.result()
     assert verified["problems"] == []
     assert verified["checked"] == checked
+
+
+def test_a_good_tree_that_a_prune_trashes_and_restores_while_verify_reads_it_is_not_quarantined(
+    tmp_path: Path, cache: WheelCache, syncpoints: SyncPoints
+) -> None:
+    """verify --repair lists the tree, reads its manifest while it is in the trash, judges after.
+
+    Prune judged the tree unused and renamed it into the trash; an install
+    had freshened it just before the rename (set here on the trashed
+    manifest: the rename keeps it), so prune puts it back. Verify read the
+    manifest in between and finds the tree in place again: it must not take
+    the tree for damaged and move it to the quarantine.
+    """
+    added = cache.add(Source("tree"), wheel_with_seed(tmp_path, 1))
+    tree = Path(Trees(cache._store).unpacked(added).files).parent
+    os.unlink(pointer_path(cache, Source("tree")))
+    age(tree / "manifest.json", DAY)
+    syncpoints.arm("verify.tree-listed")
+    syncpoints.arm("verify.tree-read")
+    op = {"op": "verify", "root": str(cache.root), "repair": True}
+    verifier = procs.start(op, env=syncpoints.env)
+    syncpoints.wait_reached("verify.tree-listed")  # listed in place, not yet read
+    pruner = paused_prune(cache, syncpoints, "prune.tree-trashed")
+    (trashed,) = Layout(cache.root).trash.glob("tree-*")
+    os.utime(trashed / "manifest.json")  # freshened by an install just before the rename
+    syncpoints.release("verify.tree-listed")
+    syncpoints.wait_reached("verify.tree-read")  # it read the manifest: none, the tree is away
+    assert not tree.exists()
+
+    syncpoints.release("prune.tree-trashed")
+    pruned = pruner.result()
+    assert (pruned["kept_trees"], pruned["removed_trees"]) == (1, 0)
+    assert read_manifest(tree) is not None  # put back
+    syncpoints.release("verify.tree-read")
+
+    verified = verifier.result()
+    assert (verified["tree_problems"], verified["quarantined"]) == ([], [])
+    assert read_manifest(tree) is not None
+    assert cache.verify().sound
 
 
 # -- killed prunes ---------------------------------------------------------------------------

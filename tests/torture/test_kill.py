@@ -64,7 +64,8 @@ class Scenario:
     """The operation the child performs: add, get, get_or_build, install, prune, clean or verify."""
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
-    "merge" (a second wheel for A's revision); prune: "leftover" (a killed prune's trash)."""
+    "merge" (a second wheel for A's revision); prune: "leftover" (a killed prune's trash);
+    prune and verify: "tree" (the unreferenced entry's wheel unpacked, as an install leaves it)."""
     max_age: float | None = None
 
 
@@ -87,8 +88,11 @@ SCENARIOS = {
     "prune.before-adopt": Scenario("prune", "leftover"),
     "prune.after-adopt": Scenario("prune", "leftover"),
     "prune.retire-before-unlink": Scenario("prune", max_age=0.0),
+    "prune.tree-trashed": Scenario("prune", "tree"),
     "clean.after-rename": Scenario("clean"),
     "verify.opened": Scenario("verify"),
+    "verify.tree-listed": Scenario("verify", "tree"),
+    "verify.tree-read": Scenario("verify", "tree"),
     "tree.before-rename": Scenario("install"),
     "install.recorded": Scenario("install"),
 }
@@ -118,6 +122,13 @@ class Scene:
         trash = Layout(self.root).trash
         trash.mkdir(exist_ok=True)
         os.rename(self.garbage.path.parent, trash / f"{self.garbage.sha256}.1-dead")
+
+    def unpack_the_garbage(self) -> None:
+        """The unreferenced entry's tree, unpacked and as old as the entry."""
+        from wheelcache._unpacked.trees import Trees
+
+        Trees(self.cache._store).unpacked(self.garbage)
+        filesystem_tick()
 
     def child_config(self, scenario: Scenario, ledger_dir: Path) -> dict[str, Any]:
         config: dict[str, Any] = {
@@ -200,6 +211,8 @@ def test_kill_at_sync_point(
     scene = Scene(tmp_path)
     if scenario.what == "leftover":
         scene.leave_garbage_in_the_trash()
+    elif scenario.what == "tree":
+        scene.unpack_the_garbage()
     before = entry_digests(scene.root)
     points = SyncPoints(tmp_path / "syncpoints")
     points.arm(point)

@@ -61,9 +61,13 @@ POINTS = frozenset(
         "prune.before-adopt",
         "prune.after-adopt",
         "prune.retire-before-unlink",
+        # a tree renamed into the trash, before its freshness is read again (wheelcache._gc.trees)
+        "prune.tree-trashed",
         "clean.after-rename",
-        # verifying an entry (wheelcache._gc.verify)
+        # verifying an entry (wheelcache._gc.verify), a tree (wheelcache._gc.trees)
         "verify.opened",
+        "verify.tree-listed",
+        "verify.tree-read",
         # the remote tier (wheelcache._remote.push, wheelcache._remote.pull); their kill
         # scenarios are in tests/remote/test_remote_concurrency.py
         "remote-push.before-record",

@@ -88,17 +88,41 @@ def sweep_trees(
             tally.freed += size
 
 
+_LOOKS = 3
+"""How many times verify looks at a tree whose problem changes between looks before it skips it."""
+
+
 def check_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:
     """(problem or None, bytes hashed) for one tree, re-hashed against its manifest.
 
     The tree's files must be exactly the manifest's, each with its size,
     hash and mode (read-only). None when the tree vanished meanwhile.
+
+    A look is not an instant, and it reads the tree by its path: a prune may
+    rename the tree into the trash while it is read and put it back (an
+    install freshened it meanwhile, docs/design.md 6.9), so that a manifest
+    or file read in between seems missing from a tree that is there again
+    when the look ends. A problem therefore counts only if the next look
+    finds it too; a tree that looks different each time is skipped, as one
+    prune is moving.
     """
+    seen = None
+    for _look in range(_LOOKS):
+        outcome = _look_at_tree(sha256, tree)
+        if outcome is None or outcome[0] is None or outcome[0] == seen:
+            return outcome
+        seen = outcome[0]
+    return None
+
+
+def _look_at_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:
+    """One look of :func:`check_tree`: its answer, as this look found the tree."""
     import hashlib
 
     from .._unpacked.manifest import record_hash
 
     manifest = read_manifest(tree)
+    _syncpoints.reach("verify.tree-read")
     if manifest is None or manifest.wheel_sha256 != sha256:
         return (None if not os.path.lexists(tree) else "its manifest is missing or damaged"), 0
     files = os.path.join(tree, "files")
@@ -142,6 +166,7 @@ def verify_trees(
     corrupt: list[CorruptEntry] = []
     hashed = 0
     for sha256, tree in list(digest_directories(layout.trees)):
+        _syncpoints.reach("verify.tree-listed")
         outcome = check_tree(sha256, tree)
         if outcome is None:
             continue  # pruned meanwhile

@@ -11,6 +11,7 @@ import pytest
 
 from installkit import Venv, make_venv
 from procs import SRC, SyncPoints, reap_all
+from sampleproject import write_flit_project
 from wheelcache import Source, WheelCache
 from wheelcache._fs import syncpoints as _syncpoints
 from wheelfactory import make_wheel
@@ -112,14 +113,7 @@ def source() -> Source:
 @pytest.fixture(scope="module")
 def demo_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small project tree, left untouched by tests (its fingerprint is its content's)."""
-    root = tmp_path_factory.mktemp("project") / "demo"
-    (root / "demo").mkdir(parents=True)
-    (root / "pyproject.toml").write_text(
-        '[build-system]\nrequires = ["flit_core"]\nbuild-backend = "flit_core.buildapi"\n\n'
-        '[project]\nname = "demo"\nversion = "1.0"\ndescription = "demo"\n'
-    )
-    (root / "demo" / "__init__.py").write_text('"""Demo."""\n')
-    return root
+    return write_flit_project(tmp_path_factory.mktemp("project") / "demo")
 
 
 @pytest.fixture

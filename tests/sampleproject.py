@@ -7,6 +7,9 @@ on stdout and one on stderr, ships the project's ``entry_points.txt`` (if it
 has one) in the wheel's ``.dist-info``, and fails on purpose while the project holds a
 file named ``break-the-build``. The log lives outside the project, so writing
 it does not change the project's fingerprint.
+
+:func:`write_flit_project` writes a plainer one, ``demo`` 1.0, built by
+flit_core.
 """
 
 from __future__ import annotations
@@ -18,7 +21,15 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-__all__ = ["BREAK", "BUILD_LOG_VARIABLE", "break_build", "builds", "make_sdist", "write_project"]
+__all__ = [
+    "BREAK",
+    "BUILD_LOG_VARIABLE",
+    "break_build",
+    "builds",
+    "make_sdist",
+    "write_flit_project",
+    "write_project",
+]
 
 BUILD_LOG_VARIABLE = "SAMPLE_BUILD_LOG"
 BREAK = "break-the-build"
@@ -94,6 +105,21 @@ def write_project(root: Path, name: str = "sample", *, extra_files: int = 0) -> 
         folder = package / f"part{index // 100}"
         folder.mkdir(exist_ok=True)
         (folder / f"module{index}.py").write_text(f"VALUE = {index}\n")
+    return root
+
+
+def write_flit_project(root: Path, requires: str = '["flit_core"]') -> Path:
+    """Write project ``demo`` 1.0 at *root* (created), built by flit_core, requiring *requires*.
+
+    With ``requires = []`` it builds only without isolation, where flit_core
+    is installed already.
+    """
+    (root / "demo").mkdir(parents=True)
+    (root / "pyproject.toml").write_text(
+        f'[build-system]\nrequires = {requires}\nbuild-backend = "flit_core.buildapi"\n\n'
+        '[project]\nname = "demo"\nversion = "1.0"\ndescription = "demo"\n'
+    )
+    (root / "demo" / "__init__.py").write_text('"""Demo."""\n')
     return root
 
 

@@ -28,6 +28,7 @@ import pytest
 import wheelcache._install.install
 from installkit import make_venv, rich_wheel
 from procs import DEADLINE, SyncPoints, run_command
+from sampleproject import write_flit_project
 from wheelcache import Source, WheelCache
 from wheelcache._cli import warm
 from wheelcache._cli.warm_install import WarmInstall, parse_warm_install
@@ -312,15 +313,17 @@ def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the
 
 @pytest.mark.parametrize("kind", ["wheel", "project"])
 def test_a_source_whose_tree_and_wheel_went_after_it_was_found_is_installed_as_by_the_full_command(
-    kind: str, wheel: Path, demo_project: Path, tmp_path: Path, cache_dir: Path
+    kind: str, wheel: Path, tmp_path: Path, cache_dir: Path
 ) -> None:
     """``wheelcache clean`` between finding and linking: the wheel is added or built again.
 
     The warm run pauses once its install has begun (``install.recorded``)
     while ``wheelcache clean`` empties the cache; the full run starts from an
-    emptied cache. Both print and install the same.
+    emptied cache. Both print and install the same. The project declares no
+    build requirements: it builds only without isolation, as asked.
     """
-    source = str(wheel) if kind == "wheel" else str(demo_project)
+    project = write_flit_project(tmp_path / "demo", requires="[]")
+    source = str(wheel) if kind == "wheel" else str(project)
     argv = ["install", source, "--target", "{where}", "--no-isolation"]
     if kind == "project":
         warming = [*argv[:2], "--no-isolation", "--target", str(tmp_path / "unpacks-it")]

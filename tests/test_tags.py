@@ -161,3 +161,22 @@ def test_a_ranking_is_remembered_for_the_same_wheels_and_ranks_only(
         "specific",
     ]
     assert calls == [2, 2, 2]
+
+
+def test_remembered_rankings_keep_no_earlier_explicit_ranks_and_no_large_pointers() -> None:
+    """Memory stays bounded: other explicit ranks replace the table of the last ones,
+    and sources with many wheels are not remembered at all."""
+    wheels = (ref("generic", "py3-none-any"), ref("specific", "cp311-cp311-linux_x86_64"))
+    for position in range(3):  # a caller alternating tag lists makes new ranks each time
+        ranks = rank_tags([Tag("py3", "none", "any")] * (position + 1))
+        ranked_remembered(wheels, ranks)
+        owner, table = _tags._by_explicit
+        assert owner is ranks
+        assert list(table) == [id(wheels)]
+
+    many = tuple(ref(f"w{n}", "py3-none-any") for n in range(_tags.MOST_WHEELS_REMEMBERED + 1))
+    ranks = rank_tags([Tag("py3", "none", "any")])
+    first = ranked_remembered(many, ranks)
+    assert ranked_remembered(many, ranks) is not first
+    assert ranked_remembered(many, ranks) == first
+    assert id(many) not in _tags._by_explicit[1]

@@ -36,7 +36,15 @@ if TYPE_CHECKING:
 
     R = TypeVar("R", bound=WheelRef)
 
-__all__ = ["TagRanks", "default_ranks", "rank_tags", "ranked_compatible", "ranked_remembered"]
+__all__ = [
+    "MOST_WHEELS_REMEMBERED",
+    "REMEMBERED_RANKINGS",
+    "TagRanks",
+    "default_ranks",
+    "rank_tags",
+    "ranked_compatible",
+    "ranked_remembered",
+]
 
 TagRanks = Mapping[str, int]
 """Tag string -> preference (0 is best)."""
@@ -127,27 +135,49 @@ def ranked_compatible(wheels: Sequence[R], ranks: TagRanks) -> list[R]:
     return [wheel for _, _, wheel in scored]
 
 
-_REMEMBERED_RANKINGS = 256
-_remembered: dict[int, tuple[Sequence[WheelRef], TagRanks, Sequence[WheelRef]]] = {}
+REMEMBERED_RANKINGS = 64
+"""At most this many rankings are remembered per ranking of tags (see :func:`ranked_remembered`)."""
+
+MOST_WHEELS_REMEMBERED = 16
+"""Sources with more wheels than this are ranked on every lookup, like their pointers are parsed."""
+
+_Slot = tuple["tuple[WheelRef, ...]", "tuple[WheelRef, ...]"]
+_by_default: dict[int, _Slot] = {}
+_by_explicit: tuple[TagRanks | None, dict[int, _Slot]] = (None, {})
 
 
-def ranked_remembered(wheels: Sequence[R], ranks: TagRanks) -> Sequence[R]:
+def ranked_remembered(wheels: tuple[R, ...], ranks: TagRanks) -> tuple[R, ...]:
     """:func:`ranked_compatible`, remembered for the very same *wheels* and *ranks* objects.
 
     A pointer read again with the same bytes is the same object
     (:func:`wheelcache._pointers.pointer.decode` remembers them), and so are
     the default ranks and a repeated explicit ranking (:func:`ranks_for`): a
-    repeated hit on a source with several wheels then skips the ranking. The
-    objects are kept with the result, so their ids cannot be reused while
-    remembered; the result is a tuple, which no caller can change.
+    repeated hit on a source with several wheels then skips the ranking.
+
+    Rankings are remembered in a table per ranking of tags: one for the
+    default ranks, one for the last explicit ranks (replaced whole when
+    other explicit ranks come, so no earlier ranks are kept alive), each of
+    at most :data:`REMEMBERED_RANKINGS` slots, cleared when full, of at most
+    :data:`MOST_WHEELS_REMEMBERED` wheels. A slot keeps its *wheels*, so
+    their id cannot be reused while it is remembered; a table is chosen by
+    the ranks object itself. The wheels and the result are tuples, which
+    nothing can change.
     """
-    if len(wheels) < 2:
-        return ranked_compatible(wheels, ranks)
-    slot = _remembered.get(id(wheels))
-    if slot is not None and slot[0] is wheels and slot[1] is ranks:
-        return slot[2]  # type: ignore[return-value]  # stored for these very wheels
+    global _by_explicit
+    if not 1 < len(wheels) <= MOST_WHEELS_REMEMBERED:
+        return tuple(ranked_compatible(wheels, ranks))
+    if ranks is _DEFAULT_RANKS:
+        table = _by_default
+    else:
+        owner, table = _by_explicit
+        if owner is not ranks:  # replaced whole: a thread sees one pair or the other
+            table = {}
+            _by_explicit = (ranks, table)
+    slot = table.get(id(wheels))
+    if slot is not None and slot[0] is wheels:
+        return slot[1]  # type: ignore[return-value]  # stored for these very wheels
     ranked = tuple(ranked_compatible(wheels, ranks))
-    if len(_remembered) >= _REMEMBERED_RANKINGS:
-        _remembered.clear()
-    _remembered[id(wheels)] = (wheels, ranks, ranked)
+    if len(table) >= REMEMBERED_RANKINGS:
+        table.clear()
+    table[id(wheels)] = (wheels, ranked)
     return ranked

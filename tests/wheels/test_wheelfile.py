@@ -230,7 +230,8 @@ def test_member_failing_its_crc_is_rejected(tmp_path: pathlib.Path, payload_size
 
 def test_without_crc_checks_only_metadata_and_wheel_are_read(tmp_path: pathlib.Path) -> None:
     """check_crcs=False (bytes whose SHA-256 vouches for them): a damaged payload
-    member passes, a damaged METADATA or WHEEL does not, and neither does a bad shape."""
+    member passes; a damaged METADATA or WHEEL, a bad shape or a member whose
+    local header lies about its name do not."""
     payload = make_wheel(tmp_path / "payload", payload_size=3 * CHUNK_SIZE + 5)
     corrupt_crc(payload, "demo/payload.bin")
     rejection(payload)  # by default every member is read
@@ -249,6 +250,19 @@ def test_without_crc_checks_only_metadata_and_wheel_are_read(tmp_path: pathlib.P
     with pytest.raises(InvalidWheelError) as caught:
         validate_wheel(unsafe, check_crcs=False)
     assert "has an unsafe path" in caught.value.problem
+
+    # Every member's local header must still agree with the zip directory: a
+    # reader trusting local headers would otherwise see another name.
+    lying = make_wheel(tmp_path / "lying", files={"demo/abc.py": b"x = 1\n"})
+    data = bytearray(lying.read_bytes())
+    with zipfile.ZipFile(lying) as archive:
+        start = archive.getinfo("demo/abc.py").header_offset + 30
+    assert data[start : start + 11] == b"demo/abc.py"
+    data[start : start + 11] = b"../../ab.py"
+    lying.write_bytes(data)
+    with pytest.raises(InvalidWheelError) as caught:
+        validate_wheel(lying, check_crcs=False)
+    assert "member 'demo/abc.py' cannot be read" in caught.value.problem
 
 
 def test_member_with_unreadable_compressed_data_is_rejected(tmp_path: pathlib.Path) -> None:

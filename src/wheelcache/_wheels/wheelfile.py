@@ -103,9 +103,13 @@ def validate_wheel(path: pathlib.Path, *, check_crcs: bool = True) -> WheelInfo:
     refused without being opened.
 
     With *check_crcs* false, only ``METADATA`` and ``WHEEL`` are read (and
-    their CRCs checked); everything else above is checked all the same. That
-    is for bytes whose SHA-256 is already known to be that of a wheel that
-    passed this check in full: the digest is the stronger test of the data.
+    their CRCs checked); every other member is opened, which checks its
+    local header against the zip directory and that its compression method
+    is one this Python reads, but its data is not inflated, so neither its
+    CRC nor its compressed stream is checked. The rest above is checked all
+    the same. That is for bytes whose SHA-256 is already known to be that
+    of a wheel that passed this check in full: the digest is the stronger
+    test of the data.
 
     Returns the :class:`WheelInfo` parsed from the file name. Raises
     :class:`InvalidWheelError` listing every problem found.
@@ -251,9 +255,10 @@ def unsafe_path_reason(name: str) -> str | None:
 def _read_members(
     archive: zipfile.ZipFile, members: Sequence[zipfile.ZipInfo], wanted: set[str], *, every: bool
 ) -> tuple[dict[str, bytes], list[str]]:
-    """Read members to their end, so zipfile checks their CRCs; keep the *wanted* ones.
+    """Open every member and read members to their end, so zipfile checks their CRCs.
 
-    Every member is read, or with *every* false only the *wanted* ones.
+    The *wanted* ones are kept. Every member is read, or with *every* false
+    only the *wanted* ones (the others are opened, not read).
     """
     contents: dict[str, bytes] = {}
     problems = []
@@ -263,13 +268,13 @@ def _read_members(
         if member.flag_bits & _ENCRYPTED_FLAG:
             problems.append(f"member {name!r} is encrypted")
             continue
-        if not every and name not in wanted:
-            continue
         try:
+            # Opening a member checks its local header against the directory
+            # (name, method, flags); only reading it to its end checks its data.
             with archive.open(member) as data:
                 if name in wanted:
                     contents[name] = b"".join(read_chunks(data))
-                else:
+                elif every:
                     # read1 hands back each inflated piece as is; read() would
                     # copy pieces together to make up exactly CHUNK_SIZE bytes.
                     read = data.read1 if isinstance(data, io.BufferedIOBase) else data.read

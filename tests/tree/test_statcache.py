@@ -74,6 +74,21 @@ def test_a_warm_stat_cache_reads_no_file(project: Path, root: Path, reads: list[
     assert first.freshness == unremembered(project)
 
 
+def test_the_fingerprint_logs_the_same_entry_count_whatever_the_stat_cache_holds(
+    project: Path, root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``-v`` shows it: only the files read depend on the stat cache, not the tree's size."""
+    caplog.set_level(logging.DEBUG, logger="wheelcache")
+    Source.from_tree(project, cache=root)  # cold: every file read
+    write(project / "src" / "demo" / "m07.py", "VALUE = 22\n")
+    Source.from_tree(project, cache=root)  # one file read, the others remembered
+    Source.from_tree(project, cache=root)  # warm: nothing read
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fingerprinted")]
+    counts = [line.split(": ", 1)[1].split(", in ")[0] for line in lines]
+
+    assert counts == [f"23 entries, {read} files read" for read in (21, 1, 0)]
+
+
 def test_a_warm_stat_cache_gives_the_token_of_reading_every_file(
     project: Path, root: Path, tmp_path: Path, reads: list[int]
 ) -> None:

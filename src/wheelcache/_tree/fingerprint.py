@@ -144,7 +144,7 @@ def fingerprint_tree(
     tree = os.fsencode(os.path.realpath(root))
     remembered = stat_cache.load(tree) if stat_cache is not None else Remembered()
     digests = Digests(remembered, _now_ns() - RACY_WINDOW_NS)
-    records = _walk(os.fsencode(root), patterns, digests) if patterns != [] else []
+    records, entries = _walk(os.fsencode(root), patterns, digests) if patterns != [] else ([], 0)
     digest = sha256(b"".join([*head, *records]))
     if stat_cache is not None and digests.changed(whole_tree=patterns is None):
         stat_cache.save(tree, digests.chunks(whole_tree=patterns is None))
@@ -152,16 +152,25 @@ def fingerprint_tree(
     logger.debug(
         "fingerprinted %s: %d entries, %d files read, in %.1f ms",
         root,
-        len(records),
+        entries,
         digests.read,
         elapsed,
     )
     return TOKEN_PREFIX + digest.hexdigest()
 
 
-def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> list[bytes]:
-    """Return the records of the entries that count, in a deterministic order."""
+def _walk(
+    root: bytes, patterns: list[KeyPattern] | None, digests: Digests
+) -> tuple[list[bytes], int]:
+    """Return the records of the entries that count, in a deterministic order, and their number.
+
+    A record is one item of the list, or four for a file the hot path took
+    from the stat cache (cheaper than formatting them into one): so the number
+    of entries is counted, not ``len(records)``, which would depend on what
+    the stat cache held.
+    """
     records: list[bytes] = []
+    remembered_files = 0  # records of four items
     matches = _no_match if patterns is None else _cache_key_matcher()
     remembered, racy_from = digests.remembered, digests.racy_from
     data, position = remembered.data, remembered.position
@@ -219,6 +228,7 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
                         start = position + len(key)
                         position = start + VALUE_LENGTH
                         records += (b"f\0", child, b"\0", data[start:position])
+                        remembered_files += 1
                         continue
             elif entry.is_dir(follow_symlinks=False):
                 if skipped_dir(name, is_project):
@@ -242,7 +252,7 @@ def _walk(root: bytes, patterns: list[KeyPattern] | None, digests: Digests) -> l
                 records.append(record)
         stack.extend(reversed(subdirs))
     remembered.position = position
-    return records
+    return records, len(records) - 3 * remembered_files
 
 
 def _no_match(patterns: list[KeyPattern] | None, rel: bytes, *, whole: bool) -> bool:

@@ -303,3 +303,31 @@ def test_a_link_planted_where_a_tree_belongs_is_refused_not_followed(
         _trees(cache).unpacked(cached)  # type: ignore[arg-type]
 
     assert list(elsewhere.iterdir()) == []
+
+
+def test_a_tree_whose_damage_differs_at_every_look_is_still_reported_and_quarantined(
+    cache: WheelCache, cached: object, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Damage in flux (a stray writer adds a file before each look) is damage all the same.
+
+    Each look finds a problem, each a different one: the tree was never seen
+    sound, and it stayed in place. Only a look that finds the tree sound (or
+    gone) may clear it; otherwise verify says nothing and --repair never
+    moves it, run after run.
+    """
+    tree = Path(_trees(cache).unpacked(cached).files)  # type: ignore[arg-type]
+    os.chmod(tree / "demo", 0o755)
+    strays = iter(["stray-c.py", "stray-b.py", "stray-a.py", "stray-0.py", "stray-00.py"])
+
+    def a_new_stray_before_each_look(directory: Path) -> object:
+        (tree / "demo" / next(strays)).write_bytes(b"")
+        return read_manifest(directory)
+
+    monkeypatch.setattr("wheelcache._gc.trees.read_manifest", a_new_stray_before_each_look)
+
+    report = cache.verify(repair=True)
+
+    assert [c.sha256 for c in report.corrupt_trees] == [cached.sha256]  # type: ignore[attr-defined]
+    assert "holds files its wheel does not" in report.corrupt_trees[0].problem
+    assert len(report.quarantined) == 1
+    assert not tree.parent.exists()

@@ -89,7 +89,7 @@ def sweep_trees(
 
 
 _LOOKS = 3
-"""How many times verify looks at a tree whose problem changes between looks before it skips it."""
+"""How many looks verify takes at a tree whose problem changes between looks; the last counts."""
 
 
 def check_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:
@@ -103,16 +103,19 @@ def check_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:
     install freshened it meanwhile, docs/design.md 6.9), so that a manifest
     or file read in between seems missing from a tree that is there again
     when the look ends. A problem therefore counts only if the next look
-    finds it too; a tree that looks different each time is skipped, as one
-    prune is moving.
+    finds it too. A tree that is still there with a problem at each of
+    :data:`_LOOKS` looks, each unlike the one before, was never seen sound:
+    its last problem counts (one prune's trash-and-restore makes at most one
+    look go wrong; damage in flux must not escape verify run after run).
     """
+    outcome = None
     seen = None
     for _look in range(_LOOKS):
         outcome = _look_at_tree(sha256, tree)
         if outcome is None or outcome[0] is None or outcome[0] == seen:
             return outcome
         seen = outcome[0]
-    return None
+    return outcome
 
 
 def _look_at_tree(sha256: str, tree: Path) -> tuple[str | None, int] | None:

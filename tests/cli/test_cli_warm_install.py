@@ -311,6 +311,51 @@ def test_a_tree_removed_after_it_was_found_is_unpacked_again_without_redoing_the
     assert err == ""
 
 
+def test_what_a_vanished_trees_reinstall_logs_comes_after_what_earlier_sources_logged(
+    tmp_path: Path,
+    cache_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """stderr keeps the SOURCEs' order, as ``cmd_install`` logs them (one SOURCE after another).
+
+    needy's warning is logged while installing the first SOURCE; then the
+    second's tree is gone, leaving an empty directory (a clean's unfinished
+    delete, say), so the fallback's ``WheelCache.install`` moves it to the
+    quarantine and says so (through ``logging``, not the held lazy loggers).
+    """
+    metadata = b"Metadata-Version: 2.1\nName: needy\nVersion: 1.0\nRequires-Dist: absent>=1\n\n"
+    needy = make_wheel(
+        tmp_path / "wheels", "needy", "1.0", files={"needy-1.0.dist-info/METADATA": metadata}
+    )
+    other = make_wheel(tmp_path / "wheels", "other", "2.0")
+    cache = WheelCache(cache_dir)
+    for made in (needy, other):
+        cache.install(cache.add(Source.from_archive(made), made), target=tmp_path / "unpacks-it")
+    real = wheelcache._install.install.install_tree
+    emptied: list[str] = []
+
+    def empty_others_tree_then_install(tree: Tree, *args: Any, **kw: Any) -> object:
+        if tree.manifest.name == "other" and not emptied:
+            emptied.append(tree.files)
+            remove_tree(Path(tree.files).parent)
+            Path(tree.files).parent.mkdir()
+        return real(tree, *args, **kw)
+
+    monkeypatch.setattr(wheelcache._install.install, "install_tree", empty_others_tree_then_install)
+
+    status = warm.run(["install", str(needy), str(other), "--target", str(tmp_path / "t")])
+
+    out, err = capsys.readouterr()
+    assert emptied
+    assert (status, re.sub(r"\d+ ms", "N ms", out)) == (
+        0,
+        "installed needy 1.0 (hardlink, N ms)\ninstalled other 2.0 (hardlink, N ms)\n",
+    )
+    assert "moved damaged entry" in err
+    assert err.index("needy 1.0 requires absent>=1") < err.index("moved damaged entry"), err
+
+
 @pytest.mark.parametrize("kind", ["wheel", "project"])
 def test_a_source_whose_tree_and_wheel_went_after_it_was_found_is_installed_as_by_the_full_command(
     kind: str, wheel: Path, tmp_path: Path, cache_dir: Path

@@ -292,16 +292,23 @@ def _install(
             direct_url=direct_url,
         )
     except TreeVanishedError:
+        from .._log import hold, release
         from .warm_vanished import install_as_the_full_command
 
-        return install_as_the_full_command(
-            source,
-            (environment.python, environment.target),
-            cache_dir=request.cache_dir,
-            link_mode=request.link_mode,
-            quiet=request.quiet,
-            isolation=request.isolation,
-        )
+        # What earlier SOURCEs logged comes first, and this one logs as it goes
+        # (partly through logging itself): stderr in the full command's order.
+        _replay(release(), request)
+        try:
+            return install_as_the_full_command(
+                source,
+                (environment.python, environment.target),
+                cache_dir=request.cache_dir,
+                link_mode=request.link_mode,
+                quiet=request.quiet,
+                isolation=request.isolation,
+            )
+        finally:
+            hold()
 
 
 def _replay(records: list[tuple[str, int, str, tuple[object, ...]]], request: WarmInstall) -> None:

@@ -256,6 +256,8 @@ NOT_ON_THE_COMMANDS_WARM_INSTALL_PATH = [
     "wheelcache._cli.main",
     "wheelcache._cli.parser",
     "wheelcache._cli.commands",
+    "wheelcache._cli.installing",  # only when a found tree vanished (_cli.warm_vanished)
+    "wheelcache._cli.warm_vanished",
     "wheelcache._store.store",
     "wheelcache._fs.locking",
     "wheelcache._wheels.names",

@@ -65,7 +65,8 @@ class Scenario:
     what: str = "new"
     """add: "new" (a wheel not yet cached), "existing" (A's bytes for another source),
     "merge" (a second wheel for A's revision); prune: "leftover" (a killed prune's trash);
-    prune and verify: "tree" (the unreferenced entry's wheel unpacked, as an install leaves it)."""
+    prune and verify: "tree" (the unreferenced entry's wheel unpacked, as an install leaves it);
+    verify: "damaged tree" (that tree with a stray file in it, verified with repair)."""
     max_age: float | None = None
 
 
@@ -91,8 +92,8 @@ SCENARIOS = {
     "prune.tree-trashed": Scenario("prune", "tree"),
     "clean.after-rename": Scenario("clean"),
     "verify.opened": Scenario("verify"),
-    "verify.tree-listed": Scenario("verify", "tree"),
-    "verify.tree-read": Scenario("verify", "tree"),
+    "verify.tree-listed": Scenario("verify", "damaged tree"),
+    "verify.tree-read": Scenario("verify", "damaged tree"),
     "tree.before-rename": Scenario("install"),
     "install.recorded": Scenario("install"),
 }
@@ -130,6 +131,15 @@ class Scene:
         Trees(self.cache._store).unpacked(self.garbage)
         filesystem_tick()
 
+    def damage_the_garbage_tree(self) -> Path:
+        """That tree with a file its wheel does not hold; the tree's directory."""
+        self.unpack_the_garbage()
+        (tree,) = (self.root / "trees-v1").glob(f"*/{self.garbage.sha256}")
+        package = tree / "files" / "gone"
+        os.chmod(package, 0o755)
+        (package / "stray.py").write_bytes(b"")
+        return tree
+
     def child_config(self, scenario: Scenario, ledger_dir: Path) -> dict[str, Any]:
         config: dict[str, Any] = {
             "mode": "op",
@@ -162,6 +172,8 @@ class Scene:
             )
         elif scenario.op == "prune":
             config.update(grace=0.0, max_age=scenario.max_age)
+        elif scenario.op == "verify":
+            config.update(repair=scenario.what == "damaged tree")
         return config
 
     def assert_a_readable(self) -> None:
@@ -213,6 +225,8 @@ def test_kill_at_sync_point(
         scene.leave_garbage_in_the_trash()
     elif scenario.what == "tree":
         scene.unpack_the_garbage()
+    elif scenario.what == "damaged tree":
+        damaged = scene.damage_the_garbage_tree()
     before = entry_digests(scene.root)
     points = SyncPoints(tmp_path / "syncpoints")
     points.arm(point)
@@ -243,6 +257,12 @@ def test_kill_at_sync_point(
         assert not list(trees.glob("*/*")), "an unpacker killed before its rename left a tree"
     if scenario.op == "install":  # the next install finishes the job
         assert scene.cache.install(scene.cache.get(A), target=scene.install_target).files > 0  # type: ignore[arg-type]
+    if scenario.what == "damaged tree":  # in place, untouched; the next verify finishes the job
+        assert (damaged / "files" / "gone" / "stray.py").exists()
+        repaired = scene.cache.verify(repair=True)
+        assert [c.sha256 for c in repaired.corrupt_trees] == [scene.garbage.sha256]
+        assert len(repaired.quarantined) == 1
+        assert not damaged.exists()
 
     scene.assert_consistent_after_recovery(ledger)
 

@@ -199,9 +199,10 @@ def download(
         return settle
 
     try:
-        # The members' CRCs are not checked again: settle() compares the bytes'
-        # SHA-256 with the record's, which names a wheel its pusher validated
-        # in full when it published it (docs/design.md §14).
+        # The members are not inflated to check their CRCs: settle() compares
+        # the bytes' SHA-256 with the record's, and wheelcache records only the
+        # SHA-256 of bytes it published (docs/design.md §14.2, "What is not
+        # skipped, and why").
         return publish_stream(store, ref.filename, write, check_crcs=False)
     except _WrongBytes as exc:
         reject(object_key, str(exc))

@@ -44,7 +44,8 @@ def publish_stream(
     for what settling finds first, if anything (bytes that are not the
     ones expected explain an invalid wheel). *check_crcs* is passed to
     :func:`~wheelcache._wheels.wheelfile.validate_wheel`: false only where
-    settling compares the SHA-256 with that of a wheel validated in full.
+    settling compares the SHA-256 with one that names bytes validated in
+    full where they were first published (docs/design.md §14.2).
     """
     from .._errors import InvalidWheelError
     from .._wheels.names import parse_wheel_name

@@ -146,7 +146,7 @@ _by_default: dict[int, _Slot] = {}
 _by_explicit: tuple[TagRanks | None, dict[int, _Slot]] = (None, {})
 
 
-def ranked_remembered(wheels: tuple[R, ...], ranks: TagRanks) -> tuple[R, ...]:
+def ranked_remembered(wheels: tuple[R, ...], ranks: TagRanks) -> Sequence[R]:
     """:func:`ranked_compatible`, remembered for the very same *wheels* and *ranks* objects.
 
     A pointer read again with the same bytes is the same object
@@ -160,12 +160,12 @@ def ranked_remembered(wheels: tuple[R, ...], ranks: TagRanks) -> tuple[R, ...]:
     at most :data:`REMEMBERED_RANKINGS` slots, cleared when full, of at most
     :data:`MOST_WHEELS_REMEMBERED` wheels. A slot keeps its *wheels*, so
     their id cannot be reused while it is remembered; a table is chosen by
-    the ranks object itself. The wheels and the result are tuples, which
-    nothing can change.
+    the ranks object itself. The wheels and a remembered result are tuples,
+    which nothing can change.
     """
     global _by_explicit
     if not 1 < len(wheels) <= MOST_WHEELS_REMEMBERED:
-        return tuple(ranked_compatible(wheels, ranks))
+        return ranked_compatible(wheels, ranks)  # nothing remembered: no copy either
     if ranks is _DEFAULT_RANKS:
         table = _by_default
     else:
